@@ -1,0 +1,85 @@
+//! The core's named reasons for refusing a command.
+
+use thiserror::Error;
+
+/// Why the ledger refused a command. Each reason has a stable snake_case
+/// [`code`](LedgerError::code) that the HTTP layer puts in problem+json.
+///
+/// When several reasons apply, the first in this order is reported: the shape
+/// of the input (codes, quantities, scale), then the objects it names
+/// (instrument, hold), then the state they are in (hold open, balances).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LedgerError {
+    /// The unified social credit code is malformed or its check character is wrong.
+    #[error("the unified social credit code is not valid (GB 32100)")]
+    InvalidCreditCode,
+    /// The region code is not six digits with a non-zero province.
+    #[error("the region code must be a 6-digit administrative division code")]
+    InvalidRegionCode,
+    /// A name is blank or too long.
+    #[error("the name must be 1-200 characters (industry at most 100)")]
+    InvalidName,
+    /// A role other than admin, enterprise, regulator or finance.
+    #[error("the role must be admin, enterprise, regulator or finance")]
+    InvalidRole,
+    /// The instrument code has characters other than A–Z, 0–9, `-`, `_`, `.`.
+    #[error("the instrument code must be 1-40 upper-case letters, digits, '-', '_' or '.'")]
+    InvalidInstrumentCode,
+    /// The instrument definition is inconsistent (kind, scale, validity, vintage).
+    #[error("the instrument definition is not valid: {0}")]
+    InvalidInstrument(&'static str),
+    /// A quantity or amount is zero or negative.
+    #[error("the quantity must be greater than zero")]
+    QuantityMustBePositive,
+    /// A quantity has more decimal places than its instrument allows.
+    #[error("the quantity has more decimal places than the instrument's scale of {scale}")]
+    ScaleExceeded {
+        /// The instrument's scale.
+        scale: u32,
+    },
+    /// The instrument does not exist.
+    #[error("no such instrument")]
+    UnknownInstrument,
+    /// Debit and credit name the same account.
+    #[error("a transfer needs two different accounts")]
+    SameAccount,
+    /// The hold does not exist.
+    #[error("no such hold")]
+    HoldNotFound,
+    /// The hold was already released or fully consumed.
+    #[error("the hold was already resolved")]
+    HoldNotOpen,
+    /// More was asked of a hold than it still holds.
+    #[error("the hold does not cover the quantity")]
+    HoldExceeded,
+    /// A hold with this id already exists.
+    #[error("a hold with this id already exists")]
+    HoldExists,
+    /// The account's available amount (balance − held) is smaller than asked.
+    #[error("the available balance is insufficient")]
+    InsufficientAvailableBalance,
+}
+
+impl LedgerError {
+    /// The stable snake_case code of this reason.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCreditCode => "invalid_credit_code",
+            Self::InvalidRegionCode => "invalid_region_code",
+            Self::InvalidName => "invalid_name",
+            Self::InvalidRole => "invalid_role",
+            Self::InvalidInstrumentCode => "invalid_instrument_code",
+            Self::InvalidInstrument(_) => "invalid_instrument",
+            Self::QuantityMustBePositive => "quantity_must_be_positive",
+            Self::ScaleExceeded { .. } => "scale_exceeded",
+            Self::UnknownInstrument => "unknown_instrument",
+            Self::SameAccount => "same_account",
+            Self::HoldNotFound => "hold_not_found",
+            Self::HoldNotOpen => "hold_not_open",
+            Self::HoldExceeded => "hold_exceeded",
+            Self::HoldExists => "hold_exists",
+            Self::InsufficientAvailableBalance => "insufficient_available_balance",
+        }
+    }
+}
