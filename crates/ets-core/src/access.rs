@@ -37,10 +37,15 @@ impl Role {
     /// # Errors
     /// `invalid_role` for anything else.
     pub fn parse(text: &str) -> Result<Self, LedgerError> {
-        [Self::Admin, Self::Enterprise, Self::Regulator, Self::Finance]
-            .into_iter()
-            .find(|r| r.as_str() == text)
-            .ok_or(LedgerError::InvalidRole)
+        [
+            Self::Admin,
+            Self::Enterprise,
+            Self::Regulator,
+            Self::Finance,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+        .ok_or(LedgerError::InvalidRole)
     }
 }
 

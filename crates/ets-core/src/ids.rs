@@ -12,7 +12,9 @@ use crate::error::LedgerError;
 const CREDIT_CODE_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// Weight of position `i` (0-based) is 3^i mod 31.
-const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// An 18-character unified social credit code (统一社会信用代码) whose check
 /// character has been verified per GB 32100-2015.
@@ -117,7 +119,8 @@ impl RegionCode {
     /// # Errors
     /// `invalid_region_code` unless it is six digits with a non-zero province.
     pub fn parse(text: &str) -> Result<Self, LedgerError> {
-        let valid = text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) && &text[..2] != "00";
+        let valid =
+            text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) && &text[..2] != "00";
         if valid {
             Ok(Self(text.to_owned()))
         } else {
@@ -243,8 +246,18 @@ mod tests {
 
     #[test]
     fn letters_outside_the_alphabet_and_wrong_lengths_are_refused() {
-        for bad in ["91350100M000100YO3", "91350100M000100Y4", "", "9135010OM000100Y43", "91A50100M000100Y43"] {
-            assert_eq!(CreditCode::parse(bad), Err(LedgerError::InvalidCreditCode), "{bad}");
+        for bad in [
+            "91350100M000100YO3",
+            "91350100M000100Y4",
+            "",
+            "9135010OM000100Y43",
+            "91A50100M000100Y43",
+        ] {
+            assert_eq!(
+                CreditCode::parse(bad),
+                Err(LedgerError::InvalidCreditCode),
+                "{bad}"
+            );
         }
     }
 

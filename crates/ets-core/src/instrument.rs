@@ -175,8 +175,11 @@ impl Instrument {
                 if !spec.vintage.is_some_and(|v| (2000..=2100).contains(&v)) {
                     return Err(Invalid("a carbon instrument needs a vintage year"));
                 }
-                if spec.pollutant.is_some() || spec.valid_from.is_some() || spec.valid_to.is_some() {
-                    return Err(Invalid("a carbon instrument has no pollutant or validity period"));
+                if spec.pollutant.is_some() || spec.valid_from.is_some() || spec.valid_to.is_some()
+                {
+                    return Err(Invalid(
+                        "a carbon instrument has no pollutant or validity period",
+                    ));
                 }
             }
             InstrumentKind::Cash => unreachable!("refused above"),

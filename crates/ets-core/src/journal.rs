@@ -84,7 +84,13 @@ impl JournalHead {
     }
 
     /// Appends an entry after this head and moves the head onto it.
-    pub fn append(&mut self, at: DateTime<Utc>, actor: Actor, kind: &str, payload: Value) -> JournalEntry {
+    pub fn append(
+        &mut self,
+        at: DateTime<Utc>,
+        actor: Actor,
+        kind: &str,
+        payload: Value,
+    ) -> JournalEntry {
         let seq = self.seq + 1;
         let at = truncate_to_micros(at);
         let hash = entry_hash(&self.hash, seq, at, &actor, kind, &payload);
@@ -154,7 +160,14 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 /// The hash of an entry with these fields after `prev_hash`.
 #[must_use]
-pub fn entry_hash(prev_hash: &str, seq: i64, at: DateTime<Utc>, actor: &Actor, kind: &str, payload: &Value) -> String {
+pub fn entry_hash(
+    prev_hash: &str,
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    kind: &str,
+    payload: &Value,
+) -> String {
     let body = serde_json::json!({
         "seq": seq,
         "at": format_time(at),
@@ -232,8 +245,18 @@ impl Verifier {
             return;
         }
         let expected_seq = self.head.seq + 1;
-        let recomputed = entry_hash(&entry.prev_hash, entry.seq, entry.at, &entry.actor, &entry.kind, &entry.payload);
-        if entry.seq != expected_seq || entry.prev_hash != self.head.hash || recomputed != entry.hash {
+        let recomputed = entry_hash(
+            &entry.prev_hash,
+            entry.seq,
+            entry.at,
+            &entry.actor,
+            &entry.kind,
+            &entry.payload,
+        );
+        if entry.seq != expected_seq
+            || entry.prev_hash != self.head.hash
+            || recomputed != entry.hash
+        {
             self.first_bad_seq = Some(expected_seq);
             return;
         }

@@ -50,9 +50,15 @@ impl HoldPurpose {
     /// Parses the snake_case name.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Order, Self::Bid, Self::Negotiated, Self::Pledge, Self::Other]
-            .into_iter()
-            .find(|p| p.as_str() == text)
+        [
+            Self::Order,
+            Self::Bid,
+            Self::Negotiated,
+            Self::Pledge,
+            Self::Other,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
     }
 }
 
@@ -241,7 +247,9 @@ impl Ledger {
 
     /// Accounts changed since the working set was loaded, to be persisted.
     pub fn changed_accounts(&self) -> impl Iterator<Item = &Account> {
-        self.dirty_accounts.iter().filter_map(|k| self.accounts.get(k))
+        self.dirty_accounts
+            .iter()
+            .filter_map(|k| self.accounts.get(k))
     }
 
     /// Holds created or changed since the working set was loaded.
@@ -276,7 +284,12 @@ impl Ledger {
         Ok(postings)
     }
 
-    fn apply_leg(&self, scratch: &mut Scratch, leg: &Leg, postings: &mut Vec<Posting>) -> Result<(), LedgerError> {
+    fn apply_leg(
+        &self,
+        scratch: &mut Scratch,
+        leg: &Leg,
+        postings: &mut Vec<Posting>,
+    ) -> Result<(), LedgerError> {
         match leg {
             Leg::Transfer {
                 instrument,
@@ -331,7 +344,13 @@ impl Ledger {
                 if state.status != HoldStatus::Open {
                     return Err(LedgerError::HoldNotOpen);
                 }
-                postings.push(scratch.post(self, &state.account, Decimal::ZERO, -state.remaining, Some(*hold)));
+                postings.push(scratch.post(
+                    self,
+                    &state.account,
+                    Decimal::ZERO,
+                    -state.remaining,
+                    Some(*hold),
+                ));
                 state.remaining = Decimal::ZERO;
                 state.status = HoldStatus::Released;
                 scratch.holds.insert(*hold, state);
@@ -349,7 +368,13 @@ impl Ledger {
                 if to == state.account {
                     return Err(LedgerError::SameAccount);
                 }
-                postings.push(scratch.post(self, &state.account, -quantity, -quantity, Some(*hold)));
+                postings.push(scratch.post(
+                    self,
+                    &state.account,
+                    -quantity,
+                    -quantity,
+                    Some(*hold),
+                ));
                 postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, Some(*hold)));
                 state.remaining -= quantity;
                 state.settled += quantity;
@@ -362,7 +387,11 @@ impl Ledger {
         Ok(())
     }
 
-    fn check_quantity(&self, instrument: &InstrumentCode, quantity: Decimal) -> Result<Decimal, LedgerError> {
+    fn check_quantity(
+        &self,
+        instrument: &InstrumentCode,
+        quantity: Decimal,
+    ) -> Result<Decimal, LedgerError> {
         self.instruments
             .get(instrument)
             .ok_or(LedgerError::UnknownInstrument)?
@@ -381,14 +410,26 @@ impl Ledger {
             "postings of a transaction must sum to zero per instrument: {sums:?}"
         );
         for account in scratch.accounts.values() {
-            assert!(account.held >= Decimal::ZERO, "held below zero: {account:?}");
+            assert!(
+                account.held >= Decimal::ZERO,
+                "held below zero: {account:?}"
+            );
             if !account.key.owner.is_source() {
-                assert!(account.balance >= Decimal::ZERO, "balance below zero: {account:?}");
-                assert!(account.available() >= Decimal::ZERO, "available below zero: {account:?}");
+                assert!(
+                    account.balance >= Decimal::ZERO,
+                    "balance below zero: {account:?}"
+                );
+                assert!(
+                    account.available() >= Decimal::ZERO,
+                    "available below zero: {account:?}"
+                );
             }
         }
         for hold in scratch.holds.values() {
-            assert!(hold.remaining >= Decimal::ZERO && hold.settled >= Decimal::ZERO, "hold below zero: {hold:?}");
+            assert!(
+                hold.remaining >= Decimal::ZERO && hold.settled >= Decimal::ZERO,
+                "hold below zero: {hold:?}"
+            );
             match hold.status {
                 HoldStatus::Open => assert!(
                     !hold.remaining.is_zero() && hold.remaining + hold.settled == hold.amount,
@@ -417,14 +458,24 @@ struct Scratch {
 
 impl Scratch {
     fn account(&self, ledger: &Ledger, key: &AccountKey) -> Account {
-        self.accounts.get(key).cloned().unwrap_or_else(|| ledger.account(key))
+        self.accounts
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| ledger.account(key))
     }
 
     fn hold(&self, ledger: &Ledger, id: &Uuid) -> Option<Hold> {
         self.holds.get(id).or_else(|| ledger.holds.get(id)).cloned()
     }
 
-    fn post(&mut self, ledger: &Ledger, key: &AccountKey, amount: Decimal, held_change: Decimal, hold: Option<Uuid>) -> Posting {
+    fn post(
+        &mut self,
+        ledger: &Ledger,
+        key: &AccountKey,
+        amount: Decimal,
+        held_change: Decimal,
+        hold: Option<Uuid>,
+    ) -> Posting {
         let mut account = self.account(ledger, key);
         account.balance += amount;
         account.held += held_change;

@@ -17,5 +17,5 @@ pub use error::LedgerError;
 pub use ids::{CreditCode, InstrumentCode, RegionCode};
 pub use instrument::{Instrument, InstrumentKind, InstrumentSpec};
 pub use journal::{Actor, JournalEntry, JournalHead, Verification, Verifier};
-pub use ledger::{Hold, HoldPurpose, HoldStatus, Leg, Ledger, Posting};
+pub use ledger::{Hold, HoldPurpose, HoldStatus, Ledger, Leg, Posting};
 pub use rust_decimal::Decimal;

@@ -1,0 +1,399 @@
+//! Storage for ets-ledger: one [`Backend`] trait, two implementations
+//! (PostgreSQL for production and many server nodes, SQLite for the embedded
+//! default), and the [`Store`] that batches writes through one writer task
+//! per process.
+//!
+//! Every write goes through [`Store::submit`]. The writer takes whatever
+//! requests are waiting (up to [`MAX_BATCH`]), applies them in one database
+//! transaction and answers each only after that transaction committed. One
+//! commit carries many commands, which is what lets the ledger keep
+//! PostgreSQL's durability (`fsync`, `synchronous_commit`) and still do
+//! thousands of transfers a second.
+
+mod command;
+mod engine;
+mod postgres;
+mod read;
+mod sqlite;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ets_core::{AccountKey, Actor, Hold, JournalEntry, JournalHead, Participant, Verification};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+pub use command::{
+    Command, CommandError, Committed, IdempotencyKey, LedgerCommand, NewCredential, Outcome,
+    Request, Transaction,
+};
+pub use postgres::PostgresBackend;
+pub use read::{AccountState, Credential, Holding};
+pub use sqlite::SqliteBackend;
+
+/// The most requests one database transaction carries.
+pub const MAX_BATCH: usize = 256;
+
+/// Rows read per page when the journal is verified or exported.
+pub const JOURNAL_PAGE: i64 = 1000;
+
+/// A storage failure (not a refused command).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The command was refused; nothing was written.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names no supported database.
+    #[error("unsupported database URL (use postgres://… or sqlite:…)")]
+    UnsupportedUrl,
+    /// The writer task is gone (the store is shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+/// One storage backend. Both implementations pass the same conformance suite.
+///
+/// `execute` applies a batch in exactly one database transaction: it locks the
+/// journal head first (so all writers, on any node, are ordered), loads what
+/// the batch needs with the accounts locked in key order, applies the batch
+/// through the pure core, writes the changes and commits. It returns one
+/// result per request, in order.
+pub trait Backend: Send + Sync + 'static {
+    /// Applies the schema migrations of this backend.
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Checks that the database answers.
+    fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Applies a batch of requests in one transaction.
+    fn execute(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Result<Committed, CommandError>>, StoreError>> + Send;
+    /// A participant's holdings (CNY included), now or as of an instant.
+    fn holdings(
+        &self,
+        participant: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<Vec<Holding>, StoreError>> + Send;
+    /// One account's state, now or as of an instant.
+    fn account(
+        &self,
+        key: &AccountKey,
+        as_of: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<Option<AccountState>, StoreError>> + Send;
+    /// Every account's current state.
+    fn accounts(&self) -> impl Future<Output = Result<Vec<AccountState>, StoreError>> + Send;
+    /// One hold.
+    fn hold(&self, id: Uuid) -> impl Future<Output = Result<Option<Hold>, StoreError>> + Send;
+    /// Every hold.
+    fn holds(&self) -> impl Future<Output = Result<Vec<Hold>, StoreError>> + Send;
+    /// One participant.
+    fn participant(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Participant>, StoreError>> + Send;
+    /// One credential, revoked or not.
+    fn credential(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
+    /// Journal entries with seq > `after_seq`, oldest first.
+    fn journal(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
+    /// The recorded head of the journal.
+    fn journal_head(&self) -> impl Future<Output = Result<JournalHead, StoreError>> + Send;
+}
+
+enum Inner {
+    Postgres(PostgresBackend),
+    Sqlite(SqliteBackend),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($self:expr, $backend:ident => $call:expr) => {
+        match &*$self.backend {
+            Inner::Postgres($backend) => $call,
+            Inner::Sqlite($backend) => $call,
+        }
+    };
+}
+
+struct Job {
+    request: Request,
+    reply: oneshot::Sender<Result<Committed, StoreError>>,
+}
+
+/// The ledger's storage: reads go straight to the database, writes through
+/// the batching writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Inner>,
+    writer: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Connects to `url` (`postgres://…`, `postgresql://…`, `sqlite:PATH` or a
+    /// plain file path), applies migrations, and starts the writer. Must be
+    /// called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// `UnsupportedUrl`, or the database or migration failure.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Inner::Postgres(PostgresBackend::connect(url).await?)
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Inner::Sqlite(SqliteBackend::open(path).await?)
+        } else if !url.contains("://") {
+            Inner::Sqlite(SqliteBackend::open(url).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let backend = Arc::new(inner);
+        match &*backend {
+            Inner::Postgres(b) => b.migrate().await?,
+            Inner::Sqlite(b) => b.migrate().await?,
+        }
+        let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run_writer(Arc::clone(&backend), jobs));
+        Ok(Self { backend, writer })
+    }
+
+    /// Which backend this is: `postgres` or `sqlite`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Inner::Postgres(_) => "postgres",
+            Inner::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies one command and answers once it is committed (or refused).
+    ///
+    /// # Errors
+    /// `Command` when refused (nothing written), `Database` when the database
+    /// failed (nothing written), `Closed` during shutdown.
+    pub async fn submit(&self, request: Request) -> Result<Committed, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`Store::submit`] without an idempotency key.
+    ///
+    /// # Errors
+    /// As [`Store::submit`].
+    pub async fn execute(&self, actor: Actor, command: Command) -> Result<Committed, StoreError> {
+        self.submit(Request {
+            actor,
+            idempotency: None,
+            command,
+        })
+        .await
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        dispatch!(self, b => b.ready().await)
+    }
+
+    /// A participant's holdings, CNY included, now or as of an instant.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn holdings(
+        &self,
+        participant: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Holding>, StoreError> {
+        dispatch!(self, b => b.holdings(participant, as_of).await)
+    }
+
+    /// One account's state, now or as of an instant; `None` if it had no
+    /// posting by then.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn account(
+        &self,
+        key: &AccountKey,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Option<AccountState>, StoreError> {
+        dispatch!(self, b => b.account(key, as_of).await)
+    }
+
+    /// Every account's current state.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
+        dispatch!(self, b => b.accounts().await)
+    }
+
+    /// One hold.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
+        dispatch!(self, b => b.hold(id).await)
+    }
+
+    /// Every hold.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        dispatch!(self, b => b.holds().await)
+    }
+
+    /// One participant.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
+        dispatch!(self, b => b.participant(id).await)
+    }
+
+    /// One credential.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
+        dispatch!(self, b => b.credential(client_id).await)
+    }
+
+    /// Journal entries after `after_seq`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn journal(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        dispatch!(self, b => b.journal(after_seq, limit).await)
+    }
+
+    /// Verifies the whole journal in the database: every entry's hash and link,
+    /// no gap, and nothing missing at the end (the recorded head must be the
+    /// last entry).
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn verify_journal(&self) -> Result<Verification, StoreError> {
+        let recorded = dispatch!(self, b => b.journal_head().await)?;
+        let mut verifier = ets_core::Verifier::new();
+        let mut after = 0;
+        let mut last_seq = 0;
+        loop {
+            let page = self.journal(after, JOURNAL_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for entry in &page {
+                last_seq = entry.seq;
+                verifier.push(entry);
+            }
+        }
+        let good_head = verifier.head().clone();
+        let mut verification = verifier.finish();
+        if verification.ok && (last_seq != recorded.seq || good_head.hash != recorded.hash) {
+            // Entries at the end were deleted, or the head was rewritten.
+            verification.ok = false;
+            verification.first_bad_seq = Some(good_head.seq + 1);
+        }
+        Ok(verification)
+    }
+}
+
+/// The writer: takes every job waiting (up to [`MAX_BATCH`]), executes them
+/// as one batch, and answers each. If the batch fails as a whole, each job is
+/// retried alone so that one bad request cannot fail the others.
+async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
+        match execute_with_retry(&backend, &requests).await {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(result.map_err(StoreError::from));
+                }
+            }
+            Err(error) if batch.len() > 1 => {
+                tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
+                for job in batch.drain(..) {
+                    let single = std::slice::from_ref(&job.request);
+                    let result =
+                        execute_with_retry(&backend, single)
+                            .await
+                            .and_then(|mut results| {
+                                results
+                                    .pop()
+                                    .expect("one result per request")
+                                    .map_err(StoreError::from)
+                            });
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, "write failed");
+                if let Some(job) = batch.pop() {
+                    let _ = job.reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// Contention between server nodes never reaches the client: serialization
+/// failures, deadlocks and busy databases are retried with a short backoff.
+async fn execute_with_retry(
+    backend: &Inner,
+    batch: &[Request],
+) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+    let mut attempt = 0u32;
+    loop {
+        let result = match backend {
+            Inner::Postgres(b) => b.execute(batch, Utc::now()).await,
+            Inner::Sqlite(b) => b.execute(batch, Utc::now()).await,
+        };
+        match result {
+            Err(StoreError::Database(error)) if attempt < 20 && is_transient(&error) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            // PostgreSQL: serialization_failure, deadlock_detected; SQLite: BUSY, LOCKED.
+            Some("40001" | "40P01" | "5" | "6" | "517" | "261" | "262")
+        ),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,331 @@
+//! What the storage layer is asked to do, and what it answers.
+
+use chrono::{DateTime, Utc};
+use ets_core::{
+    Actor, Instrument, InstrumentCode, InstrumentSpec, LedgerError, Leg, Owner, Participant,
+    Posting, Role, SystemAccount,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A state change. Each one is applied atomically, journaled, and committed
+/// in one database transaction (possibly together with other commands of the
+/// same batch).
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Register a participant.
+    CreateParticipant(Participant),
+    /// Define an instrument.
+    CreateInstrument(InstrumentSpec),
+    /// Issue a credential; the secret arrives already hashed.
+    CreateCredential(NewCredential),
+    /// Revoke a credential.
+    RevokeCredential {
+        /// Which credential.
+        client_id: String,
+    },
+    /// One ledger transaction of legs, journaled under `kind`.
+    Ledger(LedgerCommand),
+}
+
+/// A credential to store. `secret_hash` is an argon2id PHC string; the secret
+/// itself never reaches the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCredential {
+    /// Public identifier of the API client.
+    pub client_id: String,
+    /// A human name for it.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The participant an enterprise credential is bound to.
+    pub participant_id: Option<Uuid>,
+    /// argon2id hash of the secret.
+    pub secret_hash: String,
+}
+
+/// A ledger transaction: legs applied together or not at all.
+#[derive(Debug, Clone)]
+pub struct LedgerCommand {
+    /// Journal kind, e.g. `ledger.allocation`.
+    pub kind: String,
+    /// The legs.
+    pub legs: Vec<Leg>,
+    /// Free-text reference kept with the transaction (bank reference, order id).
+    pub reference: Option<String>,
+}
+
+impl Command {
+    /// Issue new supply to a participant (an allocation).
+    #[must_use]
+    pub fn allocate(participant: Uuid, instrument: InstrumentCode, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.allocation",
+            Leg::Transfer {
+                instrument,
+                from: Owner::System(SystemAccount::Issuance),
+                to: Owner::Participant(participant),
+                quantity,
+            },
+        )
+    }
+
+    /// Move rights or cash between two owners.
+    #[must_use]
+    pub fn transfer(instrument: InstrumentCode, from: Owner, to: Owner, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.transfer",
+            Leg::Transfer {
+                instrument,
+                from,
+                to,
+                quantity,
+            },
+        )
+    }
+
+    /// Cash from the settlement bank into a participant's cash account.
+    #[must_use]
+    pub fn deposit(participant: Uuid, amount: Decimal) -> Self {
+        Self::single(
+            "cash.deposit",
+            Leg::Transfer {
+                instrument: InstrumentCode::cny(),
+                from: Owner::System(SystemAccount::ExternalCash),
+                to: Owner::Participant(participant),
+                quantity: amount,
+            },
+        )
+    }
+
+    /// Cash from a participant's cash account back to the settlement bank.
+    #[must_use]
+    pub fn withdraw(participant: Uuid, amount: Decimal) -> Self {
+        Self::single(
+            "cash.withdrawal",
+            Leg::Transfer {
+                instrument: InstrumentCode::cny(),
+                from: Owner::Participant(participant),
+                to: Owner::System(SystemAccount::ExternalCash),
+                quantity: amount,
+            },
+        )
+    }
+
+    /// Surrender rights for compliance (into the surrendered sink).
+    #[must_use]
+    pub fn surrender(participant: Uuid, instrument: InstrumentCode, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.surrender",
+            Leg::Transfer {
+                instrument,
+                from: Owner::Participant(participant),
+                to: Owner::System(SystemAccount::Surrendered),
+                quantity,
+            },
+        )
+    }
+
+    /// Retire or cancel rights (into the retired sink).
+    #[must_use]
+    pub fn retire(participant: Uuid, instrument: InstrumentCode, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.retirement",
+            Leg::Transfer {
+                instrument,
+                from: Owner::Participant(participant),
+                to: Owner::System(SystemAccount::Retired),
+                quantity,
+            },
+        )
+    }
+
+    /// Reclaim rights into the government reserve.
+    #[must_use]
+    pub fn reclaim(participant: Uuid, instrument: InstrumentCode, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.reclamation",
+            Leg::Transfer {
+                instrument,
+                from: Owner::Participant(participant),
+                to: Owner::System(SystemAccount::Reserve),
+                quantity,
+            },
+        )
+    }
+
+    /// Reserve part of an owner's available balance.
+    #[must_use]
+    pub fn place_hold(
+        hold: Uuid,
+        owner: Owner,
+        instrument: InstrumentCode,
+        quantity: Decimal,
+        purpose: ets_core::HoldPurpose,
+    ) -> Self {
+        Self::single(
+            "ledger.hold_placed",
+            Leg::PlaceHold {
+                hold,
+                instrument,
+                owner,
+                quantity,
+                purpose,
+            },
+        )
+    }
+
+    /// Release what a hold still reserves.
+    #[must_use]
+    pub fn release_hold(hold: Uuid) -> Self {
+        Self::single("ledger.hold_released", Leg::ReleaseHold { hold })
+    }
+
+    /// Consume part of a hold into another owner's account.
+    #[must_use]
+    pub fn settle_hold(hold: Uuid, to: Owner, quantity: Decimal) -> Self {
+        Self::single(
+            "ledger.hold_settled",
+            Leg::SettleHold { hold, to, quantity },
+        )
+    }
+
+    fn single(kind: &str, leg: Leg) -> Self {
+        Self::Ledger(LedgerCommand {
+            kind: kind.to_owned(),
+            legs: vec![leg],
+            reference: None,
+        })
+    }
+
+    /// The same command with a reference kept on its ledger transaction.
+    #[must_use]
+    pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
+        if let Self::Ledger(ledger) = &mut self {
+            ledger.reference = Some(reference.into());
+        }
+        self
+    }
+}
+
+/// An `Idempotency-Key` with the fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    /// Whose key (the client id): keys of different clients never collide.
+    pub scope: String,
+    /// The key as sent.
+    pub key: String,
+    /// A digest of the request (method, path, body).
+    pub fingerprint: String,
+}
+
+/// What a committed command produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A participant was registered.
+    Participant(Participant),
+    /// An instrument was defined.
+    Instrument(Instrument),
+    /// A credential was issued.
+    CredentialCreated {
+        /// The new client id.
+        client_id: String,
+    },
+    /// A credential was revoked.
+    CredentialRevoked {
+        /// The revoked client id.
+        client_id: String,
+    },
+    /// A ledger transaction was committed.
+    Ledger(Transaction),
+}
+
+/// A committed ledger transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The transaction's id.
+    pub id: Uuid,
+    /// Its journal kind.
+    pub kind: String,
+    /// Commit time.
+    pub at: DateTime<Utc>,
+    /// Seq of its journal entry.
+    pub journal_seq: i64,
+    /// Its reference, if any.
+    pub reference: Option<String>,
+    /// The postings, in leg order.
+    pub postings: Vec<Posting>,
+}
+
+/// A command's committed result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// What the command produced.
+    pub outcome: Outcome,
+    /// True when this is the stored result of an earlier request with the
+    /// same idempotency key, and nothing was done now.
+    pub replayed: bool,
+}
+
+/// Why a command was refused. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// A ledger rule refused it.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A named participant does not exist.
+    #[error("no such participant")]
+    UnknownParticipant,
+    /// Another participant already has this credit code.
+    #[error("a participant with this credit code already exists")]
+    DuplicateCreditCode,
+    /// A participant with this id already exists.
+    #[error("a participant with this id already exists")]
+    DuplicateParticipant,
+    /// An instrument with this code already exists.
+    #[error("an instrument with this code already exists")]
+    DuplicateInstrument,
+    /// A credential with this client id already exists.
+    #[error("a credential with this client id already exists")]
+    DuplicateCredential,
+    /// No such credential (or already revoked).
+    #[error("no such active credential")]
+    UnknownCredential,
+    /// An enterprise credential must name its participant, others must not.
+    #[error("an enterprise credential needs a participant; other roles must not have one")]
+    CredentialParticipantMismatch,
+    /// The idempotency key was used before with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+}
+
+impl CommandError {
+    /// The stable snake_case code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ledger(reason) => reason.code(),
+            Self::UnknownParticipant => "unknown_participant",
+            Self::DuplicateCreditCode => "duplicate_credit_code",
+            Self::DuplicateParticipant => "duplicate_participant",
+            Self::DuplicateInstrument => "duplicate_instrument",
+            Self::DuplicateCredential => "duplicate_credential",
+            Self::UnknownCredential => "unknown_credential",
+            Self::CredentialParticipantMismatch => "credential_participant_mismatch",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+        }
+    }
+}
+
+/// A request to the writer: who asks, with what key, to do what.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Who causes the change (journaled).
+    pub actor: Actor,
+    /// The request's idempotency key, if any.
+    pub idempotency: Option<IdempotencyKey>,
+    /// What to do.
+    pub command: Command,
+}

@@ -1,0 +1,415 @@
+//! The backend-independent part of the writer: what a batch of requests needs
+//! loaded, and applying the batch to what was loaded. Pure: no I/O here.
+//!
+//! A batch is applied in one database transaction:
+//! lock the journal head → load what [`Needs`] names (accounts locked in key
+//! order) → [`apply_batch`] → persist the [`Changes`] → commit. Each request
+//! in the batch is atomic on its own: a refused request leaves no trace in
+//! the working set, so the others commit without it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use ets_core::journal::truncate_to_micros;
+use ets_core::{
+    Account, AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Ledger, Leg,
+    Owner, Participant, Posting,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::command::{
+    Command, CommandError, Committed, IdempotencyKey, NewCredential, Outcome, Request, Transaction,
+};
+
+/// What a batch must read (and lock) before it can be applied.
+#[derive(Debug, Default)]
+pub(crate) struct Needs {
+    pub(crate) holds: BTreeSet<Uuid>,
+    pub(crate) accounts: BTreeSet<AccountKey>,
+    pub(crate) instruments: BTreeSet<InstrumentCode>,
+    pub(crate) participants: BTreeSet<Uuid>,
+    pub(crate) credit_codes: BTreeSet<String>,
+    pub(crate) client_ids: BTreeSet<String>,
+    pub(crate) idempotency: BTreeSet<(String, String)>,
+}
+
+impl Needs {
+    pub(crate) fn of(batch: &[Request]) -> Self {
+        let mut needs = Self::default();
+        for request in batch {
+            if let Some(key) = &request.idempotency {
+                needs
+                    .idempotency
+                    .insert((key.scope.clone(), key.key.clone()));
+            }
+            match &request.command {
+                Command::CreateParticipant(p) => {
+                    needs.participants.insert(p.id);
+                    needs.credit_codes.insert(p.credit_code.as_str().to_owned());
+                }
+                Command::CreateInstrument(spec) => {
+                    needs.instruments.insert(spec.code.clone());
+                }
+                Command::CreateCredential(c) => {
+                    needs.client_ids.insert(c.client_id.clone());
+                    needs.participants.extend(c.participant_id);
+                }
+                Command::RevokeCredential { client_id } => {
+                    needs.client_ids.insert(client_id.clone());
+                }
+                Command::Ledger(ledger) => {
+                    for leg in &ledger.legs {
+                        needs.add_leg(leg);
+                    }
+                }
+            }
+        }
+        needs
+    }
+
+    fn add_leg(&mut self, leg: &Leg) {
+        let mut owner = |owner: &Owner| {
+            if let Owner::Participant(id) = owner {
+                self.participants.insert(*id);
+            }
+        };
+        match leg {
+            Leg::Transfer {
+                instrument,
+                from,
+                to,
+                ..
+            } => {
+                owner(from);
+                owner(to);
+                self.instruments.insert(instrument.clone());
+                self.accounts
+                    .insert(AccountKey::new(*from, instrument.clone()));
+                self.accounts
+                    .insert(AccountKey::new(*to, instrument.clone()));
+            }
+            Leg::PlaceHold {
+                hold,
+                instrument,
+                owner: holder,
+                ..
+            } => {
+                owner(holder);
+                self.holds.insert(*hold);
+                self.instruments.insert(instrument.clone());
+                self.accounts
+                    .insert(AccountKey::new(*holder, instrument.clone()));
+            }
+            Leg::ReleaseHold { hold } => {
+                self.holds.insert(*hold);
+            }
+            Leg::SettleHold { hold, to, .. } => {
+                owner(to);
+                self.holds.insert(*hold);
+            }
+        }
+    }
+
+    /// Once the holds are loaded: their accounts and instruments, and the
+    /// accounts their settlements credit.
+    pub(crate) fn add_hold_accounts(&mut self, holds: &[Hold], batch: &[Request]) {
+        let by_id: BTreeMap<Uuid, &Hold> = holds.iter().map(|h| (h.id, h)).collect();
+        for hold in holds {
+            self.accounts.insert(hold.account.clone());
+            self.instruments.insert(hold.account.instrument.clone());
+        }
+        for request in batch {
+            if let Command::Ledger(ledger) = &request.command {
+                for leg in &ledger.legs {
+                    if let Leg::SettleHold { hold, to, .. } = leg
+                        && let Some(held) = by_id.get(hold)
+                    {
+                        self.accounts
+                            .insert(AccountKey::new(*to, held.account.instrument.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A stored idempotency record.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredIdempotency {
+    pub(crate) fingerprint: String,
+    pub(crate) outcome: String,
+}
+
+/// What the backend read for a batch.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) head: JournalHead,
+    pub(crate) head_at: Option<DateTime<Utc>>,
+    pub(crate) ledger: Ledger,
+    pub(crate) participants: BTreeSet<Uuid>,
+    pub(crate) credit_codes: BTreeSet<String>,
+    /// Client id → still active.
+    pub(crate) credentials: BTreeMap<String, bool>,
+    pub(crate) idempotency: BTreeMap<(String, String), StoredIdempotency>,
+}
+
+impl Loaded {
+    pub(crate) fn new(head: JournalHead, head_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            head,
+            head_at,
+            ledger: Ledger::new(),
+            participants: BTreeSet::new(),
+            credit_codes: BTreeSet::new(),
+            credentials: BTreeMap::new(),
+            idempotency: BTreeMap::new(),
+        }
+    }
+}
+
+/// Everything a batch writes.
+#[derive(Debug)]
+pub(crate) struct Changes {
+    pub(crate) results: Vec<Result<Committed, CommandError>>,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) participants: Vec<Participant>,
+    pub(crate) instruments: Vec<Instrument>,
+    pub(crate) credentials: Vec<NewCredential>,
+    pub(crate) revoked: Vec<String>,
+    pub(crate) transactions: Vec<Transaction>,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) holds: Vec<Hold>,
+    pub(crate) journal: Vec<JournalEntry>,
+    pub(crate) head: JournalHead,
+    pub(crate) idempotency: Vec<(IdempotencyKey, String)>,
+}
+
+impl Changes {
+    /// Whether the batch writes nothing (every request refused or replayed).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.journal.is_empty() && self.idempotency.is_empty()
+    }
+}
+
+/// Applies a batch to what was loaded. Time never runs backwards in the
+/// journal: the batch's time is the later of `now` and the head's time, so
+/// several nodes with slightly different clocks still write one ordered history.
+pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<Utc>) -> Changes {
+    let now = truncate_to_micros(now);
+    let at = loaded.head_at.map_or(now, |head_at| head_at.max(now));
+    let mut changes = Changes {
+        results: Vec::with_capacity(batch.len()),
+        at,
+        participants: Vec::new(),
+        instruments: Vec::new(),
+        credentials: Vec::new(),
+        revoked: Vec::new(),
+        transactions: Vec::new(),
+        accounts: Vec::new(),
+        holds: Vec::new(),
+        journal: Vec::new(),
+        head: loaded.head.clone(),
+        idempotency: Vec::new(),
+    };
+    for request in batch {
+        let result = apply_request(request, &mut loaded, &mut changes);
+        changes.results.push(result);
+    }
+    changes.accounts = loaded.ledger.changed_accounts().cloned().collect();
+    changes.holds = loaded.ledger.changed_holds().cloned().collect();
+    changes
+}
+
+fn apply_request(
+    request: &Request,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Committed, CommandError> {
+    if let Some(key) = &request.idempotency
+        && let Some(stored) = loaded
+            .idempotency
+            .get(&(key.scope.clone(), key.key.clone()))
+    {
+        if stored.fingerprint != key.fingerprint {
+            return Err(CommandError::IdempotencyKeyReused);
+        }
+        let outcome: Outcome = serde_json::from_str(&stored.outcome)
+            .map_err(|_| CommandError::IdempotencyKeyReused)?;
+        return Ok(Committed {
+            outcome,
+            replayed: true,
+        });
+    }
+    let (kind, payload, outcome) = apply_command(&request.command, loaded, changes)?;
+    let entry = changes
+        .head
+        .append(changes.at, request.actor.clone(), kind, payload);
+    let outcome = match outcome {
+        Outcome::Ledger(mut transaction) => {
+            transaction.journal_seq = entry.seq;
+            changes.transactions.push(transaction.clone());
+            Outcome::Ledger(transaction)
+        }
+        other => other,
+    };
+    changes.journal.push(entry);
+    if let Some(key) = &request.idempotency {
+        let stored = serde_json::to_string(&outcome).expect("outcomes serialize");
+        loaded.idempotency.insert(
+            (key.scope.clone(), key.key.clone()),
+            StoredIdempotency {
+                fingerprint: key.fingerprint.clone(),
+                outcome: stored.clone(),
+            },
+        );
+        changes.idempotency.push((key.clone(), stored));
+    }
+    Ok(Committed {
+        outcome,
+        replayed: false,
+    })
+}
+
+fn apply_command<'a>(
+    command: &'a Command,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'a str, Value, Outcome), CommandError> {
+    match command {
+        Command::CreateParticipant(participant) => {
+            if loaded.participants.contains(&participant.id) {
+                return Err(CommandError::DuplicateParticipant);
+            }
+            if loaded
+                .credit_codes
+                .contains(participant.credit_code.as_str())
+            {
+                return Err(CommandError::DuplicateCreditCode);
+            }
+            loaded.participants.insert(participant.id);
+            loaded
+                .credit_codes
+                .insert(participant.credit_code.as_str().to_owned());
+            changes.participants.push(participant.clone());
+            let payload = serde_json::to_value(participant).expect("participants serialize");
+            Ok((
+                "participant.created",
+                payload,
+                Outcome::Participant(participant.clone()),
+            ))
+        }
+        Command::CreateInstrument(spec) => {
+            if loaded.ledger.instrument(&spec.code).is_some() {
+                return Err(CommandError::DuplicateInstrument);
+            }
+            let instrument = Instrument::new(spec.clone())?;
+            loaded.ledger.add_instrument(instrument.clone());
+            changes.instruments.push(instrument.clone());
+            let payload = serde_json::to_value(&instrument).expect("instruments serialize");
+            Ok((
+                "instrument.created",
+                payload,
+                Outcome::Instrument(instrument),
+            ))
+        }
+        Command::CreateCredential(credential) => {
+            let enterprise = credential.role == ets_core::Role::Enterprise;
+            if enterprise != credential.participant_id.is_some() {
+                return Err(CommandError::CredentialParticipantMismatch);
+            }
+            if let Some(id) = credential.participant_id
+                && !loaded.participants.contains(&id)
+            {
+                return Err(CommandError::UnknownParticipant);
+            }
+            if loaded.credentials.contains_key(&credential.client_id) {
+                return Err(CommandError::DuplicateCredential);
+            }
+            loaded
+                .credentials
+                .insert(credential.client_id.clone(), true);
+            changes.credentials.push(credential.clone());
+            // The secret's hash stays out of the journal: it is nobody's business.
+            let payload = json!({
+                "client_id": credential.client_id,
+                "name": credential.name,
+                "role": credential.role,
+                "participant_id": credential.participant_id,
+            });
+            let outcome = Outcome::CredentialCreated {
+                client_id: credential.client_id.clone(),
+            };
+            Ok(("credential.created", payload, outcome))
+        }
+        Command::RevokeCredential { client_id } => {
+            if loaded.credentials.get(client_id) != Some(&true) {
+                return Err(CommandError::UnknownCredential);
+            }
+            loaded.credentials.insert(client_id.clone(), false);
+            changes.revoked.push(client_id.clone());
+            let outcome = Outcome::CredentialRevoked {
+                client_id: client_id.clone(),
+            };
+            Ok((
+                "credential.revoked",
+                json!({ "client_id": client_id }),
+                outcome,
+            ))
+        }
+        Command::Ledger(command) => {
+            for leg in &command.legs {
+                check_participants(leg, &loaded.participants)?;
+            }
+            let postings = loaded.ledger.apply(&command.legs)?;
+            let transaction = Transaction {
+                id: Uuid::new_v4(),
+                kind: command.kind.clone(),
+                at: changes.at,
+                journal_seq: 0,
+                reference: command.reference.clone(),
+                postings,
+            };
+            let payload = transaction_payload(&transaction);
+            Ok((&command.kind, payload, Outcome::Ledger(transaction)))
+        }
+    }
+}
+
+fn check_participants(leg: &Leg, known: &BTreeSet<Uuid>) -> Result<(), CommandError> {
+    let owners: &[&Owner] = match leg {
+        Leg::Transfer { from, to, .. } => &[from, to],
+        Leg::PlaceHold { owner, .. } => &[owner],
+        Leg::SettleHold { to, .. } => &[to],
+        Leg::ReleaseHold { .. } => &[],
+    };
+    for owner in owners {
+        if let Owner::Participant(id) = owner
+            && !known.contains(id)
+        {
+            return Err(CommandError::UnknownParticipant);
+        }
+    }
+    Ok(())
+}
+
+fn transaction_payload(transaction: &Transaction) -> Value {
+    let postings: Vec<Value> = transaction.postings.iter().map(posting_payload).collect();
+    json!({
+        "transaction_id": transaction.id,
+        "reference": transaction.reference,
+        "postings": postings,
+    })
+}
+
+fn posting_payload(posting: &Posting) -> Value {
+    json!({
+        "owner": posting.account.owner.storage_key(),
+        "instrument": posting.account.instrument,
+        "amount": posting.amount.to_string(),
+        "held_change": posting.held_change.to_string(),
+        "balance_after": posting.balance_after.to_string(),
+        "version": posting.version,
+        "hold": posting.hold,
+    })
+}

@@ -1,0 +1,742 @@
+//! The PostgreSQL backend: production, and any number of server nodes on one
+//! database. No authoritative state lives in process memory; every write
+//! locks the journal head row first, so writers of all nodes are ordered and
+//! READ COMMITTED reads after that lock see every earlier commit.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ets_core::{
+    AccountKey, Actor, CreditCode, Hold, HoldPurpose, HoldStatus, Instrument, InstrumentCode,
+    InstrumentKind, JournalEntry, JournalHead, Owner, Participant, RegionCode, Role,
+};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction as SqlTransaction};
+use uuid::Uuid;
+
+use crate::command::{CommandError, Committed, Request};
+use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
+use crate::read::{AccountState, Credential, Holding};
+use crate::{Backend, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The PostgreSQL backend.
+#[derive(Clone)]
+pub struct PostgresBackend {
+    pool: PgPool,
+}
+
+impl PostgresBackend {
+    /// Connects a pool to `url`.
+    ///
+    /// # Errors
+    /// The connection failure.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("ets-ledger");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests and tools that inspect the database directly.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn load(
+        &self,
+        tx: &mut SqlTransaction<'_, Postgres>,
+        batch: &[Request],
+    ) -> Result<Loaded, sqlx::Error> {
+        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut **tx)
+            .await?;
+        let mut loaded = Loaded::new(
+            JournalHead {
+                seq: head.get("seq"),
+                hash: head.get("hash"),
+            },
+            head.get("at"),
+        );
+        let mut needs = Needs::of(batch);
+
+        if !needs.idempotency.is_empty() {
+            let (scopes, keys): (Vec<String>, Vec<String>) =
+                needs.idempotency.iter().cloned().unzip();
+            let rows = sqlx::query(
+                "SELECT scope, key, fingerprint, outcome FROM idempotency_keys \
+                 WHERE (scope, key) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
+            )
+            .bind(&scopes)
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in rows {
+                loaded.idempotency.insert(
+                    (row.get("scope"), row.get("key")),
+                    StoredIdempotency {
+                        fingerprint: row.get("fingerprint"),
+                        outcome: row.get("outcome"),
+                    },
+                );
+            }
+        }
+
+        let mut holds = Vec::new();
+        if !needs.holds.is_empty() {
+            let ids: Vec<Uuid> = needs.holds.iter().copied().collect();
+            let rows = sqlx::query(
+                "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds \
+                 WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            )
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            holds = rows.iter().map(hold_from_row).collect::<Result<_, _>>()?;
+            needs.add_hold_accounts(&holds, batch);
+        }
+
+        if !needs.accounts.is_empty() {
+            let (owners, instruments) = account_columns(&needs.accounts);
+            let rows = sqlx::query(
+                "SELECT owner, instrument, balance, held, version FROM accounts \
+                 WHERE (owner, instrument) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
+                 ORDER BY owner COLLATE \"C\", instrument COLLATE \"C\" FOR UPDATE",
+            )
+            .bind(&owners)
+            .bind(&instruments)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in &rows {
+                let state = account_from_row(row)?;
+                loaded.ledger.load_account(ets_core::Account {
+                    key: state.key,
+                    balance: state.balance,
+                    held: state.held,
+                    version: state.version,
+                });
+            }
+        }
+        for hold in holds {
+            loaded.ledger.load_hold(hold);
+        }
+
+        if !needs.instruments.is_empty() {
+            let codes: Vec<String> = needs
+                .instruments
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect();
+            let rows = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ANY($1)"))
+                .bind(&codes)
+                .fetch_all(&mut **tx)
+                .await?;
+            for row in &rows {
+                loaded.ledger.add_instrument(instrument_from_row(row)?);
+            }
+        }
+
+        if !needs.participants.is_empty() || !needs.credit_codes.is_empty() {
+            let ids: Vec<Uuid> = needs.participants.iter().copied().collect();
+            let codes: Vec<String> = needs.credit_codes.iter().cloned().collect();
+            let rows = sqlx::query(
+                "SELECT id, credit_code FROM participants WHERE id = ANY($1) OR credit_code = ANY($2)",
+            )
+            .bind(&ids)
+            .bind(&codes)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in rows {
+                loaded.participants.insert(row.get("id"));
+                loaded.credit_codes.insert(row.get("credit_code"));
+            }
+        }
+
+        if !needs.client_ids.is_empty() {
+            let ids: Vec<String> = needs.client_ids.iter().cloned().collect();
+            let rows = sqlx::query(
+                "SELECT client_id, revoked_at IS NULL AS active FROM credentials WHERE client_id = ANY($1)",
+            )
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in rows {
+                loaded
+                    .credentials
+                    .insert(row.get("client_id"), row.get("active"));
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn persist(
+        &self,
+        tx: &mut SqlTransaction<'_, Postgres>,
+        changes: &Changes,
+    ) -> Result<(), sqlx::Error> {
+        let at = changes.at;
+        for p in &changes.participants {
+            sqlx::query(
+                "INSERT INTO participants (id, name, credit_code, region_code, industry, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(p.id)
+            .bind(&p.name)
+            .bind(p.credit_code.as_str())
+            .bind(p.region_code.as_str())
+            .bind(&p.industry)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for i in &changes.instruments {
+            sqlx::query(
+                "INSERT INTO instruments (code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
+                 valid_to, commission_rate, price_band, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(i.code.as_str())
+            .bind(i.kind.as_str())
+            .bind(&i.pollutant)
+            .bind(&i.unit)
+            .bind(i.scale as i32)
+            .bind(i.region_code.as_ref().map(RegionCode::as_str))
+            .bind(i.vintage)
+            .bind(i.valid_from)
+            .bind(i.valid_to)
+            .bind(i.commission_rate)
+            .bind(i.price_band)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for c in &changes.credentials {
+            sqlx::query(
+                "INSERT INTO credentials (client_id, name, role, participant_id, secret_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(c.role.as_str())
+            .bind(c.participant_id)
+            .bind(&c.secret_hash)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !changes.revoked.is_empty() {
+            sqlx::query("UPDATE credentials SET revoked_at = $1 WHERE client_id = ANY($2)")
+                .bind(at)
+                .bind(&changes.revoked)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !changes.accounts.is_empty() {
+            let owners: Vec<String> = changes
+                .accounts
+                .iter()
+                .map(|a| a.key.owner.storage_key())
+                .collect();
+            let instruments: Vec<&str> = changes
+                .accounts
+                .iter()
+                .map(|a| a.key.instrument.as_str())
+                .collect();
+            let balances: Vec<Decimal> = changes.accounts.iter().map(|a| a.balance).collect();
+            let helds: Vec<Decimal> = changes.accounts.iter().map(|a| a.held).collect();
+            let versions: Vec<i64> = changes.accounts.iter().map(|a| a.version).collect();
+            sqlx::query(
+                "INSERT INTO accounts (owner, instrument, balance, held, version) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::bigint[]) \
+                 ON CONFLICT (owner, instrument) DO UPDATE \
+                 SET balance = excluded.balance, held = excluded.held, version = excluded.version",
+            )
+            .bind(&owners)
+            .bind(&instruments)
+            .bind(&balances)
+            .bind(&helds)
+            .bind(&versions)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !changes.transactions.is_empty() {
+            let ids: Vec<Uuid> = changes.transactions.iter().map(|t| t.id).collect();
+            let kinds: Vec<&str> = changes
+                .transactions
+                .iter()
+                .map(|t| t.kind.as_str())
+                .collect();
+            let seqs: Vec<i64> = changes.transactions.iter().map(|t| t.journal_seq).collect();
+            let references: Vec<Option<&str>> = changes
+                .transactions
+                .iter()
+                .map(|t| t.reference.as_deref())
+                .collect();
+            sqlx::query(
+                "INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference) \
+                 SELECT id, kind, $3, seq, reference FROM UNNEST($1::uuid[], $2::text[], $4::bigint[], $5::text[]) \
+                 AS t(id, kind, seq, reference)",
+            )
+            .bind(&ids)
+            .bind(&kinds)
+            .bind(at)
+            .bind(&seqs)
+            .bind(&references)
+            .execute(&mut **tx)
+            .await?;
+
+            let postings = changes
+                .transactions
+                .iter()
+                .flat_map(|t| t.postings.iter().map(move |p| (t.id, p)));
+            let mut columns = PostingColumns::default();
+            for (transaction, posting) in postings {
+                columns.push(transaction, posting);
+            }
+            sqlx::query(
+                "INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change, \
+                 balance_after, held_after, hold_id) \
+                 SELECT owner, instrument, version, transaction_id, $5, amount, held_change, balance_after, \
+                 held_after, hold_id FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::uuid[], \
+                 $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::uuid[]) \
+                 AS p(owner, instrument, version, transaction_id, amount, held_change, balance_after, held_after, hold_id)",
+            )
+            .bind(&columns.owners)
+            .bind(&columns.instruments)
+            .bind(&columns.versions)
+            .bind(&columns.transactions)
+            .bind(at)
+            .bind(&columns.amounts)
+            .bind(&columns.held_changes)
+            .bind(&columns.balances_after)
+            .bind(&columns.helds_after)
+            .bind(&columns.holds)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !changes.holds.is_empty() {
+            let ids: Vec<Uuid> = changes.holds.iter().map(|h| h.id).collect();
+            let owners: Vec<String> = changes
+                .holds
+                .iter()
+                .map(|h| h.account.owner.storage_key())
+                .collect();
+            let instruments: Vec<&str> = changes
+                .holds
+                .iter()
+                .map(|h| h.account.instrument.as_str())
+                .collect();
+            let purposes: Vec<&str> = changes.holds.iter().map(|h| h.purpose.as_str()).collect();
+            let amounts: Vec<Decimal> = changes.holds.iter().map(|h| h.amount).collect();
+            let remaining: Vec<Decimal> = changes.holds.iter().map(|h| h.remaining).collect();
+            let settled: Vec<Decimal> = changes.holds.iter().map(|h| h.settled).collect();
+            let statuses: Vec<&str> = changes.holds.iter().map(|h| h.status.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[], \
+                 $6::numeric[], $7::numeric[], $8::text[]) \
+                 ON CONFLICT (id) DO UPDATE \
+                 SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status",
+            )
+            .bind(&ids)
+            .bind(&owners)
+            .bind(&instruments)
+            .bind(&purposes)
+            .bind(&amounts)
+            .bind(&remaining)
+            .bind(&settled)
+            .bind(&statuses)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !changes.journal.is_empty() {
+            let seqs: Vec<i64> = changes.journal.iter().map(|e| e.seq).collect();
+            let ats: Vec<DateTime<Utc>> = changes.journal.iter().map(|e| e.at).collect();
+            let clients: Vec<&str> = changes
+                .journal
+                .iter()
+                .map(|e| e.actor.client_id.as_str())
+                .collect();
+            let roles: Vec<&str> = changes
+                .journal
+                .iter()
+                .map(|e| e.actor.role.as_str())
+                .collect();
+            let kinds: Vec<&str> = changes.journal.iter().map(|e| e.kind.as_str()).collect();
+            let payloads: Vec<String> = changes
+                .journal
+                .iter()
+                .map(|e| ets_core::journal::canonical_json(&e.payload))
+                .collect();
+            let prevs: Vec<&str> = changes
+                .journal
+                .iter()
+                .map(|e| e.prev_hash.as_str())
+                .collect();
+            let hashes: Vec<&str> = changes.journal.iter().map(|e| e.hash.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[])",
+            )
+            .bind(&seqs)
+            .bind(&ats)
+            .bind(&clients)
+            .bind(&roles)
+            .bind(&kinds)
+            .bind(&payloads)
+            .bind(&prevs)
+            .bind(&hashes)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE journal_head SET seq = $1, hash = $2, at = $3 WHERE id = 1")
+                .bind(changes.head.seq)
+                .bind(&changes.head.hash)
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !changes.idempotency.is_empty() {
+            let scopes: Vec<&str> = changes
+                .idempotency
+                .iter()
+                .map(|(k, _)| k.scope.as_str())
+                .collect();
+            let keys: Vec<&str> = changes
+                .idempotency
+                .iter()
+                .map(|(k, _)| k.key.as_str())
+                .collect();
+            let prints: Vec<&str> = changes
+                .idempotency
+                .iter()
+                .map(|(k, _)| k.fingerprint.as_str())
+                .collect();
+            let outcomes: Vec<&str> = changes
+                .idempotency
+                .iter()
+                .map(|(_, o)| o.as_str())
+                .collect();
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
+                 SELECT scope, key, fingerprint, outcome, $5 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS i(scope, key, fingerprint, outcome)",
+            )
+            .bind(&scopes)
+            .bind(&keys)
+            .bind(&prints)
+            .bind(&outcomes)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct PostingColumns {
+    owners: Vec<String>,
+    instruments: Vec<String>,
+    versions: Vec<i64>,
+    transactions: Vec<Uuid>,
+    amounts: Vec<Decimal>,
+    held_changes: Vec<Decimal>,
+    balances_after: Vec<Decimal>,
+    helds_after: Vec<Decimal>,
+    holds: Vec<Option<Uuid>>,
+}
+
+impl PostingColumns {
+    fn push(&mut self, transaction: Uuid, posting: &ets_core::Posting) {
+        self.owners.push(posting.account.owner.storage_key());
+        self.instruments
+            .push(posting.account.instrument.as_str().to_owned());
+        self.versions.push(posting.version);
+        self.transactions.push(transaction);
+        self.amounts.push(posting.amount);
+        self.held_changes.push(posting.held_change);
+        self.balances_after.push(posting.balance_after);
+        self.helds_after.push(posting.held_after);
+        self.holds.push(posting.hold);
+    }
+}
+
+fn account_columns(keys: &BTreeSet<AccountKey>) -> (Vec<String>, Vec<String>) {
+    keys.iter()
+        .map(|k| (k.owner.storage_key(), k.instrument.as_str().to_owned()))
+        .unzip()
+}
+
+pub(crate) fn decode_error(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is not valid").into())
+}
+
+fn owner_of(text: &str) -> Result<Owner, sqlx::Error> {
+    Owner::from_storage_key(text).ok_or_else(|| decode_error("owner"))
+}
+
+fn code_of(text: &str) -> Result<InstrumentCode, sqlx::Error> {
+    InstrumentCode::parse(text).map_err(|_| decode_error("instrument code"))
+}
+
+fn account_from_row(row: &PgRow) -> Result<AccountState, sqlx::Error> {
+    Ok(AccountState {
+        key: AccountKey::new(owner_of(row.get("owner"))?, code_of(row.get("instrument"))?),
+        balance: row.get("balance"),
+        held: row.get("held"),
+        version: row.get("version"),
+    })
+}
+
+fn hold_from_row(row: &PgRow) -> Result<Hold, sqlx::Error> {
+    Ok(Hold {
+        id: row.get("id"),
+        account: AccountKey::new(owner_of(row.get("owner"))?, code_of(row.get("instrument"))?),
+        purpose: HoldPurpose::parse(row.get("purpose"))
+            .ok_or_else(|| decode_error("hold purpose"))?,
+        amount: row.get("amount"),
+        remaining: row.get("remaining"),
+        settled: row.get("settled"),
+        status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
+    })
+}
+
+const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
+     valid_to, commission_rate, price_band FROM instruments";
+
+fn instrument_from_row(row: &PgRow) -> Result<Instrument, sqlx::Error> {
+    let region: Option<String> = row.get("region_code");
+    Ok(Instrument {
+        code: code_of(row.get("code"))?,
+        kind: InstrumentKind::parse(row.get("kind"))
+            .map_err(|_| decode_error("instrument kind"))?,
+        pollutant: row.get("pollutant"),
+        unit: row.get("unit"),
+        scale: u32::try_from(row.get::<i32, _>("scale")).map_err(|_| decode_error("scale"))?,
+        region_code: region
+            .map(|r| RegionCode::parse(&r))
+            .transpose()
+            .map_err(|_| decode_error("region code"))?,
+        vintage: row.get("vintage"),
+        valid_from: row.get::<Option<NaiveDate>, _>("valid_from"),
+        valid_to: row.get::<Option<NaiveDate>, _>("valid_to"),
+        commission_rate: row.get("commission_rate"),
+        price_band: row.get("price_band"),
+    })
+}
+
+fn journal_from_row(row: &PgRow) -> Result<JournalEntry, sqlx::Error> {
+    let payload: String = row.get("payload");
+    Ok(JournalEntry {
+        seq: row.get("seq"),
+        at: row.get("at"),
+        actor: Actor {
+            client_id: row.get("actor_client_id"),
+            role: row.get("actor_role"),
+        },
+        kind: row.get("kind"),
+        // An unparseable payload is kept as a string: its hash will not match.
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        prev_hash: row.get("prev_hash"),
+        hash: row.get("hash"),
+    })
+}
+
+impl Backend for PostgresBackend {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let loaded = self.load(&mut tx, batch).await?;
+        let changes = apply_batch(batch, loaded, now);
+        if changes.is_empty() {
+            tx.rollback().await?;
+        } else {
+            self.persist(&mut tx, &changes).await?;
+            tx.commit().await?;
+        }
+        Ok(changes.results)
+    }
+
+    async fn holdings(
+        &self,
+        participant: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Holding>, StoreError> {
+        let owner = participant.to_string();
+        let rows = match as_of {
+            None => {
+                sqlx::query("SELECT instrument, balance, held FROM accounts WHERE owner = $1")
+                    .bind(&owner)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(at) => {
+                sqlx::query(
+                    "SELECT DISTINCT ON (instrument) instrument, balance_after AS balance, held_after AS held \
+                     FROM postings WHERE owner = $1 AND at <= $2 ORDER BY instrument, version DESC",
+                )
+                .bind(&owner)
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let holdings = rows
+            .iter()
+            .map(|row| {
+                let balance: Decimal = row.get("balance");
+                let held: Decimal = row.get("held");
+                Ok(Holding {
+                    instrument: code_of(row.get("instrument"))?,
+                    balance,
+                    held,
+                    available: balance - held,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(crate::read::with_cny(holdings))
+    }
+
+    async fn account(
+        &self,
+        key: &AccountKey,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Option<AccountState>, StoreError> {
+        let row = match as_of {
+            None => {
+                sqlx::query(
+                    "SELECT owner, instrument, balance, held, version FROM accounts WHERE owner = $1 AND instrument = $2",
+                )
+                .bind(key.owner.storage_key())
+                .bind(key.instrument.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Some(at) => {
+                sqlx::query(
+                    "SELECT owner, instrument, balance_after AS balance, held_after AS held, version FROM postings \
+                     WHERE owner = $1 AND instrument = $2 AND at <= $3 ORDER BY version DESC LIMIT 1",
+                )
+                .bind(key.owner.storage_key())
+                .bind(key.instrument.as_str())
+                .bind(at)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
+        let rows = sqlx::query("SELECT owner, instrument, balance, held, version FROM accounts")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(hold_from_row).transpose()?)
+    }
+
+    async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(hold_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, credit_code, region_code, industry FROM participants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Participant {
+            id: row.get("id"),
+            name: row.get("name"),
+            credit_code: CreditCode::parse(row.get("credit_code"))
+                .map_err(|_| decode_error("credit code"))?,
+            region_code: RegionCode::parse(row.get("region_code"))
+                .map_err(|_| decode_error("region code"))?,
+            industry: row.get("industry"),
+        }))
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, name, role, participant_id, secret_hash, revoked_at IS NOT NULL AS revoked \
+             FROM credentials WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Credential {
+            client_id: row.get("client_id"),
+            name: row.get("name"),
+            role: Role::parse(row.get("role")).map_err(|_| decode_error("role"))?,
+            participant_id: row.get("participant_id"),
+            secret_hash: row.get("secret_hash"),
+            revoked: row.get("revoked"),
+        }))
+    }
+
+    async fn journal(&self, after_seq: i64, limit: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash FROM journal \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(journal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn journal_head(&self) -> Result<JournalHead, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(JournalHead {
+            seq: row.get("seq"),
+            hash: row.get("hash"),
+        })
+    }
+}

@@ -1,0 +1,641 @@
+//! The SQLite backend: the embedded default. One file in WAL mode with
+//! `synchronous = FULL` (every commit is durable), a busy timeout, and
+//! `BEGIN IMMEDIATE` write transactions, so several processes on one file
+//! take turns instead of failing. Decimals are stored as exact text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ets_core::journal::format_time;
+use ets_core::{
+    AccountKey, Actor, CreditCode, Hold, HoldPurpose, HoldStatus, Instrument, InstrumentCode,
+    InstrumentKind, JournalEntry, JournalHead, Owner, Participant, RegionCode, Role,
+};
+use rust_decimal::Decimal;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::command::{CommandError, Committed, Request};
+use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
+use crate::postgres::decode_error;
+use crate::read::{AccountState, Credential, Holding, with_cny};
+use crate::{Backend, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// The SQLite backend.
+#[derive(Clone)]
+pub struct SqliteBackend {
+    pool: SqlitePool,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) the database file at `path`.
+    ///
+    /// # Errors
+    /// The open failure.
+    pub async fn open(path: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests and tools that inspect the database directly.
+    #[must_use]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn load(
+        &self,
+        conn: &mut SqliteConnection,
+        batch: &[Request],
+    ) -> Result<Loaded, sqlx::Error> {
+        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        let head_at: Option<String> = head.get("at");
+        let mut loaded = Loaded::new(
+            JournalHead {
+                seq: head.get("seq"),
+                hash: head.get("hash"),
+            },
+            head_at.as_deref().map(parse_time).transpose()?,
+        );
+        let mut needs = Needs::of(batch);
+        for (scope, key) in &needs.idempotency {
+            let row = sqlx::query(
+                "SELECT fingerprint, outcome FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                loaded.idempotency.insert(
+                    (scope.clone(), key.clone()),
+                    StoredIdempotency {
+                        fingerprint: row.get("fingerprint"),
+                        outcome: row.get("outcome"),
+                    },
+                );
+            }
+        }
+        let mut holds = Vec::new();
+        for id in &needs.holds {
+            let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                holds.push(hold_from_row(&row)?);
+            }
+        }
+        needs.add_hold_accounts(&holds, batch);
+        for key in &needs.accounts {
+            let row = sqlx::query(
+                "SELECT owner, instrument, balance, held, version FROM accounts WHERE owner = ?1 AND instrument = ?2",
+            )
+            .bind(key.owner.storage_key())
+            .bind(key.instrument.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                let state = account_from_row(&row)?;
+                loaded.ledger.load_account(ets_core::Account {
+                    key: state.key,
+                    balance: state.balance,
+                    held: state.held,
+                    version: state.version,
+                });
+            }
+        }
+        for hold in holds {
+            loaded.ledger.load_hold(hold);
+        }
+        for code in &needs.instruments {
+            let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ?1"))
+                .bind(code.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                loaded.ledger.add_instrument(instrument_from_row(&row)?);
+            }
+        }
+        for id in &needs.participants {
+            let found = sqlx::query("SELECT 1 FROM participants WHERE id = ?1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if found.is_some() {
+                loaded.participants.insert(*id);
+            }
+        }
+        for code in &needs.credit_codes {
+            let found = sqlx::query("SELECT 1 FROM participants WHERE credit_code = ?1")
+                .bind(code)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if found.is_some() {
+                loaded.credit_codes.insert(code.clone());
+            }
+        }
+        for client_id in &needs.client_ids {
+            let row = sqlx::query(
+                "SELECT revoked_at IS NULL AS active FROM credentials WHERE client_id = ?1",
+            )
+            .bind(client_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                loaded
+                    .credentials
+                    .insert(client_id.clone(), row.get("active"));
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn persist(
+        &self,
+        conn: &mut SqliteConnection,
+        changes: &Changes,
+    ) -> Result<(), sqlx::Error> {
+        let at = format_time(changes.at);
+        for p in &changes.participants {
+            sqlx::query(
+                "INSERT INTO participants (id, name, credit_code, region_code, industry, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(p.id.to_string())
+            .bind(&p.name)
+            .bind(p.credit_code.as_str())
+            .bind(p.region_code.as_str())
+            .bind(&p.industry)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for i in &changes.instruments {
+            sqlx::query(
+                "INSERT INTO instruments (code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
+                 valid_to, commission_rate, price_band, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .bind(i.code.as_str())
+            .bind(i.kind.as_str())
+            .bind(&i.pollutant)
+            .bind(&i.unit)
+            .bind(i64::from(i.scale))
+            .bind(i.region_code.as_ref().map(RegionCode::as_str))
+            .bind(i.vintage)
+            .bind(i.valid_from.map(|d| d.to_string()))
+            .bind(i.valid_to.map(|d| d.to_string()))
+            .bind(i.commission_rate.to_string())
+            .bind(i.price_band.map(|b| b.to_string()))
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for c in &changes.credentials {
+            sqlx::query(
+                "INSERT INTO credentials (client_id, name, role, participant_id, secret_hash, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(c.role.as_str())
+            .bind(c.participant_id.map(|id| id.to_string()))
+            .bind(&c.secret_hash)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for client_id in &changes.revoked {
+            sqlx::query("UPDATE credentials SET revoked_at = ?1 WHERE client_id = ?2")
+                .bind(&at)
+                .bind(client_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for a in &changes.accounts {
+            sqlx::query(
+                "INSERT INTO accounts (owner, instrument, balance, held, version) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (owner, instrument) DO UPDATE \
+                 SET balance = excluded.balance, held = excluded.held, version = excluded.version",
+            )
+            .bind(a.key.owner.storage_key())
+            .bind(a.key.instrument.as_str())
+            .bind(a.balance.to_string())
+            .bind(a.held.to_string())
+            .bind(a.version)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for t in &changes.transactions {
+            sqlx::query(
+                "INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(t.id.to_string())
+            .bind(&t.kind)
+            .bind(&at)
+            .bind(t.journal_seq)
+            .bind(&t.reference)
+            .execute(&mut *conn)
+            .await?;
+            for p in &t.postings {
+                sqlx::query(
+                    "INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change, \
+                     balance_after, held_after, hold_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .bind(p.account.owner.storage_key())
+                .bind(p.account.instrument.as_str())
+                .bind(p.version)
+                .bind(t.id.to_string())
+                .bind(&at)
+                .bind(p.amount.to_string())
+                .bind(p.held_change.to_string())
+                .bind(p.balance_after.to_string())
+                .bind(p.held_after.to_string())
+                .bind(p.hold.map(|h| h.to_string()))
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        for h in &changes.holds {
+            sqlx::query(
+                "INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE \
+                 SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status",
+            )
+            .bind(h.id.to_string())
+            .bind(h.account.owner.storage_key())
+            .bind(h.account.instrument.as_str())
+            .bind(h.purpose.as_str())
+            .bind(h.amount.to_string())
+            .bind(h.remaining.to_string())
+            .bind(h.settled.to_string())
+            .bind(h.status.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for e in &changes.journal {
+            sqlx::query(
+                "INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(e.seq)
+            .bind(format_time(e.at))
+            .bind(&e.actor.client_id)
+            .bind(&e.actor.role)
+            .bind(&e.kind)
+            .bind(ets_core::journal::canonical_json(&e.payload))
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !changes.journal.is_empty() {
+            sqlx::query("UPDATE journal_head SET seq = ?1, hash = ?2, at = ?3 WHERE id = 1")
+                .bind(changes.head.seq)
+                .bind(&changes.head.hash)
+                .bind(&at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        for (key, outcome) in &changes.idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(&key.scope)
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(outcome)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn execute_in(
+        &self,
+        conn: &mut SqliteConnection,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
+        let loaded = self.load(conn, batch).await?;
+        let changes = apply_batch(batch, loaded, now);
+        if !changes.is_empty() {
+            self.persist(conn, &changes).await?;
+        }
+        Ok(changes.results)
+    }
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| decode_error("time"))
+}
+
+fn decimal(row: &SqliteRow, column: &str) -> Result<Decimal, sqlx::Error> {
+    let text: String = row.get(column);
+    Decimal::from_str(&text).map_err(|_| decode_error(column))
+}
+
+fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
+    let text: String = row.get(column);
+    Uuid::parse_str(&text).map_err(|_| decode_error(column))
+}
+
+fn account_key(row: &SqliteRow) -> Result<AccountKey, sqlx::Error> {
+    let owner = Owner::from_storage_key(row.get("owner")).ok_or_else(|| decode_error("owner"))?;
+    let instrument =
+        InstrumentCode::parse(row.get("instrument")).map_err(|_| decode_error("instrument"))?;
+    Ok(AccountKey::new(owner, instrument))
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<AccountState, sqlx::Error> {
+    Ok(AccountState {
+        key: account_key(row)?,
+        balance: decimal(row, "balance")?,
+        held: decimal(row, "held")?,
+        version: row.get("version"),
+    })
+}
+
+const HOLD_COLUMNS: &str =
+    "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds";
+
+fn hold_from_row(row: &SqliteRow) -> Result<Hold, sqlx::Error> {
+    Ok(Hold {
+        id: uuid(row, "id")?,
+        account: account_key(row)?,
+        purpose: HoldPurpose::parse(row.get("purpose"))
+            .ok_or_else(|| decode_error("hold purpose"))?,
+        amount: decimal(row, "amount")?,
+        remaining: decimal(row, "remaining")?,
+        settled: decimal(row, "settled")?,
+        status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
+    })
+}
+
+const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
+     valid_to, commission_rate, price_band FROM instruments";
+
+fn date(row: &SqliteRow, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
+    let text: Option<String> = row.get(column);
+    text.map(|t| NaiveDate::from_str(&t).map_err(|_| decode_error(column)))
+        .transpose()
+}
+
+fn instrument_from_row(row: &SqliteRow) -> Result<Instrument, sqlx::Error> {
+    let region: Option<String> = row.get("region_code");
+    let band: Option<String> = row.get("price_band");
+    Ok(Instrument {
+        code: InstrumentCode::parse(row.get("code"))
+            .map_err(|_| decode_error("instrument code"))?,
+        kind: InstrumentKind::parse(row.get("kind"))
+            .map_err(|_| decode_error("instrument kind"))?,
+        pollutant: row.get("pollutant"),
+        unit: row.get("unit"),
+        scale: u32::try_from(row.get::<i64, _>("scale")).map_err(|_| decode_error("scale"))?,
+        region_code: region
+            .map(|r| RegionCode::parse(&r))
+            .transpose()
+            .map_err(|_| decode_error("region code"))?,
+        vintage: row.get("vintage"),
+        valid_from: date(row, "valid_from")?,
+        valid_to: date(row, "valid_to")?,
+        commission_rate: decimal(row, "commission_rate")?,
+        price_band: band
+            .map(|b| Decimal::from_str(&b).map_err(|_| decode_error("price band")))
+            .transpose()?,
+    })
+}
+
+fn journal_from_row(row: &SqliteRow) -> Result<JournalEntry, sqlx::Error> {
+    let payload: String = row.get("payload");
+    Ok(JournalEntry {
+        seq: row.get("seq"),
+        at: parse_time(row.get("at"))?,
+        actor: Actor {
+            client_id: row.get("actor_client_id"),
+            role: row.get("actor_role"),
+        },
+        kind: row.get("kind"),
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        prev_hash: row.get("prev_hash"),
+        hash: row.get("hash"),
+    })
+}
+
+fn holding_from_row(row: &SqliteRow) -> Result<Holding, sqlx::Error> {
+    let balance = decimal(row, "balance")?;
+    let held = decimal(row, "held")?;
+    Ok(Holding {
+        instrument: InstrumentCode::parse(row.get("instrument"))
+            .map_err(|_| decode_error("instrument"))?,
+        balance,
+        held,
+        available: balance - held,
+    })
+}
+
+impl Backend for SqliteBackend {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        match self.execute_in(&mut conn, batch, now).await {
+            Ok(results) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
+                Ok(results)
+            }
+            Err(error) => {
+                sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn holdings(
+        &self,
+        participant: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Holding>, StoreError> {
+        let owner = participant.to_string();
+        let rows = match as_of {
+            None => {
+                sqlx::query("SELECT instrument, balance, held FROM accounts WHERE owner = ?1")
+                    .bind(&owner)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(at) => {
+                sqlx::query(
+                    "SELECT p.instrument, p.balance_after AS balance, p.held_after AS held FROM postings p \
+                     WHERE p.owner = ?1 AND p.version = (SELECT max(q.version) FROM postings q \
+                     WHERE q.owner = p.owner AND q.instrument = p.instrument AND q.at <= ?2)",
+                )
+                .bind(&owner)
+                .bind(format_time(at))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let holdings = rows
+            .iter()
+            .map(holding_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(with_cny(holdings))
+    }
+
+    async fn account(
+        &self,
+        key: &AccountKey,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<Option<AccountState>, StoreError> {
+        let row = match as_of {
+            None => {
+                sqlx::query(
+                    "SELECT owner, instrument, balance, held, version FROM accounts WHERE owner = ?1 AND instrument = ?2",
+                )
+                .bind(key.owner.storage_key())
+                .bind(key.instrument.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Some(at) => {
+                sqlx::query(
+                    "SELECT owner, instrument, balance_after AS balance, held_after AS held, version FROM postings \
+                     WHERE owner = ?1 AND instrument = ?2 AND at <= ?3 ORDER BY version DESC LIMIT 1",
+                )
+                .bind(key.owner.storage_key())
+                .bind(key.instrument.as_str())
+                .bind(format_time(at))
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
+        let rows = sqlx::query("SELECT owner, instrument, balance, held, version FROM accounts")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(account_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
+        let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(hold_from_row).transpose()?)
+    }
+
+    async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        let rows = sqlx::query(HOLD_COLUMNS).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(hold_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, credit_code, region_code, industry FROM participants WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Participant {
+            id: uuid(&row, "id")?,
+            name: row.get("name"),
+            credit_code: CreditCode::parse(row.get("credit_code"))
+                .map_err(|_| decode_error("credit code"))?,
+            region_code: RegionCode::parse(row.get("region_code"))
+                .map_err(|_| decode_error("region code"))?,
+            industry: row.get("industry"),
+        }))
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, name, role, participant_id, secret_hash, revoked_at IS NOT NULL AS revoked \
+             FROM credentials WHERE client_id = ?1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let participant: Option<String> = row.get("participant_id");
+        Ok(Some(Credential {
+            client_id: row.get("client_id"),
+            name: row.get("name"),
+            role: Role::parse(row.get("role")).map_err(|_| decode_error("role"))?,
+            participant_id: participant
+                .map(|p| Uuid::parse_str(&p).map_err(|_| decode_error("participant id")))
+                .transpose()?,
+            secret_hash: row.get("secret_hash"),
+            revoked: row.get("revoked"),
+        }))
+    }
+
+    async fn journal(&self, after_seq: i64, limit: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash FROM journal \
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(journal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn journal_head(&self) -> Result<JournalHead, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(JournalHead {
+            seq: row.get("seq"),
+            hash: row.get("hash"),
+        })
+    }
+}

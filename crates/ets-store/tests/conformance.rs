@@ -1,0 +1,776 @@
+//! The storage conformance suite: every test runs on SQLite and, when
+//! `TEST_DATABASE_URL` is set, on a fresh PostgreSQL database.
+
+mod common;
+
+use chrono::Utc;
+use common::*;
+use ets_core::{HoldPurpose, HoldStatus, LedgerError, Owner, SystemAccount};
+use ets_store::{
+    Command, CommandError, IdempotencyKey, NewCredential, Outcome, Request, Store, StoreError,
+};
+use ets_testkit::{Kind, TestDatabase};
+use uuid::Uuid;
+
+fn refused(result: Result<ets_store::Committed, StoreError>) -> CommandError {
+    match result {
+        Err(StoreError::Command(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+async fn journal_len(store: &Store) -> i64 {
+    store.journal(0, 1_000_000).await.expect("journal").len() as i64
+}
+
+#[tokio::test]
+async fn an_allocation_and_a_transfer_move_balances_and_are_journaled() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (a, b) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("0.1")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("0.2")))
+            .await
+            .expect("allocate");
+        let moved = store
+            .execute(
+                actor(),
+                Command::transfer(
+                    so2.clone(),
+                    Owner::Participant(a),
+                    Owner::Participant(b),
+                    dec("0.1250"),
+                ),
+            )
+            .await
+            .expect("transfer");
+        let Outcome::Ledger(transaction) = moved.outcome else {
+            panic!("a ledger outcome")
+        };
+        assert_eq!(transaction.postings.len(), 2);
+        assert_eq!(
+            balance(&store, Owner::Participant(a), &so2).await,
+            dec("0.1750")
+        );
+        assert_eq!(
+            balance(&store, Owner::Participant(b), &so2).await,
+            dec("0.125")
+        );
+        assert_eq!(balance(&store, issuance(), &so2).await, dec("-0.3"));
+        assert_conserved(&store).await;
+        // Instrument, two participants, two allocations, one transfer.
+        assert_eq!(journal_len(&store).await, 6, "{:?}", db.kind);
+        let verification = store.verify_journal().await.expect("verify");
+        assert!(
+            verification.ok && verification.entries == 6,
+            "{verification:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_overdraft_is_refused_and_changes_nothing() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (a, b) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("5")))
+            .await
+            .expect("allocate");
+        let before = journal_len(&store).await;
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::transfer(
+                        so2.clone(),
+                        Owner::Participant(a),
+                        Owner::Participant(b),
+                        dec("5.0001"),
+                    ),
+                )
+                .await,
+        );
+        assert_eq!(
+            reason,
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        // No account at all is the same shortage.
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::transfer(
+                        so2.clone(),
+                        Owner::Participant(b),
+                        Owner::Participant(a),
+                        dec("1"),
+                    ),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "insufficient_available_balance");
+        let reason = refused(
+            store
+                .execute(actor(), Command::allocate(a, so2.clone(), dec("1.00001")))
+                .await,
+        );
+        assert_eq!(reason.code(), "scale_exceeded");
+        let reason = refused(
+            store
+                .execute(actor(), Command::allocate(a, so2.clone(), dec("0")))
+                .await,
+        );
+        assert_eq!(reason.code(), "quantity_must_be_positive");
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::allocate(Uuid::new_v4(), so2.clone(), dec("1")),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "unknown_participant");
+        assert_eq!(balance(&store, Owner::Participant(a), &so2).await, dec("5"));
+        assert_eq!(balance(&store, Owner::Participant(b), &so2).await, dec("0"));
+        assert_eq!(journal_len(&store).await, before);
+    }
+}
+
+#[tokio::test]
+async fn a_hold_reduces_what_is_available_and_is_resolved_exactly_once() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (a, b) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        let hold = Uuid::new_v4();
+        store
+            .execute(
+                actor(),
+                Command::place_hold(
+                    hold,
+                    Owner::Participant(a),
+                    so2.clone(),
+                    dec("6"),
+                    HoldPurpose::Order,
+                ),
+            )
+            .await
+            .expect("hold");
+        let holdings = store.holdings(a, None).await.expect("holdings");
+        let row = holdings
+            .iter()
+            .find(|h| h.instrument == so2)
+            .expect("an SO2 row");
+        assert_eq!(
+            (row.balance, row.held, row.available),
+            (dec("10"), dec("6"), dec("4"))
+        );
+        assert!(
+            holdings.iter().any(|h| h.instrument.as_str() == "CNY"),
+            "CNY is always listed"
+        );
+
+        // What is held cannot be moved.
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::transfer(
+                        so2.clone(),
+                        Owner::Participant(a),
+                        Owner::Participant(b),
+                        dec("4.5"),
+                    ),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "insufficient_available_balance");
+
+        store
+            .execute(
+                actor(),
+                Command::settle_hold(hold, Owner::Participant(b), dec("2.5")),
+            )
+            .await
+            .expect("settle part");
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::settle_hold(hold, Owner::Participant(b), dec("4")),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "hold_exceeded");
+        store
+            .execute(actor(), Command::release_hold(hold))
+            .await
+            .expect("release the rest");
+        let reason = refused(store.execute(actor(), Command::release_hold(hold)).await);
+        assert_eq!(reason.code(), "hold_not_open");
+        let reason = refused(
+            store
+                .execute(actor(), Command::release_hold(Uuid::new_v4()))
+                .await,
+        );
+        assert_eq!(reason.code(), "hold_not_found");
+
+        let stored = store.hold(hold).await.expect("read").expect("the hold");
+        assert_eq!(stored.status, HoldStatus::Released);
+        assert_eq!((stored.settled, stored.remaining), (dec("2.5"), dec("0")));
+        assert_eq!(
+            balance(&store, Owner::Participant(a), &so2).await,
+            dec("7.5")
+        );
+        assert_eq!(
+            balance(&store, Owner::Participant(b), &so2).await,
+            dec("2.5")
+        );
+        let account = store
+            .account(
+                &ets_core::AccountKey::new(Owner::Participant(a), so2.clone()),
+                None,
+            )
+            .await
+            .expect("read")
+            .expect("account");
+        assert_eq!(account.held, dec("0"));
+        assert_conserved(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn surrender_retirement_reclamation_and_cash_keep_every_instrument_conserved() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::surrender(a, so2.clone(), dec("1")))
+            .await
+            .expect("surrender");
+        store
+            .execute(actor(), Command::retire(a, so2.clone(), dec("2")))
+            .await
+            .expect("retire");
+        store
+            .execute(actor(), Command::reclaim(a, so2.clone(), dec("3")))
+            .await
+            .expect("reclaim");
+        store
+            .execute(actor(), Command::deposit(a, dec("1000.50")))
+            .await
+            .expect("deposit");
+        store
+            .execute(actor(), Command::withdraw(a, dec("0.50")))
+            .await
+            .expect("withdraw");
+        let reason = refused(
+            store
+                .execute(actor(), Command::withdraw(a, dec("1000.01")))
+                .await,
+        );
+        assert_eq!(reason.code(), "insufficient_available_balance");
+        let reason = refused(
+            store
+                .execute(actor(), Command::deposit(a, dec("0.001")))
+                .await,
+        );
+        assert_eq!(reason.code(), "scale_exceeded");
+
+        let system = |s| Owner::System(s);
+        assert_eq!(balance(&store, Owner::Participant(a), &so2).await, dec("4"));
+        assert_eq!(
+            balance(&store, system(SystemAccount::Surrendered), &so2).await,
+            dec("1")
+        );
+        assert_eq!(
+            balance(&store, system(SystemAccount::Retired), &so2).await,
+            dec("2")
+        );
+        assert_eq!(
+            balance(&store, system(SystemAccount::Reserve), &so2).await,
+            dec("3")
+        );
+        let cny = ets_core::InstrumentCode::cny();
+        assert_eq!(
+            balance(&store, Owner::Participant(a), &cny).await,
+            dec("1000.00")
+        );
+        assert_eq!(
+            balance(&store, system(SystemAccount::ExternalCash), &cny).await,
+            dec("-1000")
+        );
+        assert_conserved(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn holdings_can_be_read_as_of_any_past_instant() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        let before_anything = Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let after_allocation = Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store
+            .execute(actor(), Command::surrender(a, so2.clone(), dec("4")))
+            .await
+            .expect("surrender");
+        store
+            .execute(
+                actor(),
+                Command::place_hold(
+                    Uuid::new_v4(),
+                    Owner::Participant(a),
+                    so2.clone(),
+                    dec("1"),
+                    HoldPurpose::Pledge,
+                ),
+            )
+            .await
+            .expect("pledge");
+
+        let then = store
+            .holdings(a, Some(after_allocation))
+            .await
+            .expect("as of");
+        let row = then.iter().find(|h| h.instrument == so2).expect("SO2 then");
+        assert_eq!(
+            (row.balance, row.held, row.available),
+            (dec("10"), dec("0"), dec("10"))
+        );
+        let now = store.holdings(a, None).await.expect("now");
+        let row = now.iter().find(|h| h.instrument == so2).expect("SO2 now");
+        assert_eq!(
+            (row.balance, row.held, row.available),
+            (dec("6"), dec("1"), dec("5"))
+        );
+        let earliest = store
+            .holdings(a, Some(before_anything))
+            .await
+            .expect("as of");
+        assert!(
+            earliest.iter().all(|h| h.instrument != so2),
+            "nothing held before the allocation"
+        );
+    }
+}
+
+fn keyed(key: &str, fingerprint: &str, command: Command) -> Request {
+    Request {
+        actor: actor(),
+        idempotency: Some(IdempotencyKey {
+            scope: "client-1".to_owned(),
+            key: key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+        }),
+        command,
+    }
+}
+
+#[tokio::test]
+async fn a_retried_idempotency_key_returns_the_first_result_and_changes_nothing() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        let first = store
+            .submit(keyed(
+                "k-1",
+                "body-1",
+                Command::allocate(a, so2.clone(), dec("3")),
+            ))
+            .await
+            .expect("first");
+        assert!(!first.replayed);
+        let entries = journal_len(&store).await;
+        let again = store
+            .submit(keyed(
+                "k-1",
+                "body-1",
+                Command::allocate(a, so2.clone(), dec("3")),
+            ))
+            .await
+            .expect("retry");
+        assert!(again.replayed);
+        assert_eq!(again.outcome, first.outcome);
+        assert_eq!(balance(&store, Owner::Participant(a), &so2).await, dec("3"));
+        assert_eq!(journal_len(&store).await, entries);
+        let reason = refused(
+            store
+                .submit(keyed(
+                    "k-1",
+                    "body-2",
+                    Command::allocate(a, so2.clone(), dec("4")),
+                ))
+                .await,
+        );
+        assert_eq!(reason, CommandError::IdempotencyKeyReused);
+        // Keys are per client: another client's same key is a new request.
+        let mut other = keyed("k-1", "body-1", Command::allocate(a, so2.clone(), dec("3")));
+        if let Some(key) = other.idempotency.as_mut() {
+            key.scope = "client-2".to_owned();
+        }
+        assert!(!store.submit(other).await.expect("other client").replayed);
+        assert_eq!(balance(&store, Owner::Participant(a), &so2).await, dec("6"));
+    }
+}
+
+#[tokio::test]
+async fn concurrent_requests_in_one_batch_commit_independently() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (a, b) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        // Twenty transfers of 1 race for 10 units: exactly ten succeed.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (store, so2) = (store.clone(), so2.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .execute(
+                        actor(),
+                        Command::transfer(
+                            so2,
+                            Owner::Participant(a),
+                            Owner::Participant(b),
+                            dec("1"),
+                        ),
+                    )
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(_) => ok += 1,
+                Err(StoreError::Command(reason)) => {
+                    assert_eq!(reason.code(), "insufficient_available_balance")
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(ok, 10);
+        assert_eq!(
+            balance(&store, Owner::Participant(b), &so2).await,
+            dec("10")
+        );
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+#[tokio::test]
+async fn participants_instruments_and_credentials_are_unique_and_journaled() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        let same_code = ets_core::Participant::new(
+            Uuid::new_v4(),
+            "另一家公司",
+            credit_code(1),
+            ets_core::RegionCode::parse("320500").expect("region"),
+            None,
+        )
+        .expect("participant");
+        let reason = refused(
+            store
+                .execute(actor(), Command::CreateParticipant(same_code))
+                .await,
+        );
+        assert_eq!(reason.code(), "duplicate_credit_code");
+        let stored = store
+            .participant(a)
+            .await
+            .expect("read")
+            .expect("participant");
+        assert_eq!(stored.name, "测试企业 1 有限公司");
+        assert_eq!(stored.credit_code, credit_code(1));
+
+        let spec = ets_core::InstrumentSpec {
+            code: so2.clone(),
+            kind: ets_core::InstrumentKind::CarbonAllowance,
+            pollutant: None,
+            unit: "tCO2e".to_owned(),
+            scale: 0,
+            region_code: None,
+            vintage: Some(2025),
+            valid_from: None,
+            valid_to: None,
+            commission_rate: dec("0"),
+            price_band: None,
+        };
+        let reason = refused(
+            store
+                .execute(actor(), Command::CreateInstrument(spec))
+                .await,
+        );
+        assert_eq!(reason.code(), "duplicate_instrument");
+
+        let credential = |client_id: &str, role, participant_id| NewCredential {
+            client_id: client_id.to_owned(),
+            name: "ERP".to_owned(),
+            role,
+            participant_id,
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        };
+        use ets_core::Role;
+        store
+            .execute(
+                actor(),
+                Command::CreateCredential(credential("c-1", Role::Enterprise, Some(a))),
+            )
+            .await
+            .expect("credential");
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::CreateCredential(credential("c-1", Role::Admin, None)),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "duplicate_credential");
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::CreateCredential(credential("c-2", Role::Enterprise, None)),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "credential_participant_mismatch");
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::CreateCredential(credential(
+                        "c-3",
+                        Role::Enterprise,
+                        Some(Uuid::new_v4()),
+                    )),
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "unknown_participant");
+        let stored = store
+            .credential("c-1")
+            .await
+            .expect("read")
+            .expect("credential");
+        assert_eq!(
+            (stored.role, stored.participant_id, stored.revoked),
+            (Role::Enterprise, Some(a), false)
+        );
+        store
+            .execute(
+                actor(),
+                Command::RevokeCredential {
+                    client_id: "c-1".to_owned(),
+                },
+            )
+            .await
+            .expect("revoke");
+        assert!(
+            store
+                .credential("c-1")
+                .await
+                .expect("read")
+                .expect("credential")
+                .revoked
+        );
+        let reason = refused(
+            store
+                .execute(
+                    actor(),
+                    Command::RevokeCredential {
+                        client_id: "c-1".to_owned(),
+                    },
+                )
+                .await,
+        );
+        assert_eq!(reason.code(), "unknown_credential");
+
+        let journal = store.journal(0, 100).await.expect("journal");
+        let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "instrument.created",
+                "participant.created",
+                "credential.created",
+                "credential.revoked"
+            ]
+        );
+        assert!(
+            !journal[2].payload.to_string().contains("argon2"),
+            "the secret's hash stays out of the journal"
+        );
+    }
+}
+
+/// Runs SQL as the database owner, around the journal's append-only triggers.
+async fn tamper(db: &TestDatabase, statements: &[&str]) {
+    match db.kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+            let mut conn = pool.acquire().await.expect("conn");
+            sqlx::query("SET session_replication_role = replica")
+                .execute(&mut *conn)
+                .await
+                .expect("bypass");
+            for sql in statements {
+                sqlx::query(sql).execute(&mut *conn).await.expect("tamper");
+            }
+        }
+        Kind::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite:");
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite:{path}"))
+                .await
+                .expect("connect");
+            sqlx::query("DROP TRIGGER IF EXISTS journal_no_update")
+                .execute(&pool)
+                .await
+                .expect("drop");
+            sqlx::query("DROP TRIGGER IF EXISTS journal_no_delete")
+                .execute(&pool)
+                .await
+                .expect("drop");
+            for sql in statements {
+                sqlx::query(sql).execute(&pool).await.expect("tamper");
+            }
+        }
+    }
+}
+
+async fn raw_execute(db: &TestDatabase, sql: &str) -> Result<u64, sqlx::Error> {
+    match db.kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await?;
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .map(|r| r.rows_affected())
+        }
+        Kind::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await?;
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .map(|r| r.rows_affected())
+        }
+    }
+}
+
+async fn journaled_store(db: &TestDatabase) -> Store {
+    let store = Store::open(&db.url).await.expect("open");
+    let so2 = pollutant_instrument(&store).await;
+    let a = participant(&store, 1).await;
+    for _ in 0..4 {
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("1")))
+            .await
+            .expect("allocate");
+    }
+    // seq 1 instrument, 2 participant, 3..=6 allocations.
+    assert!(store.verify_journal().await.expect("verify").ok);
+    store
+}
+
+#[tokio::test]
+async fn the_journal_refuses_update_and_delete_even_from_its_owner() {
+    for db in TestDatabase::each().await {
+        let store = journaled_store(&db).await;
+        assert!(
+            raw_execute(&db, "UPDATE journal SET kind = 'x' WHERE seq = 3")
+                .await
+                .is_err()
+        );
+        assert!(
+            raw_execute(&db, "DELETE FROM journal WHERE seq = 6")
+                .await
+                .is_err()
+        );
+        if db.kind == Kind::Postgres {
+            assert!(raw_execute(&db, "TRUNCATE journal").await.is_err());
+        }
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+#[tokio::test]
+async fn an_edited_journal_entry_is_reported_with_its_seq() {
+    for db in TestDatabase::each().await {
+        let store = journaled_store(&db).await;
+        tamper(&db, &["UPDATE journal SET payload = replace(payload, '-1.0000', '-100.0000') WHERE seq = 4"]).await;
+        let verification = store.verify_journal().await.expect("verify");
+        assert!(!verification.ok);
+        assert_eq!(verification.first_bad_seq, Some(4), "{:?}", db.kind);
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_journal_entry_is_reported_with_its_seq() {
+    for db in TestDatabase::each().await {
+        let store = journaled_store(&db).await;
+        tamper(&db, &["DELETE FROM journal WHERE seq = 3"]).await;
+        assert_eq!(
+            store.verify_journal().await.expect("verify").first_bad_seq,
+            Some(3)
+        );
+    }
+    for db in TestDatabase::each().await {
+        let store = journaled_store(&db).await;
+        tamper(&db, &["DELETE FROM journal WHERE seq = 6"]).await;
+        assert_eq!(
+            store.verify_journal().await.expect("verify").first_bad_seq,
+            Some(6),
+            "the last entry"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reordered_journal_entries_are_reported_with_the_first_seq_out_of_place() {
+    for db in TestDatabase::each().await {
+        let store = journaled_store(&db).await;
+        tamper(
+            &db,
+            &[
+                "UPDATE journal SET seq = 100 WHERE seq = 4",
+                "UPDATE journal SET seq = 4 WHERE seq = 5",
+                "UPDATE journal SET seq = 5 WHERE seq = 100",
+            ],
+        )
+        .await;
+        let verification = store.verify_journal().await.expect("verify");
+        assert_eq!(verification.first_bad_seq, Some(4), "{verification:?}");
+    }
+}
