@@ -31,6 +31,9 @@ pub enum LedgerError {
     /// A quantity or amount is zero or negative.
     #[error("the quantity must be greater than zero")]
     QuantityMustBePositive,
+    /// A quantity is beyond what the ledger counts (more than 10^15).
+    #[error("the quantity is too large")]
+    QuantityTooLarge,
     /// A quantity has more decimal places than its instrument allows.
     #[error("the quantity has more decimal places than the instrument's scale of {scale}")]
     ScaleExceeded {
@@ -40,6 +43,10 @@ pub enum LedgerError {
     /// The instrument does not exist.
     #[error("no such instrument")]
     UnknownInstrument,
+    /// The account cannot exist: issuance of cash, or the settlement bank's
+    /// side of anything but cash.
+    #[error("no such account: issuance issues no cash and the bank side holds only cash")]
+    InvalidAccount,
     /// Debit and credit name the same account.
     #[error("a transfer needs two different accounts")]
     SameAccount,
@@ -72,8 +79,10 @@ impl LedgerError {
             Self::InvalidInstrumentCode => "invalid_instrument_code",
             Self::InvalidInstrument(_) => "invalid_instrument",
             Self::QuantityMustBePositive => "quantity_must_be_positive",
+            Self::QuantityTooLarge => "quantity_too_large",
             Self::ScaleExceeded { .. } => "scale_exceeded",
             Self::UnknownInstrument => "unknown_instrument",
+            Self::InvalidAccount => "invalid_account",
             Self::SameAccount => "same_account",
             Self::HoldNotFound => "hold_not_found",
             Self::HoldNotOpen => "hold_not_open",

@@ -13,6 +13,10 @@ pub const CNY: &str = "CNY";
 /// The most decimal places any instrument may have.
 pub const MAX_SCALE: u32 = 6;
 
+/// The largest quantity one leg may move: 10^15 units, far beyond any real
+/// allocation, and far enough below `Decimal::MAX` that sums never overflow.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
 /// What kind of thing an instrument counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,11 +215,15 @@ impl Instrument {
     /// Checks that `quantity` is a positive amount of this instrument.
     ///
     /// # Errors
-    /// `quantity_must_be_positive` for zero or less; `scale_exceeded` for more
-    /// decimal places than the instrument's scale (trailing zeros don't count).
+    /// `quantity_must_be_positive` for zero or less; `quantity_too_large`
+    /// above [`MAX_QUANTITY`]; `scale_exceeded` for more decimal places than
+    /// the instrument's scale (trailing zeros don't count).
     pub fn check_quantity(&self, quantity: Decimal) -> Result<Decimal, LedgerError> {
         if quantity <= Decimal::ZERO {
             return Err(LedgerError::QuantityMustBePositive);
+        }
+        if quantity > MAX_QUANTITY {
+            return Err(LedgerError::QuantityTooLarge);
         }
         if quantity.normalize().scale() > self.scale {
             return Err(LedgerError::ScaleExceeded { scale: self.scale });
@@ -223,5 +231,24 @@ impl Instrument {
         let mut exact = quantity;
         exact.rescale(self.scale);
         Ok(exact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_quantity_is_ten_to_the_fifteenth() {
+        assert_eq!(MAX_QUANTITY, Decimal::from(1_000_000_000_000_000_i64));
+        let cny = Instrument::cny();
+        assert_eq!(
+            cny.check_quantity(MAX_QUANTITY),
+            Ok(Decimal::new(100_000_000_000_000_000, 2))
+        );
+        assert_eq!(
+            cny.check_quantity(MAX_QUANTITY + Decimal::ONE),
+            Err(LedgerError::QuantityTooLarge)
+        );
     }
 }

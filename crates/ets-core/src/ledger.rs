@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::account::{Account, AccountKey, Owner};
+use crate::account::{Account, AccountKey, Owner, SystemAccount};
 use crate::error::LedgerError;
 use crate::ids::InstrumentCode;
 use crate::instrument::Instrument;
@@ -262,10 +262,18 @@ impl Ledger {
     /// set is unchanged.
     ///
     /// # Errors
-    /// For the first leg that fails, in leg order: `unknown_instrument`,
-    /// `quantity_must_be_positive`, `scale_exceeded`, `same_account`,
-    /// `hold_not_found`, `hold_exists`, `hold_not_open`, `hold_exceeded`,
-    /// `insufficient_available_balance`.
+    /// The first leg that fails decides, checked in this order:
+    /// - `Transfer`: `unknown_instrument`, `quantity_must_be_positive`,
+    ///   `quantity_too_large`, `scale_exceeded`, `same_account`,
+    ///   `invalid_account`, `insufficient_available_balance`;
+    /// - `PlaceHold`: `unknown_instrument`, `quantity_must_be_positive`,
+    ///   `quantity_too_large`, `scale_exceeded`, `hold_exists`,
+    ///   `invalid_account`, `insufficient_available_balance` (a source
+    ///   account cannot be held);
+    /// - `ReleaseHold`: `hold_not_found`, `hold_not_open`;
+    /// - `SettleHold`: `hold_not_found`, `quantity_must_be_positive`,
+    ///   `quantity_too_large`, `scale_exceeded`, `hold_not_open`,
+    ///   `hold_exceeded`, `same_account`, `invalid_account`.
     pub fn apply(&mut self, legs: &[Leg]) -> Result<Vec<Posting>, LedgerError> {
         let mut scratch = Scratch::default();
         let mut postings = Vec::with_capacity(legs.len() * 2);
@@ -303,12 +311,14 @@ impl Ledger {
                 }
                 let from = AccountKey::new(*from, instrument.clone());
                 let to = AccountKey::new(*to, instrument.clone());
+                check_account(&from)?;
+                check_account(&to)?;
                 let debited = scratch.account(self, &from);
                 if !from.owner.is_source() && debited.available() < quantity {
                     return Err(LedgerError::InsufficientAvailableBalance);
                 }
-                postings.push(scratch.post(self, &from, -quantity, Decimal::ZERO, None));
-                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, None));
+                postings.push(scratch.post(self, &from, -quantity, Decimal::ZERO, None)?);
+                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, None)?);
             }
             Leg::PlaceHold {
                 hold,
@@ -322,10 +332,11 @@ impl Ledger {
                     return Err(LedgerError::HoldExists);
                 }
                 let key = AccountKey::new(*owner, instrument.clone());
+                check_account(&key)?;
                 if owner.is_source() || scratch.account(self, &key).available() < quantity {
                     return Err(LedgerError::InsufficientAvailableBalance);
                 }
-                postings.push(scratch.post(self, &key, Decimal::ZERO, quantity, Some(*hold)));
+                postings.push(scratch.post(self, &key, Decimal::ZERO, quantity, Some(*hold))?);
                 scratch.holds.insert(
                     *hold,
                     Hold {
@@ -350,7 +361,7 @@ impl Ledger {
                     Decimal::ZERO,
                     -state.remaining,
                     Some(*hold),
-                ));
+                )?);
                 state.remaining = Decimal::ZERO;
                 state.status = HoldStatus::Released;
                 scratch.holds.insert(*hold, state);
@@ -368,14 +379,15 @@ impl Ledger {
                 if to == state.account {
                     return Err(LedgerError::SameAccount);
                 }
+                check_account(&to)?;
                 postings.push(scratch.post(
                     self,
                     &state.account,
                     -quantity,
                     -quantity,
                     Some(*hold),
-                ));
-                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, Some(*hold)));
+                )?);
+                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, Some(*hold))?);
                 state.remaining -= quantity;
                 state.settled += quantity;
                 if state.remaining.is_zero() {
@@ -448,6 +460,19 @@ impl Ledger {
     }
 }
 
+/// Source accounts are tied to what they are the source of: issuance issues
+/// rights and allowances, never cash; the settlement bank's side holds only
+/// cash. Without this, a leg could mint cash from issuance and break
+/// "issued = participants + reserve + surrendered + retired".
+fn check_account(key: &AccountKey) -> Result<(), LedgerError> {
+    let cash = key.instrument.as_str() == crate::instrument::CNY;
+    match key.owner {
+        Owner::System(SystemAccount::Issuance) if cash => Err(LedgerError::InvalidAccount),
+        Owner::System(SystemAccount::ExternalCash) if !cash => Err(LedgerError::InvalidAccount),
+        _ => Ok(()),
+    }
+}
+
 /// Copies of the accounts and holds a transaction touches, written back only
 /// when every leg applied.
 #[derive(Default)]
@@ -475,10 +500,16 @@ impl Scratch {
         amount: Decimal,
         held_change: Decimal,
         hold: Option<Uuid>,
-    ) -> Posting {
+    ) -> Result<Posting, LedgerError> {
         let mut account = self.account(ledger, key);
-        account.balance += amount;
-        account.held += held_change;
+        account.balance = account
+            .balance
+            .checked_add(amount)
+            .ok_or(LedgerError::QuantityTooLarge)?;
+        account.held = account
+            .held
+            .checked_add(held_change)
+            .ok_or(LedgerError::QuantityTooLarge)?;
         account.version += 1;
         let posting = Posting {
             account: key.clone(),
@@ -490,6 +521,6 @@ impl Scratch {
             hold,
         };
         self.accounts.insert(key.clone(), account);
-        posting
+        Ok(posting)
     }
 }

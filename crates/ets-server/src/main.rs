@@ -1,1 +1,288 @@
-fn main() {}
+//! `ets-ledger`: the one binary. `main` only wires things together: the
+//! command line, logging, the store, the HTTP server and shutdown.
+
+mod journal_file;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ets_api::AppState;
+use ets_core::{Actor, Role};
+use ets_store::{Command, NewCredential, Store};
+use uuid::Uuid;
+
+/// The database used when none is given: a SQLite file in the working folder.
+const DEFAULT_DATABASE: &str = "sqlite:ets-ledger.db";
+
+#[derive(Parser)]
+#[command(
+    name = "ets-ledger",
+    version,
+    about = "An emissions-rights trading ledger"
+)]
+struct Cli {
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, env = "ETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Clone)]
+struct Database {
+    /// `postgres://…` for PostgreSQL; `sqlite:PATH` or a file path for SQLite.
+    /// Without it, `ets-ledger.db` in the working folder is created and used.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE, hide_env_values = true)]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the HTTP server (migrating the database first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ETS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Manage API credentials.
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
+    /// Export or verify the tamper-evident journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CredentialCommand {
+    /// Issue a credential and print `{"client_id": …, "client_secret": …}`.
+    /// The secret is shown this once and stored only as an argon2id hash.
+    Create {
+        /// admin, enterprise, regulator or finance.
+        #[arg(long)]
+        role: String,
+        /// A human name for the client, e.g. "registry operator".
+        #[arg(long)]
+        name: String,
+        /// The participant an enterprise credential is bound to.
+        #[arg(long)]
+        participant: Option<Uuid>,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Write the whole journal as JSON lines.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Verify an exported journal offline; exits non-zero naming the first
+    /// bad entry.
+    Verify {
+        /// The exported JSON-lines file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ets-ledger: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = %error, "ets-ledger failed");
+            eprintln!("ets-ledger: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(command: Commands) -> Result<ExitCode, AnyError> {
+    match command {
+        Commands::Serve { listen, database } => serve(listen, &database.database_url).await,
+        Commands::Migrate { database } => {
+            open(&database.database_url).await?;
+            tracing::info!("database migrated");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Credential {
+            command:
+                CredentialCommand::Create {
+                    role,
+                    name,
+                    participant,
+                    database,
+                },
+        } => create_credential(&role, &name, participant, &database.database_url).await,
+        Commands::Journal {
+            command: JournalCommand::Export { out, database },
+        } => {
+            let store = open(&database.database_url).await?;
+            let written = journal_file::export(&store, &out).await?;
+            tracing::info!(entries = written, file = %out.display(), "journal exported");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Journal {
+            command: JournalCommand::Verify { file },
+        } => {
+            let verification = journal_file::verify(&file)?;
+            emit(&serde_json::to_value(&verification)?)?;
+            Ok(if verification.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+async fn open(url: &str) -> Result<Store, AnyError> {
+    tracing::info!(database = %redact(url), "opening the database");
+    Ok(Store::open(url).await?)
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+async fn serve(listen: SocketAddr, url: &str) -> Result<ExitCode, AnyError> {
+    let store = open(url).await?;
+    let app = ets_api::app(AppState { store });
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn create_credential(
+    role: &str,
+    name: &str,
+    participant: Option<Uuid>,
+    url: &str,
+) -> Result<ExitCode, AnyError> {
+    let role = Role::parse(role)?;
+    let store = open(url).await?;
+    let client_id = ets_api::secret::new_client_id()?;
+    let secret = ets_api::secret::new_secret()?;
+    let credential = NewCredential {
+        client_id: client_id.clone(),
+        name: name.to_owned(),
+        role,
+        participant_id: participant,
+        secret_hash: ets_api::secret::hash_secret(&secret)?,
+    };
+    store
+        .execute(Actor::cli(), Command::CreateCredential(credential))
+        .await?;
+    tracing::info!(client_id = %client_id, role = role.as_str(), "credential created");
+    emit(&serde_json::json!({ "client_id": client_id, "client_secret": secret }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A command's result: one JSON line on stdout (logs go to stderr).
+fn emit(value: &serde_json::Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{value}")?;
+    out.flush()
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ETS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Logs go to stderr: stdout carries command output (credentials, verdicts).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact("postgres://ets:s3cret@db:5432/ets"),
+            "postgres://ets:***@db:5432/ets"
+        );
+        assert_eq!(redact("sqlite:ets-ledger.db"), "sqlite:ets-ledger.db");
+    }
+}

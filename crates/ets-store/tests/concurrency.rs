@@ -54,14 +54,24 @@ async fn run(store: &Store, committed: &AtomicI64, command: Command) -> bool {
             true
         }
         Err(StoreError::Command(reason)) => {
-            assert_eq!(reason.code(), "insufficient_available_balance", "only shortages are expected");
+            assert_eq!(
+                reason.code(),
+                "insufficient_available_balance",
+                "only shortages are expected"
+            );
             false
         }
         Err(other) => panic!("contention reached the client: {other:?}"),
     }
 }
 
-async fn worker(store: Store, so2: InstrumentCode, participants: Arc<Vec<Uuid>>, seed: u64, committed: Arc<AtomicI64>) {
+async fn worker(
+    store: Store,
+    so2: InstrumentCode,
+    participants: Arc<Vec<Uuid>>,
+    seed: u64,
+    committed: Arc<AtomicI64>,
+) {
     let mut rng = Rng(seed);
     for _ in 0..ITERATIONS {
         let from = rng.account(&participants);
@@ -71,12 +81,23 @@ async fn worker(store: Store, so2: InstrumentCode, participants: Arc<Vec<Uuid>>,
         }
         let quantity = rng.quantity();
         if rng.below(10) < 6 {
-            let command = Command::transfer(so2.clone(), Owner::Participant(from), Owner::Participant(to), quantity);
+            let command = Command::transfer(
+                so2.clone(),
+                Owner::Participant(from),
+                Owner::Participant(to),
+                quantity,
+            );
             run(&store, &committed, command).await;
             continue;
         }
         let hold = Uuid::new_v4();
-        let place = Command::place_hold(hold, Owner::Participant(from), so2.clone(), quantity, HoldPurpose::Order);
+        let place = Command::place_hold(
+            hold,
+            Owner::Participant(from),
+            so2.clone(),
+            quantity,
+            HoldPurpose::Order,
+        );
         if !run(&store, &committed, place).await {
             continue;
         }
@@ -89,7 +110,8 @@ async fn worker(store: Store, so2: InstrumentCode, participants: Arc<Vec<Uuid>>,
                 assert!(run(&store, &committed, settle).await);
             }
             _ => {
-                let part = (quantity / Decimal::TWO).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
+                let part = (quantity / Decimal::TWO)
+                    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
                 if !part.is_zero() {
                     let settle = Command::settle_hold(hold, Owner::Participant(to), part);
                     assert!(run(&store, &committed, settle).await);
@@ -108,7 +130,10 @@ async fn racing_transfers_and_holds_keep_every_invariant() {
         let mut participants = Vec::new();
         for n in 0..ACCOUNTS {
             let id = participant(&store, n as u32).await;
-            store.execute(actor(), Command::allocate(id, so2.clone(), dec("1000"))).await.expect("allocate");
+            store
+                .execute(actor(), Command::allocate(id, so2.clone(), dec("1000")))
+                .await
+                .expect("allocate");
             participants.push(id);
         }
         let setup_entries = 1 + 2 * ACCOUNTS as i64;
@@ -138,9 +163,16 @@ async fn racing_transfers_and_holds_keep_every_invariant() {
             .filter(|a| a.key.instrument == so2 && matches!(a.key.owner, Owner::Participant(_)))
             .map(|a| a.balance)
             .sum();
-        assert_eq!(total, dec("20000"), "rights only moved between participants");
+        assert_eq!(
+            total,
+            dec("20000"),
+            "rights only moved between participants"
+        );
         for account in store.accounts().await.expect("accounts") {
-            assert!(account.held.is_zero(), "every hold was resolved: {account:?}");
+            assert!(
+                account.held.is_zero(),
+                "every hold was resolved: {account:?}"
+            );
         }
         let holds = store.holds().await.expect("holds");
         assert!(!holds.is_empty());
@@ -154,6 +186,11 @@ async fn racing_transfers_and_holds_keep_every_invariant() {
         }
         let verification = store.verify_journal().await.expect("verify");
         assert!(verification.ok, "{verification:?}");
-        assert_eq!(verification.entries, setup_entries + committed.load(Ordering::Relaxed), "{:?}", db.kind);
+        assert_eq!(
+            verification.entries,
+            setup_entries + committed.load(Ordering::Relaxed),
+            "{:?}",
+            db.kind
+        );
     }
 }
