@@ -1,0 +1,197 @@
+//! The `ets-ledger` binary as an operator uses it: serve in an empty folder,
+//! issue a credential, export the journal and verify it offline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use ets_testkit::TestDatabase;
+use serde_json::Value;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ets-ledger");
+
+fn empty_folder() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ets-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+fn ets(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run ets-ledger")
+}
+
+/// A running `ets-ledger serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(dir: &Path, database: Option<&str>) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(url) = database {
+            command.env("DATABASE_URL", url);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines.next().expect("the server logs until it listens").expect("a log line");
+            let log: Value = serde_json::from_str(&line).expect("JSON logs");
+            if log["fields"]["message"] == "listening" {
+                break log["fields"]["address"].as_str().expect("an address").to_owned();
+            }
+        };
+        // Keep draining the logs so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, address }
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address).expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_in_an_empty_folder_creates_the_embedded_database_and_answers_health_checks() {
+    let dir = empty_folder();
+    let server = Server::start(&dir, None);
+    assert!(dir.join("ets-ledger.db").exists(), "the SQLite file is created in the working folder");
+    assert_eq!(server.get("/healthz"), (200, serde_json::json!({"status": "ok"})));
+    let (status, body) = server.get("/readyz");
+    assert_eq!((status, body["database"].as_str()), (200, Some("sqlite")));
+}
+
+#[tokio::test]
+async fn serve_with_a_postgres_url_uses_postgresql() {
+    let Some(db) = TestDatabase::postgres().await else { return };
+    let dir = empty_folder();
+    let url = db.url.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        let server = Server::start(&dir, Some(&url));
+        assert!(!dir.join("ets-ledger.db").exists(), "no SQLite file when PostgreSQL is named");
+        server.get("/readyz")
+    })
+    .await
+    .expect("server");
+    assert_eq!((status, body["database"].as_str()), (200, Some("postgres")));
+}
+
+#[test]
+fn a_credential_is_printed_once_and_stored_only_as_an_argon2id_hash() {
+    let dir = empty_folder();
+    let output = ets(&dir, &["credential", "create", "--role", "regulator", "--name", "生态环境局 inspector"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let client_id = printed["client_id"].as_str().expect("client_id");
+    let secret = printed["client_secret"].as_str().expect("client_secret");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(secret), "the secret is never logged");
+
+    let database = std::fs::read(dir.join("ets-ledger.db")).expect("the database file");
+    let wal = std::fs::read(dir.join("ets-ledger.db-wal")).unwrap_or_default();
+    let stored = String::from_utf8_lossy(&database).into_owned() + &String::from_utf8_lossy(&wal);
+    assert!(stored.contains(client_id));
+    assert!(stored.contains("$argon2id$"), "the hash is stored");
+    assert!(!stored.contains(secret), "the secret itself is not");
+
+    let refused = ets(&dir, &["credential", "create", "--role", "enterprise", "--name", "no participant"]);
+    assert!(!refused.status.success(), "an enterprise credential needs its participant");
+    let refused = ets(&dir, &["credential", "create", "--role", "superuser", "--name", "x"]);
+    assert!(!refused.status.success());
+}
+
+fn exported_journal(dir: &Path) -> Vec<String> {
+    for n in 0..4 {
+        let output = ets(dir, &["credential", "create", "--role", "finance", "--name", &format!("clerk {n}")]);
+        assert!(output.status.success());
+    }
+    let output = ets(dir, &["journal", "export", "--out", "journal.jsonl"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("the export");
+    text.lines().map(str::to_owned).collect()
+}
+
+fn verify(dir: &Path, lines: &[String]) -> (bool, Value) {
+    std::fs::write(dir.join("check.jsonl"), lines.join("\n") + "\n").expect("write");
+    let output = ets(dir, &["journal", "verify", "--file", "check.jsonl"]);
+    let verdict: Value = serde_json::from_slice(&output.stdout).expect("a JSON verdict");
+    (output.status.success(), verdict)
+}
+
+#[test]
+fn an_exported_journal_verifies_offline_and_any_edit_deletion_or_reordering_is_named() {
+    let dir = empty_folder();
+    let lines = exported_journal(&dir);
+    assert_eq!(lines.len(), 4);
+    let (ok, verdict) = verify(&dir, &lines);
+    assert!(ok, "{verdict}");
+    assert_eq!(verdict["entries"], 4);
+
+    let mut edited = lines.clone();
+    edited[1] = edited[1].replace("clerk 1", "clerk 9");
+    let (ok, verdict) = verify(&dir, &edited);
+    assert!(!ok);
+    assert_eq!(verdict["first_bad_seq"], 2);
+
+    let mut deleted = lines.clone();
+    deleted.remove(2);
+    let (ok, verdict) = verify(&dir, &deleted);
+    assert!(!ok);
+    assert_eq!(verdict["first_bad_seq"], 3);
+
+    let mut reordered = lines.clone();
+    reordered.swap(0, 1);
+    let (ok, verdict) = verify(&dir, &reordered);
+    assert!(!ok);
+    assert_eq!(verdict["first_bad_seq"], 1);
+
+    let mut garbled = lines;
+    garbled[3] = "not json".to_owned();
+    let (ok, verdict) = verify(&dir, &garbled);
+    assert!(!ok);
+    assert_eq!(verdict["first_bad_seq"], 4);
+}
+
+#[test]
+fn database_url_in_the_environment_works_like_the_flag() {
+    let dir = empty_folder();
+    let output = Command::new(BINARY)
+        .args(["migrate"])
+        .current_dir(&dir)
+        .env("DATABASE_URL", "sqlite:elsewhere.db")
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    assert!(dir.join("elsewhere.db").exists());
+    assert!(!dir.join("ets-ledger.db").exists());
+    let output = ets(&dir, &["migrate", "--database-url", "sqlite:flagged.db"]);
+    assert!(output.status.success());
+    assert!(dir.join("flagged.db").exists());
+}
