@@ -12,14 +12,18 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use ets_core::{
-    Actor, CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Owner, Participant, RegionCode,
+    Actor, CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Owner, Participant,
+    RegionCode,
 };
 use ets_store::{Command, IdempotencyKey, Request, Store, StoreError};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "transfer-bench", about = "Double-entry transfers through the storage layer")]
+#[command(
+    name = "transfer-bench",
+    about = "Double-entry transfers through the storage layer"
+)]
 struct Args {
     /// The database (postgres://… or sqlite:…).
     #[arg(long, env = "DATABASE_URL")]
@@ -44,13 +48,21 @@ fn actor() -> Actor {
 
 /// A random valid credit code, so the benchmark can run again on the same database.
 fn credit_code() -> Result<CreditCode, ets_core::LedgerError> {
-    let digits: String = Uuid::new_v4().as_u128().to_string().chars().take(9).collect();
+    let digits: String = Uuid::new_v4()
+        .as_u128()
+        .to_string()
+        .chars()
+        .take(9)
+        .collect();
     let prefix = format!("91320500{digits}");
     let check = CreditCode::check_character(&prefix)?;
     CreditCode::parse(&format!("{prefix}{check}"))
 }
 
-async fn setup(store: &Store, accounts: usize) -> Result<(InstrumentCode, Vec<Uuid>), Box<dyn std::error::Error>> {
+async fn setup(
+    store: &Store,
+    accounts: usize,
+) -> Result<(InstrumentCode, Vec<Uuid>), Box<dyn std::error::Error>> {
     let run = Uuid::new_v4().simple().to_string()[..8].to_uppercase();
     let code = InstrumentCode::parse(&format!("BENCH-{run}"))?;
     let spec = InstrumentSpec {
@@ -66,7 +78,9 @@ async fn setup(store: &Store, accounts: usize) -> Result<(InstrumentCode, Vec<Uu
         commission_rate: Decimal::ZERO,
         price_band: None,
     };
-    store.execute(actor(), Command::CreateInstrument(spec)).await?;
+    store
+        .execute(actor(), Command::CreateInstrument(spec))
+        .await?;
     let mut participants = Vec::with_capacity(accounts);
     for n in 0..accounts {
         let participant = Participant::new(
@@ -77,14 +91,19 @@ async fn setup(store: &Store, accounts: usize) -> Result<(InstrumentCode, Vec<Uu
             None,
         )?;
         participants.push(participant.id);
-        store.execute(actor(), Command::CreateParticipant(participant)).await?;
+        store
+            .execute(actor(), Command::CreateParticipant(participant))
+            .await?;
     }
     let mut tasks = Vec::new();
     for id in &participants {
         let (store, code, id) = (store.clone(), code.clone(), *id);
         tasks.push(tokio::spawn(async move {
             store
-                .execute(actor(), Command::allocate(id, code, Decimal::from(1_000_000)))
+                .execute(
+                    actor(),
+                    Command::allocate(id, code, Decimal::from(1_000_000)),
+                )
                 .await
         }));
     }
@@ -106,7 +125,8 @@ async fn worker(
     worker: usize,
     deadline: Instant,
 ) -> Result<Tally, StoreError> {
-    let mut state = 0x2545_F491_4F6C_DD1D_u64 ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut state =
+        0x2545_F491_4F6C_DD1D_u64 ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;
@@ -134,11 +154,18 @@ async fn worker(
                 key: format!("{}-{worker}-{i}", Uuid::new_v4().simple()),
                 fingerprint: format!("{from}>{to}:{quantity}"),
             }),
-            command: Command::transfer(code.clone(), Owner::Participant(from), Owner::Participant(to), quantity),
+            command: Command::transfer(
+                code.clone(),
+                Owner::Participant(from),
+                Owner::Participant(to),
+                quantity,
+            ),
         };
         let started = Instant::now();
         match store.submit(request).await {
-            Ok(_) => tally.latencies_us.push(started.elapsed().as_micros() as u64),
+            Ok(_) => tally
+                .latencies_us
+                .push(started.elapsed().as_micros() as u64),
             Err(StoreError::Command(_)) => tally.refused += 1,
             Err(other) => return Err(other),
         }
@@ -163,7 +190,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let tasks: Vec<_> = (0..args.workers)
-        .map(|w| tokio::spawn(worker(store.clone(), code.clone(), Arc::clone(&participants), w, deadline)))
+        .map(|w| {
+            tokio::spawn(worker(
+                store.clone(),
+                code.clone(),
+                Arc::clone(&participants),
+                w,
+                deadline,
+            ))
+        })
         .collect();
     let mut latencies = Vec::new();
     let mut refused = 0;
@@ -182,10 +217,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "workers:      {}", args.workers)?;
     writeln!(out, "accounts:     {}", participants.len())?;
     writeln!(out, "duration:     {:.1} s", elapsed.as_secs_f64())?;
-    writeln!(out, "transfers:    {} committed, {refused} refused", latencies.len())?;
+    writeln!(
+        out,
+        "transfers:    {} committed, {refused} refused",
+        latencies.len()
+    )?;
     writeln!(out, "transfers/s:  {rate:.0}")?;
-    writeln!(out, "latency p50:  {:.2} ms", percentile(&latencies, 50).as_secs_f64() * 1e3)?;
-    writeln!(out, "latency p99:  {:.2} ms", percentile(&latencies, 99).as_secs_f64() * 1e3)?;
-    writeln!(out, "journal:      {} entries, verified {}", verification.entries, verification.ok)?;
+    writeln!(
+        out,
+        "latency p50:  {:.2} ms",
+        percentile(&latencies, 50).as_secs_f64() * 1e3
+    )?;
+    writeln!(
+        out,
+        "latency p99:  {:.2} ms",
+        percentile(&latencies, 99).as_secs_f64() * 1e3
+    )?;
+    writeln!(
+        out,
+        "journal:      {} entries, verified {}",
+        verification.entries, verification.ok
+    )?;
     Ok(())
 }

@@ -49,10 +49,16 @@ impl Server {
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
         let address = loop {
-            let line = lines.next().expect("the server logs until it listens").expect("a log line");
+            let line = lines
+                .next()
+                .expect("the server logs until it listens")
+                .expect("a log line");
             let log: Value = serde_json::from_str(&line).expect("JSON logs");
             if log["fields"]["message"] == "listening" {
-                break log["fields"]["address"].as_str().expect("an address").to_owned();
+                break log["fields"]["address"]
+                    .as_str()
+                    .expect("an address")
+                    .to_owned();
             }
         };
         // Keep draining the logs so the server never blocks on a full pipe.
@@ -62,12 +68,23 @@ impl Server {
 
     fn get(&self, path: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address).expect("send");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .expect("send");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
         let (head, body) = response.split_once("\r\n\r\n").expect("a response");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 }
@@ -83,20 +100,31 @@ impl Drop for Server {
 fn serve_in_an_empty_folder_creates_the_embedded_database_and_answers_health_checks() {
     let dir = empty_folder();
     let server = Server::start(&dir, None);
-    assert!(dir.join("ets-ledger.db").exists(), "the SQLite file is created in the working folder");
-    assert_eq!(server.get("/healthz"), (200, serde_json::json!({"status": "ok"})));
+    assert!(
+        dir.join("ets-ledger.db").exists(),
+        "the SQLite file is created in the working folder"
+    );
+    assert_eq!(
+        server.get("/healthz"),
+        (200, serde_json::json!({"status": "ok"}))
+    );
     let (status, body) = server.get("/readyz");
     assert_eq!((status, body["database"].as_str()), (200, Some("sqlite")));
 }
 
 #[tokio::test]
 async fn serve_with_a_postgres_url_uses_postgresql() {
-    let Some(db) = TestDatabase::postgres().await else { return };
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
     let dir = empty_folder();
     let url = db.url.clone();
     let (status, body) = tokio::task::spawn_blocking(move || {
         let server = Server::start(&dir, Some(&url));
-        assert!(!dir.join("ets-ledger.db").exists(), "no SQLite file when PostgreSQL is named");
+        assert!(
+            !dir.join("ets-ledger.db").exists(),
+            "no SQLite file when PostgreSQL is named"
+        );
         server.get("/readyz")
     })
     .await
@@ -107,12 +135,29 @@ async fn serve_with_a_postgres_url_uses_postgresql() {
 #[test]
 fn a_credential_is_printed_once_and_stored_only_as_an_argon2id_hash() {
     let dir = empty_folder();
-    let output = ets(&dir, &["credential", "create", "--role", "regulator", "--name", "生态环境局 inspector"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = ets(
+        &dir,
+        &[
+            "credential",
+            "create",
+            "--role",
+            "regulator",
+            "--name",
+            "生态环境局 inspector",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     let client_id = printed["client_id"].as_str().expect("client_id");
     let secret = printed["client_secret"].as_str().expect("client_secret");
-    assert!(!String::from_utf8_lossy(&output.stderr).contains(secret), "the secret is never logged");
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(secret),
+        "the secret is never logged"
+    );
 
     let database = std::fs::read(dir.join("ets-ledger.db")).expect("the database file");
     let wal = std::fs::read(dir.join("ets-ledger.db-wal")).unwrap_or_default();
@@ -121,19 +166,49 @@ fn a_credential_is_printed_once_and_stored_only_as_an_argon2id_hash() {
     assert!(stored.contains("$argon2id$"), "the hash is stored");
     assert!(!stored.contains(secret), "the secret itself is not");
 
-    let refused = ets(&dir, &["credential", "create", "--role", "enterprise", "--name", "no participant"]);
-    assert!(!refused.status.success(), "an enterprise credential needs its participant");
-    let refused = ets(&dir, &["credential", "create", "--role", "superuser", "--name", "x"]);
+    let refused = ets(
+        &dir,
+        &[
+            "credential",
+            "create",
+            "--role",
+            "enterprise",
+            "--name",
+            "no participant",
+        ],
+    );
+    assert!(
+        !refused.status.success(),
+        "an enterprise credential needs its participant"
+    );
+    let refused = ets(
+        &dir,
+        &["credential", "create", "--role", "superuser", "--name", "x"],
+    );
     assert!(!refused.status.success());
 }
 
 fn exported_journal(dir: &Path) -> Vec<String> {
     for n in 0..4 {
-        let output = ets(dir, &["credential", "create", "--role", "finance", "--name", &format!("clerk {n}")]);
+        let output = ets(
+            dir,
+            &[
+                "credential",
+                "create",
+                "--role",
+                "finance",
+                "--name",
+                &format!("clerk {n}"),
+            ],
+        );
         assert!(output.status.success());
     }
     let output = ets(dir, &["journal", "export", "--out", "journal.jsonl"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = std::fs::read_to_string(dir.join("journal.jsonl")).expect("the export");
     text.lines().map(str::to_owned).collect()
 }
