@@ -330,7 +330,23 @@ impl Store {
 /// retried alone so that one bad request cannot fail the others.
 async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut last_size = 0;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Group commit: when fewer requests wait than the last batch carried,
+        // the rest are most likely being resubmitted right now by the callers
+        // the last commit woke. Give them a moment instead of committing a
+        // lone straggler and splitting the load into one big and one tiny batch.
+        let mut patience = 8;
+        while batch.len() < last_size / 2 && patience > 0 {
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH
+                && let Ok(job) = jobs.try_recv()
+            {
+                batch.push(job);
+            }
+            patience -= 1;
+        }
+        last_size = batch.len();
         let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
         match execute_with_retry(&backend, &requests).await {
             Ok(results) => {

@@ -13,7 +13,7 @@ use ets_core::{
 };
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction as SqlTransaction};
+use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
@@ -52,19 +52,12 @@ impl PostgresBackend {
 
     async fn load(
         &self,
-        tx: &mut SqlTransaction<'_, Postgres>,
+        conn: &mut PgConnection,
         batch: &[Request],
+        head: JournalHead,
+        head_at: Option<DateTime<Utc>>,
     ) -> Result<Loaded, sqlx::Error> {
-        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut **tx)
-            .await?;
-        let mut loaded = Loaded::new(
-            JournalHead {
-                seq: head.get("seq"),
-                hash: head.get("hash"),
-            },
-            head.get("at"),
-        );
+        let mut loaded = Loaded::new(head, head_at);
         let mut needs = Needs::of(batch);
 
         if !needs.idempotency.is_empty() {
@@ -76,7 +69,7 @@ impl PostgresBackend {
             )
             .bind(&scopes)
             .bind(&keys)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             for row in rows {
                 loaded.idempotency.insert(
@@ -97,7 +90,7 @@ impl PostgresBackend {
                  WHERE id = ANY($1) ORDER BY id FOR UPDATE",
             )
             .bind(&ids)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             holds = rows.iter().map(hold_from_row).collect::<Result<_, _>>()?;
             needs.add_hold_accounts(&holds, batch);
@@ -112,7 +105,7 @@ impl PostgresBackend {
             )
             .bind(&owners)
             .bind(&instruments)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             for row in &rows {
                 let state = account_from_row(row)?;
@@ -136,13 +129,21 @@ impl PostgresBackend {
                 .collect();
             let rows = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ANY($1)"))
                 .bind(&codes)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
                 loaded.ledger.add_instrument(instrument_from_row(row)?);
             }
         }
 
+        // A participant that owns a stored account exists: no need to look it up.
+        for account in loaded.ledger.accounts() {
+            if let Owner::Participant(id) = account.key.owner
+                && needs.participants.remove(&id)
+            {
+                loaded.participants.insert(id);
+            }
+        }
         if !needs.participants.is_empty() || !needs.credit_codes.is_empty() {
             let ids: Vec<Uuid> = needs.participants.iter().copied().collect();
             let codes: Vec<String> = needs.credit_codes.iter().cloned().collect();
@@ -151,7 +152,7 @@ impl PostgresBackend {
             )
             .bind(&ids)
             .bind(&codes)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             for row in rows {
                 loaded.participants.insert(row.get("id"));
@@ -165,7 +166,7 @@ impl PostgresBackend {
                 "SELECT client_id, revoked_at IS NULL AS active FROM credentials WHERE client_id = ANY($1)",
             )
             .bind(&ids)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?;
             for row in rows {
                 loaded
@@ -176,11 +177,7 @@ impl PostgresBackend {
         Ok(loaded)
     }
 
-    async fn persist(
-        &self,
-        tx: &mut SqlTransaction<'_, Postgres>,
-        changes: &Changes,
-    ) -> Result<(), sqlx::Error> {
+    async fn persist(&self, conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
         let at = changes.at;
         for p in &changes.participants {
             sqlx::query(
@@ -193,7 +190,7 @@ impl PostgresBackend {
             .bind(p.region_code.as_str())
             .bind(&p.industry)
             .bind(at)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         for i in &changes.instruments {
@@ -214,7 +211,7 @@ impl PostgresBackend {
             .bind(i.commission_rate)
             .bind(i.price_band)
             .bind(at)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         for c in &changes.credentials {
@@ -228,218 +225,190 @@ impl PostgresBackend {
             .bind(c.participant_id)
             .bind(&c.secret_hash)
             .bind(at)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         if !changes.revoked.is_empty() {
             sqlx::query("UPDATE credentials SET revoked_at = $1 WHERE client_id = ANY($2)")
                 .bind(at)
                 .bind(&changes.revoked)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        if !changes.accounts.is_empty() {
-            let owners: Vec<String> = changes
-                .accounts
-                .iter()
-                .map(|a| a.key.owner.storage_key())
-                .collect();
-            let instruments: Vec<&str> = changes
-                .accounts
-                .iter()
-                .map(|a| a.key.instrument.as_str())
-                .collect();
-            let balances: Vec<Decimal> = changes.accounts.iter().map(|a| a.balance).collect();
-            let helds: Vec<Decimal> = changes.accounts.iter().map(|a| a.held).collect();
-            let versions: Vec<i64> = changes.accounts.iter().map(|a| a.version).collect();
-            sqlx::query(
-                "INSERT INTO accounts (owner, instrument, balance, held, version) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::bigint[]) \
-                 ON CONFLICT (owner, instrument) DO UPDATE \
-                 SET balance = excluded.balance, held = excluded.held, version = excluded.version",
-            )
-            .bind(&owners)
-            .bind(&instruments)
-            .bind(&balances)
-            .bind(&helds)
-            .bind(&versions)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if !changes.transactions.is_empty() {
-            let ids: Vec<Uuid> = changes.transactions.iter().map(|t| t.id).collect();
-            let kinds: Vec<&str> = changes
-                .transactions
-                .iter()
-                .map(|t| t.kind.as_str())
-                .collect();
-            let seqs: Vec<i64> = changes.transactions.iter().map(|t| t.journal_seq).collect();
-            let references: Vec<Option<&str>> = changes
-                .transactions
-                .iter()
-                .map(|t| t.reference.as_deref())
-                .collect();
-            sqlx::query(
-                "INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference) \
-                 SELECT id, kind, $3, seq, reference FROM UNNEST($1::uuid[], $2::text[], $4::bigint[], $5::text[]) \
-                 AS t(id, kind, seq, reference)",
-            )
-            .bind(&ids)
-            .bind(&kinds)
-            .bind(at)
-            .bind(&seqs)
-            .bind(&references)
-            .execute(&mut **tx)
-            .await?;
-
-            let postings = changes
-                .transactions
-                .iter()
-                .flat_map(|t| t.postings.iter().map(move |p| (t.id, p)));
-            let mut columns = PostingColumns::default();
-            for (transaction, posting) in postings {
-                columns.push(transaction, posting);
+        let accounts = &changes.accounts;
+        let transactions = &changes.transactions;
+        let holds = &changes.holds;
+        let journal = &changes.journal;
+        let idempotency = &changes.idempotency;
+        let mut postings = PostingColumns::default();
+        for transaction in transactions {
+            for posting in &transaction.postings {
+                postings.push(transaction.id, posting);
             }
-            sqlx::query(
-                "INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change, \
-                 balance_after, held_after, hold_id) \
-                 SELECT owner, instrument, version, transaction_id, $5, amount, held_change, balance_after, \
-                 held_after, hold_id FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::uuid[], \
-                 $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::uuid[]) \
-                 AS p(owner, instrument, version, transaction_id, amount, held_change, balance_after, held_after, hold_id)",
-            )
-            .bind(&columns.owners)
-            .bind(&columns.instruments)
-            .bind(&columns.versions)
-            .bind(&columns.transactions)
-            .bind(at)
-            .bind(&columns.amounts)
-            .bind(&columns.held_changes)
-            .bind(&columns.balances_after)
-            .bind(&columns.helds_after)
-            .bind(&columns.holds)
-            .execute(&mut **tx)
-            .await?;
         }
-        if !changes.holds.is_empty() {
-            let ids: Vec<Uuid> = changes.holds.iter().map(|h| h.id).collect();
-            let owners: Vec<String> = changes
-                .holds
-                .iter()
-                .map(|h| h.account.owner.storage_key())
-                .collect();
-            let instruments: Vec<&str> = changes
-                .holds
-                .iter()
-                .map(|h| h.account.instrument.as_str())
-                .collect();
-            let purposes: Vec<&str> = changes.holds.iter().map(|h| h.purpose.as_str()).collect();
-            let amounts: Vec<Decimal> = changes.holds.iter().map(|h| h.amount).collect();
-            let remaining: Vec<Decimal> = changes.holds.iter().map(|h| h.remaining).collect();
-            let settled: Vec<Decimal> = changes.holds.iter().map(|h| h.settled).collect();
-            let statuses: Vec<&str> = changes.holds.iter().map(|h| h.status.as_str()).collect();
-            sqlx::query(
-                "INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[], \
-                 $6::numeric[], $7::numeric[], $8::text[]) \
-                 ON CONFLICT (id) DO UPDATE \
-                 SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status",
+        // One statement writes the whole batch: one round trip, whatever its size.
+        sqlx::query(PERSIST_BATCH)
+            .bind(changes.at)
+            .bind(
+                accounts
+                    .iter()
+                    .map(|a| a.key.owner.storage_key())
+                    .collect::<Vec<_>>(),
             )
-            .bind(&ids)
-            .bind(&owners)
-            .bind(&instruments)
-            .bind(&purposes)
-            .bind(&amounts)
-            .bind(&remaining)
-            .bind(&settled)
-            .bind(&statuses)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if !changes.journal.is_empty() {
-            let seqs: Vec<i64> = changes.journal.iter().map(|e| e.seq).collect();
-            let ats: Vec<DateTime<Utc>> = changes.journal.iter().map(|e| e.at).collect();
-            let clients: Vec<&str> = changes
-                .journal
-                .iter()
-                .map(|e| e.actor.client_id.as_str())
-                .collect();
-            let roles: Vec<&str> = changes
-                .journal
-                .iter()
-                .map(|e| e.actor.role.as_str())
-                .collect();
-            let kinds: Vec<&str> = changes.journal.iter().map(|e| e.kind.as_str()).collect();
-            let payloads: Vec<String> = changes
-                .journal
-                .iter()
-                .map(|e| ets_core::journal::canonical_json(&e.payload))
-                .collect();
-            let prevs: Vec<&str> = changes
-                .journal
-                .iter()
-                .map(|e| e.prev_hash.as_str())
-                .collect();
-            let hashes: Vec<&str> = changes.journal.iter().map(|e| e.hash.as_str()).collect();
-            sqlx::query(
-                "INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
-                 $6::text[], $7::text[], $8::text[])",
+            .bind(
+                accounts
+                    .iter()
+                    .map(|a| a.key.instrument.as_str())
+                    .collect::<Vec<_>>(),
             )
-            .bind(&seqs)
-            .bind(&ats)
-            .bind(&clients)
-            .bind(&roles)
-            .bind(&kinds)
-            .bind(&payloads)
-            .bind(&prevs)
-            .bind(&hashes)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("UPDATE journal_head SET seq = $1, hash = $2, at = $3 WHERE id = 1")
-                .bind(changes.head.seq)
-                .bind(&changes.head.hash)
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
-        }
-        if !changes.idempotency.is_empty() {
-            let scopes: Vec<&str> = changes
-                .idempotency
-                .iter()
-                .map(|(k, _)| k.scope.as_str())
-                .collect();
-            let keys: Vec<&str> = changes
-                .idempotency
-                .iter()
-                .map(|(k, _)| k.key.as_str())
-                .collect();
-            let prints: Vec<&str> = changes
-                .idempotency
-                .iter()
-                .map(|(k, _)| k.fingerprint.as_str())
-                .collect();
-            let outcomes: Vec<&str> = changes
-                .idempotency
-                .iter()
-                .map(|(_, o)| o.as_str())
-                .collect();
-            sqlx::query(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
-                 SELECT scope, key, fingerprint, outcome, $5 \
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS i(scope, key, fingerprint, outcome)",
+            .bind(accounts.iter().map(|a| a.balance).collect::<Vec<_>>())
+            .bind(accounts.iter().map(|a| a.held).collect::<Vec<_>>())
+            .bind(accounts.iter().map(|a| a.version).collect::<Vec<_>>())
+            .bind(transactions.iter().map(|t| t.id).collect::<Vec<_>>())
+            .bind(
+                transactions
+                    .iter()
+                    .map(|t| t.kind.as_str())
+                    .collect::<Vec<_>>(),
             )
-            .bind(&scopes)
-            .bind(&keys)
-            .bind(&prints)
-            .bind(&outcomes)
-            .bind(at)
-            .execute(&mut **tx)
+            .bind(
+                transactions
+                    .iter()
+                    .map(|t| t.journal_seq)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                transactions
+                    .iter()
+                    .map(|t| t.reference.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(&postings.owners)
+            .bind(&postings.instruments)
+            .bind(&postings.versions)
+            .bind(&postings.transactions)
+            .bind(&postings.amounts)
+            .bind(&postings.held_changes)
+            .bind(&postings.balances_after)
+            .bind(&postings.helds_after)
+            .bind(&postings.holds)
+            .bind(holds.iter().map(|h| h.id).collect::<Vec<_>>())
+            .bind(
+                holds
+                    .iter()
+                    .map(|h| h.account.owner.storage_key())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                holds
+                    .iter()
+                    .map(|h| h.account.instrument.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(holds.iter().map(|h| h.purpose.as_str()).collect::<Vec<_>>())
+            .bind(holds.iter().map(|h| h.amount).collect::<Vec<_>>())
+            .bind(holds.iter().map(|h| h.remaining).collect::<Vec<_>>())
+            .bind(holds.iter().map(|h| h.settled).collect::<Vec<_>>())
+            .bind(holds.iter().map(|h| h.status.as_str()).collect::<Vec<_>>())
+            .bind(journal.iter().map(|e| e.seq).collect::<Vec<_>>())
+            .bind(journal.iter().map(|e| e.at).collect::<Vec<DateTime<Utc>>>())
+            .bind(
+                journal
+                    .iter()
+                    .map(|e| e.actor.client_id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                journal
+                    .iter()
+                    .map(|e| e.actor.role.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(journal.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+            .bind(
+                journal
+                    .iter()
+                    .map(|e| ets_core::journal::canonical_json(&e.payload))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                journal
+                    .iter()
+                    .map(|e| e.prev_hash.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(journal.iter().map(|e| e.hash.as_str()).collect::<Vec<_>>())
+            .bind(changes.head.seq)
+            .bind(&changes.head.hash)
+            .bind(
+                idempotency
+                    .iter()
+                    .map(|(k, _)| k.scope.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                idempotency
+                    .iter()
+                    .map(|(k, _)| k.key.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                idempotency
+                    .iter()
+                    .map(|(k, _)| k.fingerprint.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                idempotency
+                    .iter()
+                    .map(|(_, o)| o.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *conn)
             .await?;
-        }
         Ok(())
     }
 }
+
+/// Writes a batch's accounts, transactions, postings, holds, journal entries,
+/// head and idempotency records in one statement. Data-modifying CTEs run
+/// with one snapshot; the foreign key from postings to their transactions is
+/// checked at the end of the statement, when both exist.
+const PERSIST_BATCH: &str = "\
+WITH accounts_written AS (
+    INSERT INTO accounts (owner, instrument, balance, held, version)
+    SELECT * FROM UNNEST($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::bigint[])
+    ON CONFLICT (owner, instrument) DO UPDATE
+    SET balance = excluded.balance, held = excluded.held, version = excluded.version
+), transactions_written AS (
+    INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference)
+    SELECT id, kind, $1, seq, reference
+    FROM UNNEST($7::uuid[], $8::text[], $9::bigint[], $10::text[]) AS t(id, kind, seq, reference)
+), postings_written AS (
+    INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change,
+                          balance_after, held_after, hold_id)
+    SELECT owner, instrument, version, transaction_id, $1, amount, held_change, balance_after,
+           held_after, hold_id
+    FROM UNNEST($11::text[], $12::text[], $13::bigint[], $14::uuid[], $15::numeric[],
+                $16::numeric[], $17::numeric[], $18::numeric[], $19::uuid[])
+         AS p(owner, instrument, version, transaction_id, amount, held_change, balance_after,
+              held_after, hold_id)
+), holds_written AS (
+    INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status)
+    SELECT * FROM UNNEST($20::uuid[], $21::text[], $22::text[], $23::text[], $24::numeric[],
+                         $25::numeric[], $26::numeric[], $27::text[])
+    ON CONFLICT (id) DO UPDATE
+    SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status
+), journal_written AS (
+    INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash)
+    SELECT * FROM UNNEST($28::bigint[], $29::timestamptz[], $30::text[], $31::text[], $32::text[],
+                         $33::text[], $34::text[], $35::text[])
+), head_written AS (
+    UPDATE journal_head SET seq = $36, hash = $37, at = $1 WHERE id = 1
+)
+INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at)
+SELECT scope, key, fingerprint, outcome, $1
+FROM UNNEST($38::text[], $39::text[], $40::text[], $41::text[]) AS i(scope, key, fingerprint, outcome)";
 
 #[derive(Default)]
 struct PostingColumns {
@@ -550,6 +519,32 @@ fn journal_from_row(row: &PgRow) -> Result<JournalEntry, sqlx::Error> {
     })
 }
 
+impl PostgresBackend {
+    /// Everything after `BEGIN` and the head lock, up to and including `COMMIT`.
+    async fn run_batch(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[Request],
+        now: DateTime<Utc>,
+        head: &PgRow,
+    ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
+        let head_at: Option<DateTime<Utc>> = head.try_get("at")?;
+        let head = JournalHead {
+            seq: head.try_get("seq")?,
+            hash: head.try_get("hash")?,
+        };
+        let loaded = self.load(conn, batch, head, head_at).await?;
+        let changes = apply_batch(batch, loaded, now);
+        if changes.is_empty() {
+            conn.execute("ROLLBACK").await?;
+        } else {
+            self.persist(conn, &changes).await?;
+            conn.execute("COMMIT").await?;
+        }
+        Ok(changes.results)
+    }
+}
+
 impl Backend for PostgresBackend {
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
@@ -566,16 +561,25 @@ impl Backend for PostgresBackend {
         batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let loaded = self.load(&mut tx, batch).await?;
-        let changes = apply_batch(batch, loaded, now);
-        if changes.is_empty() {
-            tx.rollback().await?;
-        } else {
-            self.persist(&mut tx, &changes).await?;
-            tx.commit().await?;
+        let mut conn = self.pool.acquire().await?;
+        // BEGIN and the head-row lock travel in one round trip.
+        let head = conn
+            .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
+            .await;
+        let result = match head {
+            Ok(head) => self.run_batch(&mut conn, batch, now, &head).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(results) => Ok(results),
+            Err(error) => {
+                if conn.execute("ROLLBACK").await.is_err() {
+                    // A connection in an unknown state never goes back to the pool.
+                    conn.close_on_drop();
+                }
+                Err(error.into())
+            }
         }
-        Ok(changes.results)
     }
 
     async fn holdings(
