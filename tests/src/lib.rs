@@ -48,9 +48,10 @@ impl TestServer {
         let store = Store::open(url).await.expect("open the store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let app = ets_api::app(AppState {
-            store: store.clone(),
-        });
+        let state = AppState::load(store.clone(), ets_api::token::TokenConfig::default(), None)
+            .await
+            .expect("the signing key");
+        let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { address, store }
     }

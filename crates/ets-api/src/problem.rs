@@ -49,3 +49,94 @@ impl IntoResponse for Problem {
             .into_response()
     }
 }
+
+impl Problem {
+    /// 401: no valid token.
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid bearer token is required.",
+        )
+    }
+
+    /// 403: the caller's role may not do this.
+    #[must_use]
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Your role may not do this.",
+        )
+    }
+
+    /// 404: no such object (or not the caller's to see).
+    #[must_use]
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No such {what}."),
+        )
+    }
+
+    /// 422 with a code and detail about the request.
+    #[must_use]
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    /// 500: logged with its cause; the client learns nothing of it.
+    #[must_use]
+    pub fn internal(error: &dyn std::error::Error) -> Self {
+        let mut chain = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "The server failed; the request changed nothing. It is logged with this request's id.",
+        )
+    }
+}
+
+impl From<ets_core::LedgerError> for Problem {
+    fn from(error: ets_core::LedgerError) -> Self {
+        Self::unprocessable(error.code(), error.to_string())
+    }
+}
+
+impl From<ets_store::CommandError> for Problem {
+    fn from(error: ets_store::CommandError) -> Self {
+        use ets_store::CommandError as E;
+        let status = match &error {
+            E::DuplicateCreditCode
+            | E::DuplicateParticipant
+            | E::DuplicateInstrument
+            | E::DuplicateCredential => StatusCode::CONFLICT,
+            E::UnknownCredential => StatusCode::NOT_FOUND,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, error.code(), error.to_string())
+    }
+}
+
+impl From<ets_store::StoreError> for Problem {
+    fn from(error: ets_store::StoreError) -> Self {
+        match error {
+            ets_store::StoreError::Command(reason) => reason.into(),
+            ets_store::StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "The server is shutting down; retry on another node.",
+            ),
+            other => Self::internal(&other),
+        }
+    }
+}

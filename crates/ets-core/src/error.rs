@@ -16,6 +16,9 @@ pub enum LedgerError {
     /// The region code is not six digits with a non-zero province.
     #[error("the region code must be a 6-digit administrative division code")]
     InvalidRegionCode,
+    /// A unit fee or a paid-use period is out of range.
+    #[error("the unit fee must be ≥ 0 with at most 6 decimals, and years 1 to 50")]
+    InvalidFee,
     /// A name is blank or too long.
     #[error("the name must be 1-200 characters (industry at most 100)")]
     InvalidName,
@@ -74,6 +77,7 @@ impl LedgerError {
         match self {
             Self::InvalidCreditCode => "invalid_credit_code",
             Self::InvalidRegionCode => "invalid_region_code",
+            Self::InvalidFee => "invalid_fee",
             Self::InvalidName => "invalid_name",
             Self::InvalidRole => "invalid_role",
             Self::InvalidInstrumentCode => "invalid_instrument_code",

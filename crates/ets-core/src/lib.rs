@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod error;
+pub mod fees;
 pub mod ids;
 pub mod instrument;
 pub mod journal;

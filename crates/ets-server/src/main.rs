@@ -44,6 +44,43 @@ struct Database {
     database_url: String,
 }
 
+#[derive(clap::Args, Clone)]
+struct TokenSettings {
+    /// Access tokens' lifetime in seconds.
+    #[arg(long, env = "ETS_TOKEN_TTL_SECS", default_value_t = 900)]
+    token_ttl_secs: u64,
+    /// The tokens' `iss`.
+    #[arg(long, env = "ETS_TOKEN_ISSUER", default_value = "ets-ledger")]
+    token_issuer: String,
+    /// The tokens' `aud`.
+    #[arg(long, env = "ETS_TOKEN_AUDIENCE", default_value = "ets-ledger-api")]
+    token_audience: String,
+    /// A file holding the Ed25519 signing key as base64 PKCS#8. Without it the
+    /// key kept with the database is used (generated at first start).
+    #[arg(long, env = "ETS_SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+}
+
+impl TokenSettings {
+    fn config(&self) -> ets_api::token::TokenConfig {
+        ets_api::token::TokenConfig {
+            issuer: self.token_issuer.clone(),
+            audience: self.token_audience.clone(),
+            ttl: std::time::Duration::from_secs(self.token_ttl_secs),
+        }
+    }
+
+    fn configured_key(&self) -> Result<Option<ets_api::token::SigningKey>, AnyError> {
+        let Some(path) = &self.signing_key_file else {
+            return Ok(None);
+        };
+        use base64::Engine;
+        let text = std::fs::read_to_string(path)?;
+        let der = base64::engine::general_purpose::STANDARD.decode(text.trim())?;
+        Ok(Some(ets_api::token::SigningKey::from_pkcs8(&der)?))
+    }
+}
+
 #[derive(Subcommand)]
 enum Commands {
     /// Run the HTTP server (migrating the database first).
@@ -53,6 +90,8 @@ enum Commands {
         listen: SocketAddr,
         #[command(flatten)]
         database: Database,
+        #[command(flatten)]
+        tokens: TokenSettings,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -136,7 +175,11 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn run(command: Commands) -> Result<ExitCode, AnyError> {
     match command {
-        Commands::Serve { listen, database } => serve(listen, &database.database_url).await,
+        Commands::Serve {
+            listen,
+            database,
+            tokens,
+        } => serve(listen, &database.database_url, &tokens).await,
         Commands::Migrate { database } => {
             open(&database.database_url).await?;
             tracing::info!("database migrated");
@@ -192,9 +235,15 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(listen: SocketAddr, url: &str) -> Result<ExitCode, AnyError> {
+async fn serve(
+    listen: SocketAddr,
+    url: &str,
+    tokens: &TokenSettings,
+) -> Result<ExitCode, AnyError> {
     let store = open(url).await?;
-    let app = ets_api::app(AppState { store });
+    let state = AppState::load(store, tokens.config(), tokens.configured_key()?).await?;
+    tracing::info!(kid = %state.tokens.signing_key().kid(), "token signing key ready");
+    let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     axum::serve(listener, app)

@@ -1,6 +1,6 @@
 //! What the storage layer is asked to do, and what it answers.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::{
     Actor, Instrument, InstrumentCode, InstrumentSpec, LedgerError, Leg, Owner, Participant,
     Posting, Role, SystemAccount,
@@ -27,6 +27,99 @@ pub enum Command {
     },
     /// One ledger transaction of legs, journaled under `kind`.
     Ledger(LedgerCommand),
+    /// Allocate (issue) rights to a participant, free or for a paid-use fee.
+    Allocate(NewAllocation),
+    /// Store the token signing key, unless one is stored already.
+    CreateSigningKey(NewSigningKey),
+}
+
+/// An allocation to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAllocation {
+    /// The allocation's id.
+    pub id: Uuid,
+    /// Who receives the rights.
+    pub participant_id: Uuid,
+    /// Which instrument (never CNY).
+    pub instrument: InstrumentCode,
+    /// How much.
+    pub quantity: Decimal,
+    /// The paid-use terms, for a paid allocation.
+    pub paid: Option<PaidUse>,
+}
+
+/// The terms of a paid allocation: its invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidUse {
+    /// The invoice's id.
+    pub invoice_id: Uuid,
+    /// CNY per unit per year.
+    pub unit_fee: Decimal,
+    /// Years of use paid for.
+    pub years: u32,
+    /// When the invoice falls due.
+    pub due_date: NaiveDate,
+}
+
+/// A committed allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    /// The allocation's id.
+    pub id: Uuid,
+    /// Who received the rights.
+    pub participant_id: Uuid,
+    /// Which instrument.
+    pub instrument: InstrumentCode,
+    /// How much, at the instrument's scale.
+    pub quantity: Decimal,
+    /// `free` or `paid`.
+    pub method: String,
+    /// CNY per unit per year, for a paid allocation.
+    pub unit_fee: Option<Decimal>,
+    /// Years paid for.
+    pub years: Option<u32>,
+    /// The ledger transaction that issued the rights.
+    pub transaction_id: Uuid,
+    /// The paid-use invoice.
+    pub invoice: Option<Invoice>,
+}
+
+/// A paid-use invoice as created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The invoice's id.
+    pub id: Uuid,
+    /// Who owes it.
+    pub participant_id: Uuid,
+    /// `paid_use`.
+    pub kind: String,
+    /// quantity × unit fee × years, half-up to 0.01 CNY.
+    pub amount: Decimal,
+    /// Principal paid so far.
+    pub paid: Decimal,
+    /// When it falls due.
+    pub due_date: NaiveDate,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The token signing key to keep with the database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSigningKey {
+    /// Key id (in JWT headers and the JWKS).
+    pub kid: String,
+    /// The Ed25519 private key as PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+    /// The 32-byte public key.
+    pub public_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A credential to store. `secret_hash` is an argon2id PHC string; the secret
@@ -240,6 +333,13 @@ pub enum Outcome {
     },
     /// A ledger transaction was committed.
     Ledger(Transaction),
+    /// Rights were allocated.
+    Allocation(Allocation),
+    /// The signing key was stored.
+    SigningKeyCreated {
+        /// Its kid.
+        kid: String,
+    },
 }
 
 /// A committed ledger transaction.
@@ -296,6 +396,12 @@ pub enum CommandError {
     /// An enterprise credential must name its participant, others must not.
     #[error("an enterprise credential needs a participant; other roles must not have one")]
     CredentialParticipantMismatch,
+    /// A signing key is already stored.
+    #[error("a signing key is already stored")]
+    SigningKeyExists,
+    /// CNY is not allocated: cash enters through deposits.
+    #[error("cash is not allocated; record a deposit instead")]
+    CashNotAllocatable,
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
@@ -314,6 +420,8 @@ impl CommandError {
             Self::DuplicateCredential => "duplicate_credential",
             Self::UnknownCredential => "unknown_credential",
             Self::CredentialParticipantMismatch => "credential_participant_mismatch",
+            Self::SigningKeyExists => "signing_key_exists",
+            Self::CashNotAllocatable => "invalid_instrument",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
         }
     }

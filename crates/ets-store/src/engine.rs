@@ -10,16 +10,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use ets_core::fees;
 use ets_core::journal::truncate_to_micros;
 use ets_core::{
     Account, AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Ledger, Leg,
     Owner, Participant, Posting,
 };
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::command::{
-    Command, CommandError, Committed, IdempotencyKey, NewCredential, Outcome, Request, Transaction,
+    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
+    NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
 
 /// What a batch must read (and lock) before it can be applied.
@@ -32,6 +35,7 @@ pub(crate) struct Needs {
     pub(crate) credit_codes: BTreeSet<String>,
     pub(crate) client_ids: BTreeSet<String>,
     pub(crate) idempotency: BTreeSet<(String, String)>,
+    pub(crate) signing_key: bool,
 }
 
 impl Needs {
@@ -63,6 +67,8 @@ impl Needs {
                         needs.add_leg(leg);
                     }
                 }
+                Command::Allocate(allocation) => needs.add_leg(&allocation_leg(allocation)),
+                Command::CreateSigningKey(_) => needs.signing_key = true,
             }
         }
         needs
@@ -152,6 +158,7 @@ pub(crate) struct Loaded {
     /// Client id → still active.
     pub(crate) credentials: BTreeMap<String, bool>,
     pub(crate) idempotency: BTreeMap<(String, String), StoredIdempotency>,
+    pub(crate) signing_key_exists: bool,
 }
 
 impl Loaded {
@@ -164,6 +171,7 @@ impl Loaded {
             credit_codes: BTreeSet::new(),
             credentials: BTreeMap::new(),
             idempotency: BTreeMap::new(),
+            signing_key_exists: false,
         }
     }
 }
@@ -183,6 +191,8 @@ pub(crate) struct Changes {
     pub(crate) journal: Vec<JournalEntry>,
     pub(crate) head: JournalHead,
     pub(crate) idempotency: Vec<(IdempotencyKey, String)>,
+    pub(crate) allocations: Vec<Allocation>,
+    pub(crate) signing_keys: Vec<NewSigningKey>,
 }
 
 impl Changes {
@@ -211,6 +221,8 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         journal: Vec::new(),
         head: loaded.head.clone(),
         idempotency: Vec::new(),
+        allocations: Vec::new(),
+        signing_keys: Vec::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -250,6 +262,14 @@ fn apply_request(
             transaction.journal_seq = entry.seq;
             changes.transactions.push(transaction.clone());
             Outcome::Ledger(transaction)
+        }
+        Outcome::Allocation(allocation) => {
+            // The allocation's transaction was pushed without its seq.
+            if let Some(transaction) = changes.transactions.last_mut() {
+                transaction.journal_seq = entry.seq;
+            }
+            changes.allocations.push(allocation.clone());
+            Outcome::Allocation(allocation)
         }
         other => other,
     };
@@ -358,22 +378,123 @@ fn apply_command<'a>(
             ))
         }
         Command::Ledger(command) => {
-            for leg in &command.legs {
-                check_participants(leg, &loaded.participants)?;
-            }
-            let postings = loaded.ledger.apply(&command.legs)?;
-            let transaction = Transaction {
-                id: Uuid::new_v4(),
-                kind: command.kind.clone(),
-                at: changes.at,
-                journal_seq: 0,
-                reference: command.reference.clone(),
-                postings,
-            };
+            let transaction = apply_legs(
+                loaded,
+                &command.legs,
+                &command.kind,
+                command.reference.clone(),
+                changes.at,
+            )?;
             let payload = transaction_payload(&transaction);
             Ok((&command.kind, payload, Outcome::Ledger(transaction)))
         }
+        Command::Allocate(allocation) => {
+            if allocation.instrument.as_str() == ets_core::instrument::CNY {
+                return Err(CommandError::CashNotAllocatable);
+            }
+            let leg = allocation_leg(allocation);
+            let transaction = apply_legs(
+                loaded,
+                std::slice::from_ref(&leg),
+                "allocation.created",
+                None,
+                changes.at,
+            )?;
+            let quantity = transaction.postings[0].amount.abs();
+            let invoice = match &allocation.paid {
+                None => None,
+                Some(paid) => Some(Invoice {
+                    id: paid.invoice_id,
+                    participant_id: allocation.participant_id,
+                    kind: "paid_use".to_owned(),
+                    amount: fees::paid_use_amount(quantity, paid.unit_fee, paid.years)?,
+                    paid: Decimal::ZERO,
+                    due_date: paid.due_date,
+                    created_at: changes.at,
+                }),
+            };
+            let record = Allocation {
+                id: allocation.id,
+                participant_id: allocation.participant_id,
+                instrument: allocation.instrument.clone(),
+                quantity,
+                method: if invoice.is_some() { "paid" } else { "free" }.to_owned(),
+                unit_fee: allocation.paid.as_ref().map(|p| p.unit_fee),
+                years: allocation.paid.as_ref().map(|p| p.years),
+                transaction_id: transaction.id,
+                invoice: invoice.clone(),
+            };
+            let payload = json!({
+                "allocation_id": record.id,
+                "participant_id": record.participant_id,
+                "instrument": record.instrument,
+                "quantity": record.quantity.to_string(),
+                "method": record.method,
+                "unit_fee": record.unit_fee.map(|f| f.to_string()),
+                "years": record.years,
+                "invoice": invoice.as_ref().map(|i| json!({
+                    "invoice_id": i.id,
+                    "amount": i.amount.to_string(),
+                    "due_date": i.due_date.to_string(),
+                })),
+                "transaction": transaction_payload(&transaction),
+            });
+            changes.transactions.push(transaction);
+            Ok(("allocation.created", payload, Outcome::Allocation(record)))
+        }
+        Command::CreateSigningKey(key) => {
+            if loaded.signing_key_exists {
+                return Err(CommandError::SigningKeyExists);
+            }
+            loaded.signing_key_exists = true;
+            changes.signing_keys.push(key.clone());
+            // Only the public half is journaled.
+            let payload = json!({ "kid": key.kid, "public_key": hex_encode(&key.public_key) });
+            Ok((
+                "signing_key.created",
+                payload,
+                Outcome::SigningKeyCreated {
+                    kid: key.kid.clone(),
+                },
+            ))
+        }
     }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn allocation_leg(allocation: &NewAllocation) -> Leg {
+    Leg::Transfer {
+        instrument: allocation.instrument.clone(),
+        from: Owner::System(ets_core::SystemAccount::Issuance),
+        to: Owner::Participant(allocation.participant_id),
+        quantity: allocation.quantity,
+    }
+}
+
+/// Applies legs to the working set after checking that every participant
+/// they name exists.
+fn apply_legs(
+    loaded: &mut Loaded,
+    legs: &[Leg],
+    kind: &str,
+    reference: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<Transaction, CommandError> {
+    for leg in legs {
+        check_participants(leg, &loaded.participants)?;
+    }
+    let postings = loaded.ledger.apply(legs)?;
+    Ok(Transaction {
+        id: Uuid::new_v4(),
+        kind: kind.to_owned(),
+        at,
+        journal_seq: 0,
+        reference,
+        postings,
+    })
 }
 
 fn check_participants(leg: &Leg, known: &BTreeSet<Uuid>) -> Result<(), CommandError> {

@@ -21,16 +21,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ets_core::{AccountKey, Actor, Hold, JournalEntry, JournalHead, Participant, Verification};
+use ets_core::{
+    AccountKey, Actor, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Participant,
+    Verification,
+};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use command::{
-    Command, CommandError, Committed, IdempotencyKey, LedgerCommand, NewCredential, Outcome,
-    Request, Transaction,
+    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
+    NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
 pub use postgres::PostgresBackend;
-pub use read::{AccountState, Credential, Holding};
+pub use read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding};
 pub use sqlite::SqliteBackend;
 
 /// The most requests one database transaction carries.
@@ -113,6 +116,33 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
     /// The recorded head of the journal.
     fn journal_head(&self) -> impl Future<Output = Result<JournalHead, StoreError>> + Send;
+    /// The stored token signing key (PKCS#8), if any.
+    fn signing_key(&self) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    /// Participants in id order (ids are time-ordered UUIDv7), after a cursor.
+    fn participants(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Participant>, StoreError>> + Send;
+    /// One instrument.
+    fn instrument(
+        &self,
+        code: &InstrumentCode,
+    ) -> impl Future<Output = Result<Option<Instrument>, StoreError>> + Send;
+    /// Instruments in code order, after a cursor.
+    fn instruments(
+        &self,
+        after: Option<String>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Instrument>, StoreError>> + Send;
+    /// A participant's balance movements, oldest first, after a cursor.
+    fn history(
+        &self,
+        participant: Uuid,
+        instrument: Option<&InstrumentCode>,
+        after: Option<&HistoryCursor>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<HistoryItem>, StoreError>> + Send;
 }
 
 enum Inner {
@@ -292,6 +322,66 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         dispatch!(self, b => b.journal(after_seq, limit).await)
+    }
+
+    /// The stored token signing key (PKCS#8), if any.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, b => b.signing_key().await)
+    }
+
+    /// A page of participants after `after`.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn participants(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Participant>, StoreError> {
+        dispatch!(self, b => b.participants(after, limit).await)
+    }
+
+    /// One instrument (CNY is built in and always found).
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn instrument(
+        &self,
+        code: &InstrumentCode,
+    ) -> Result<Option<Instrument>, StoreError> {
+        if code.as_str() == ets_core::instrument::CNY {
+            return Ok(Some(Instrument::cny()));
+        }
+        dispatch!(self, b => b.instrument(code).await)
+    }
+
+    /// A page of instruments after `after`, in code order.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn instruments(
+        &self,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<Instrument>, StoreError> {
+        dispatch!(self, b => b.instruments(after, limit).await)
+    }
+
+    /// A page of a participant's balance movements, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn history(
+        &self,
+        participant: Uuid,
+        instrument: Option<&InstrumentCode>,
+        after: Option<&HistoryCursor>,
+        limit: i64,
+    ) -> Result<Vec<HistoryItem>, StoreError> {
+        dispatch!(self, b => b.history(participant, instrument, after, limit).await)
     }
 
     /// Verifies the whole journal in the database: every entry's hash and link,

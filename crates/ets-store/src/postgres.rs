@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
-use crate::read::{AccountState, Credential, Holding};
+use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding};
 use crate::{Backend, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -160,6 +160,12 @@ impl PostgresBackend {
             }
         }
 
+        if needs.signing_key {
+            loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+        }
         if !needs.client_ids.is_empty() {
             let ids: Vec<String> = needs.client_ids.iter().cloned().collect();
             let rows = sqlx::query(
@@ -502,6 +508,18 @@ fn instrument_from_row(row: &PgRow) -> Result<Instrument, sqlx::Error> {
     })
 }
 
+fn participant_from_row(row: &PgRow) -> Result<Participant, sqlx::Error> {
+    Ok(Participant {
+        id: row.get("id"),
+        name: row.get("name"),
+        credit_code: CreditCode::parse(row.get("credit_code"))
+            .map_err(|_| decode_error("credit code"))?,
+        region_code: RegionCode::parse(row.get("region_code"))
+            .map_err(|_| decode_error("region code"))?,
+        industry: row.get("industry"),
+    })
+}
+
 fn journal_from_row(row: &PgRow) -> Result<JournalEntry, sqlx::Error> {
     let payload: String = row.get("payload");
     Ok(JournalEntry {
@@ -590,15 +608,20 @@ impl Backend for PostgresBackend {
         let owner = participant.to_string();
         let rows = match as_of {
             None => {
-                sqlx::query("SELECT instrument, balance, held FROM accounts WHERE owner = $1")
-                    .bind(&owner)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(
+                    "SELECT a.instrument, a.balance, a.held, i.scale FROM accounts a \
+                     LEFT JOIN instruments i ON i.code = a.instrument WHERE a.owner = $1",
+                )
+                .bind(&owner)
+                .fetch_all(&self.pool)
+                .await?
             }
             Some(at) => {
                 sqlx::query(
-                    "SELECT DISTINCT ON (instrument) instrument, balance_after AS balance, held_after AS held \
-                     FROM postings WHERE owner = $1 AND at <= $2 ORDER BY instrument, version DESC",
+                    "SELECT p.*, i.scale FROM (SELECT DISTINCT ON (instrument) instrument, \
+                     balance_after AS balance, held_after AS held FROM postings \
+                     WHERE owner = $1 AND at <= $2 ORDER BY instrument, version DESC) p \
+                     LEFT JOIN instruments i ON i.code = p.instrument",
                 )
                 .bind(&owner)
                 .bind(at)
@@ -611,15 +634,17 @@ impl Backend for PostgresBackend {
             .map(|row| {
                 let balance: Decimal = row.get("balance");
                 let held: Decimal = row.get("held");
-                Ok(Holding {
+                let scale: Option<i32> = row.get("scale");
+                let holding = Holding {
                     instrument: code_of(row.get("instrument"))?,
                     balance,
                     held,
                     available: balance - held,
-                })
+                };
+                Ok((holding, scale.and_then(|s| u32::try_from(s).ok())))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(crate::read::with_cny(holdings))
+        Ok(crate::read::finish_holdings(holdings))
     }
 
     async fn account(
@@ -742,5 +767,96 @@ impl Backend for PostgresBackend {
             seq: row.get("seq"),
             hash: row.get("hash"),
         })
+    }
+
+    async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT pkcs8 FROM signing_keys WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("pkcs8")))
+    }
+
+    async fn participants(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Participant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, credit_code, region_code, industry FROM participants \
+             WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(participant_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn instrument(&self, code: &InstrumentCode) -> Result<Option<Instrument>, StoreError> {
+        let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = $1"))
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(instrument_from_row).transpose()?)
+    }
+
+    async fn instruments(
+        &self,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<Instrument>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{INSTRUMENT_COLUMNS} WHERE $1::text IS NULL OR code > $1 ORDER BY code COLLATE \"C\" LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(instrument_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn history(
+        &self,
+        participant: Uuid,
+        instrument: Option<&InstrumentCode>,
+        after: Option<&HistoryCursor>,
+        limit: i64,
+    ) -> Result<Vec<HistoryItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.at, t.kind, p.instrument, p.amount, p.balance_after, p.version, \
+             coalesce(t.reference, t.id::text) AS reference \
+             FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+             WHERE p.owner = $1 AND p.amount <> 0 AND ($2::text IS NULL OR p.instrument = $2) \
+             AND ($3::timestamptz IS NULL OR (p.at, p.instrument COLLATE \"C\", p.version) > ($3, $4 COLLATE \"C\", $5)) \
+             ORDER BY p.at, p.instrument COLLATE \"C\", p.version LIMIT $6",
+        )
+        .bind(participant.to_string())
+        .bind(instrument.map(InstrumentCode::as_str))
+        .bind(after.map(|c| c.at))
+        .bind(after.map(|c| c.instrument.as_str()))
+        .bind(after.map(|c| c.version))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryItem {
+                    at: row.get("at"),
+                    kind: row.get("kind"),
+                    instrument: code_of(row.get("instrument"))?,
+                    quantity: row.get("amount"),
+                    balance_after: row.get("balance_after"),
+                    reference: row.get("reference"),
+                    version: row.get("version"),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }

@@ -1,5 +1,6 @@
 //! What the store answers to reads.
 
+use chrono::{DateTime, Utc};
 use ets_core::{AccountKey, InstrumentCode, Role};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,35 @@ pub struct Holding {
     pub held: Decimal,
     /// balance − held.
     pub available: Decimal,
+}
+
+/// Renders holdings at their instruments' scales (`scale` per row, `None`
+/// for CNY or an unknown instrument, which get 2), lists CNY always (zero when
+/// the participant never had cash), and sorts by instrument code.
+pub(crate) fn finish_holdings(rows: Vec<(Holding, Option<u32>)>) -> Vec<Holding> {
+    let mut holdings: Vec<Holding> = rows
+        .into_iter()
+        .map(|(mut h, scale)| {
+            let scale = scale.unwrap_or(2);
+            for value in [&mut h.balance, &mut h.held, &mut h.available] {
+                value.rescale(scale);
+            }
+            h
+        })
+        .collect();
+    if !holdings
+        .iter()
+        .any(|h| h.instrument.as_str() == ets_core::instrument::CNY)
+    {
+        holdings.push(Holding {
+            instrument: InstrumentCode::cny(),
+            balance: Decimal::new(0, 2),
+            held: Decimal::new(0, 2),
+            available: Decimal::new(0, 2),
+        });
+    }
+    holdings.sort_by(|a, b| a.instrument.cmp(&b.instrument));
+    holdings
 }
 
 /// An account's state at some instant.
@@ -48,20 +78,32 @@ pub struct Credential {
     pub revoked: bool,
 }
 
-/// Holdings always list CNY (zero when the participant never had cash), sorted
-/// by instrument code.
-pub(crate) fn with_cny(mut holdings: Vec<Holding>) -> Vec<Holding> {
-    if !holdings
-        .iter()
-        .any(|h| h.instrument.as_str() == ets_core::instrument::CNY)
-    {
-        holdings.push(Holding {
-            instrument: InstrumentCode::cny(),
-            balance: Decimal::ZERO,
-            held: Decimal::ZERO,
-            available: Decimal::ZERO,
-        });
-    }
-    holdings.sort_by(|a, b| a.instrument.cmp(&b.instrument));
-    holdings
+/// One balance movement in a participant's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// The ledger transaction's kind (`allocation.created`, `cash.deposit`, …).
+    pub kind: String,
+    /// Which instrument.
+    pub instrument: InstrumentCode,
+    /// Signed change of the balance.
+    pub quantity: Decimal,
+    /// Balance after it.
+    pub balance_after: Decimal,
+    /// The transaction's reference, or its id when it has none.
+    pub reference: String,
+    /// The account's version after it (with `at` and `instrument`, the cursor).
+    pub version: i64,
+}
+
+/// Where a page of history ends: the last item's `(at, instrument, version)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryCursor {
+    /// The last item's time.
+    pub at: DateTime<Utc>,
+    /// The last item's instrument.
+    pub instrument: String,
+    /// The last item's account version.
+    pub version: i64,
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
 use crate::postgres::decode_error;
-use crate::read::{AccountState, Credential, Holding, with_cny};
+use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding, finish_holdings};
 use crate::{Backend, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -154,6 +154,12 @@ impl SqliteBackend {
                 loaded.credit_codes.insert(code.clone());
             }
         }
+        if needs.signing_key {
+            loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+        }
         for client_id in &needs.client_ids {
             let row = sqlx::query(
                 "SELECT revoked_at IS NULL AS active FROM credentials WHERE client_id = ?1",
@@ -267,7 +273,8 @@ impl SqliteBackend {
                 .bind(p.version)
                 .bind(t.id.to_string())
                 .bind(&at)
-                .bind(p.amount.to_string())
+                // Zero (hold postings) is always written as "0", which history filters out.
+                .bind(if p.amount.is_zero() { "0".to_owned() } else { p.amount.to_string() })
                 .bind(p.held_change.to_string())
                 .bind(p.balance_after.to_string())
                 .bind(p.held_after.to_string())
@@ -316,6 +323,50 @@ impl SqliteBackend {
                 .bind(&at)
                 .execute(&mut *conn)
                 .await?;
+        }
+        for allocation in &changes.allocations {
+            if let Some(invoice) = &allocation.invoice {
+                sqlx::query(
+                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .bind(invoice.id.to_string())
+                .bind(invoice.participant_id.to_string())
+                .bind(&invoice.kind)
+                .bind(invoice.amount.to_string())
+                .bind(invoice.paid.to_string())
+                .bind(invoice.due_date.to_string())
+                .bind(format_time(invoice.created_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO allocations (id, participant_id, instrument, quantity, method, unit_fee, years, \
+                 transaction_id, invoice_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(allocation.id.to_string())
+            .bind(allocation.participant_id.to_string())
+            .bind(allocation.instrument.as_str())
+            .bind(allocation.quantity.to_string())
+            .bind(&allocation.method)
+            .bind(allocation.unit_fee.map(|f| f.to_string()))
+            .bind(allocation.years.map(i64::from))
+            .bind(allocation.transaction_id.to_string())
+            .bind(allocation.invoice.as_ref().map(|i| i.id.to_string()))
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for key in &changes.signing_keys {
+            sqlx::query(
+                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            )
+            .bind(&key.kid)
+            .bind(&key.pkcs8)
+            .bind(&key.public_key)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
         }
         for (key, outcome) in &changes.idempotency {
             sqlx::query(
@@ -430,6 +481,18 @@ fn instrument_from_row(row: &SqliteRow) -> Result<Instrument, sqlx::Error> {
     })
 }
 
+fn participant_from_row(row: &SqliteRow) -> Result<Participant, sqlx::Error> {
+    Ok(Participant {
+        id: uuid(row, "id")?,
+        name: row.get("name"),
+        credit_code: CreditCode::parse(row.get("credit_code"))
+            .map_err(|_| decode_error("credit code"))?,
+        region_code: RegionCode::parse(row.get("region_code"))
+            .map_err(|_| decode_error("region code"))?,
+        industry: row.get("industry"),
+    })
+}
+
 fn journal_from_row(row: &SqliteRow) -> Result<JournalEntry, sqlx::Error> {
     let payload: String = row.get("payload");
     Ok(JournalEntry {
@@ -446,16 +509,18 @@ fn journal_from_row(row: &SqliteRow) -> Result<JournalEntry, sqlx::Error> {
     })
 }
 
-fn holding_from_row(row: &SqliteRow) -> Result<Holding, sqlx::Error> {
+fn holding_from_row(row: &SqliteRow) -> Result<(Holding, Option<u32>), sqlx::Error> {
     let balance = decimal(row, "balance")?;
     let held = decimal(row, "held")?;
-    Ok(Holding {
+    let scale: Option<i64> = row.get("scale");
+    let holding = Holding {
         instrument: InstrumentCode::parse(row.get("instrument"))
             .map_err(|_| decode_error("instrument"))?,
         balance,
         held,
         available: balance - held,
-    })
+    };
+    Ok((holding, scale.and_then(|s| u32::try_from(s).ok())))
 }
 
 impl Backend for SqliteBackend {
@@ -496,14 +561,18 @@ impl Backend for SqliteBackend {
         let owner = participant.to_string();
         let rows = match as_of {
             None => {
-                sqlx::query("SELECT instrument, balance, held FROM accounts WHERE owner = ?1")
+                sqlx::query(
+                    "SELECT a.instrument, a.balance, a.held, i.scale FROM accounts a \
+                     LEFT JOIN instruments i ON i.code = a.instrument WHERE a.owner = ?1",
+                )
                     .bind(&owner)
                     .fetch_all(&self.pool)
                     .await?
             }
             Some(at) => {
                 sqlx::query(
-                    "SELECT p.instrument, p.balance_after AS balance, p.held_after AS held FROM postings p \
+                    "SELECT p.instrument, p.balance_after AS balance, p.held_after AS held, \
+                     (SELECT scale FROM instruments i WHERE i.code = p.instrument) AS scale FROM postings p \
                      WHERE p.owner = ?1 AND p.version = (SELECT max(q.version) FROM postings q \
                      WHERE q.owner = p.owner AND q.instrument = p.instrument AND q.at <= ?2)",
                 )
@@ -517,7 +586,7 @@ impl Backend for SqliteBackend {
             .iter()
             .map(holding_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(with_cny(holdings))
+        Ok(finish_holdings(holdings))
     }
 
     async fn account(
@@ -637,5 +706,98 @@ impl Backend for SqliteBackend {
             seq: row.get("seq"),
             hash: row.get("hash"),
         })
+    }
+
+    async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT pkcs8 FROM signing_keys WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("pkcs8")))
+    }
+
+    async fn participants(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Participant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, credit_code, region_code, industry FROM participants \
+             WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(participant_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn instrument(&self, code: &InstrumentCode) -> Result<Option<Instrument>, StoreError> {
+        let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ?1"))
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(instrument_from_row).transpose()?)
+    }
+
+    async fn instruments(
+        &self,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<Instrument>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{INSTRUMENT_COLUMNS} WHERE ?1 IS NULL OR code > ?1 ORDER BY code LIMIT ?2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(instrument_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn history(
+        &self,
+        participant: Uuid,
+        instrument: Option<&InstrumentCode>,
+        after: Option<&HistoryCursor>,
+        limit: i64,
+    ) -> Result<Vec<HistoryItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.at, t.kind, p.instrument, p.amount, p.balance_after, p.version, \
+             coalesce(t.reference, t.id) AS reference \
+             FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+             WHERE p.owner = ?1 AND p.amount NOT IN ('0', '-0') \
+             AND (?2 IS NULL OR p.instrument = ?2) \
+             AND (?3 IS NULL OR (p.at, p.instrument, p.version) > (?3, ?4, ?5)) \
+             ORDER BY p.at, p.instrument, p.version LIMIT ?6",
+        )
+        .bind(participant.to_string())
+        .bind(instrument.map(InstrumentCode::as_str))
+        .bind(after.map(|c| format_time(c.at)))
+        .bind(after.map(|c| c.instrument.clone()))
+        .bind(after.map(|c| c.version))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryItem {
+                    at: parse_time(row.get("at"))?,
+                    kind: row.get("kind"),
+                    instrument: InstrumentCode::parse(row.get("instrument"))
+                        .map_err(|_| decode_error("instrument"))?,
+                    quantity: decimal(row, "amount")?,
+                    balance_after: decimal(row, "balance_after")?,
+                    reference: row.get("reference"),
+                    version: row.get("version"),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }

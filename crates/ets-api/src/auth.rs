@@ -1,0 +1,189 @@
+//! Tokens: exchanging client credentials for a JWT, the public keys, the
+//! signing key's bootstrap, and the per-node revocation cache.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ets_store::{Command, CommandError, NewSigningKey, Store, StoreError};
+use serde_json::json;
+
+use crate::AppState;
+use crate::dto::TokenRequest;
+use crate::extract::{Body, PeerAddress};
+use crate::problem::Problem;
+use crate::secret::verify_secret;
+use crate::token::SigningKey;
+
+/// How long a node trusts what it read about a credential. A revoked
+/// credential's tokens stop working on every node within this (well under 5 s).
+pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Failed token requests allowed per client id, and per address, per window.
+pub const TOKEN_FAILURES_PER_CLIENT: u32 = 5;
+/// Failed token requests allowed per address per window.
+pub const TOKEN_FAILURES_PER_ADDRESS: u32 = 20;
+/// The failure-counting window.
+pub const TOKEN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// What this node knows about credentials' revocation, for at most
+/// [`CREDENTIAL_CACHE_TTL`]. The database stays the authority.
+#[derive(Debug, Default)]
+pub struct CredentialCache {
+    entries: Mutex<HashMap<String, (bool, Instant)>>,
+}
+
+impl CredentialCache {
+    /// Whether the credential exists and is not revoked.
+    ///
+    /// # Errors
+    /// 500 when the database fails.
+    pub async fn is_active(&self, store: &Store, client_id: &str) -> Result<bool, Problem> {
+        let now = Instant::now();
+        if let Some((active, fetched)) = self.lock().get(client_id).copied()
+            && now.duration_since(fetched) < CREDENTIAL_CACHE_TTL
+        {
+            return Ok(active);
+        }
+        let active = store
+            .credential(client_id)
+            .await?
+            .is_some_and(|c| !c.revoked);
+        let mut entries = self.lock();
+        if entries.len() > 100_000 {
+            entries.retain(|_, (_, fetched)| now.duration_since(*fetched) < CREDENTIAL_CACHE_TTL);
+        }
+        entries.insert(client_id.to_owned(), (active, now));
+        Ok(active)
+    }
+
+    /// Forgets a credential (this node revoked it: no need to wait).
+    pub fn forget(&self, client_id: &str) {
+        self.lock().remove(client_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (bool, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The signing key: the configured one, else the one kept with the database,
+/// else a new one stored there (if another node stores one first, that one).
+///
+/// # Errors
+/// When the database fails or the stored key is not a valid Ed25519 key.
+pub async fn load_signing_key(
+    store: &Store,
+    configured: Option<SigningKey>,
+) -> Result<SigningKey, KeyError> {
+    if let Some(key) = configured {
+        return Ok(key);
+    }
+    if let Some(pkcs8) = store.signing_key().await? {
+        return Ok(SigningKey::from_pkcs8(&pkcs8)?);
+    }
+    let key = SigningKey::generate()?;
+    let command = Command::CreateSigningKey(NewSigningKey {
+        kid: key.kid().to_owned(),
+        pkcs8: key.pkcs8().to_vec(),
+        public_key: key.public_key().to_vec(),
+    });
+    match store.execute(ets_core::Actor::system(), command).await {
+        Ok(_) => Ok(key),
+        Err(StoreError::Command(CommandError::SigningKeyExists)) => {
+            let pkcs8 = store.signing_key().await?.ok_or(KeyError::Missing)?;
+            Ok(SigningKey::from_pkcs8(&pkcs8)?)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Why the signing key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The key material is not a valid Ed25519 PKCS#8 key.
+    #[error(transparent)]
+    Key(#[from] crate::token::TokenError),
+    /// Another node stored a key that then vanished.
+    #[error("the stored signing key disappeared")]
+    Missing,
+}
+
+/// `POST /v1/auth/token`: client credentials for a short-lived JWT. Failed
+/// attempts are limited per client id and per address (429 + Retry-After).
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    PeerAddress(peer): PeerAddress,
+    Body { value: request, .. }: Body<TokenRequest>,
+) -> Result<Response, Problem> {
+    let now = Instant::now();
+    let address = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    for (limiter, key) in [
+        (&state.limits.by_client, request.client_id.as_str()),
+        (&state.limits.by_address, address.as_str()),
+    ] {
+        if let Err(retry_after) = limiter.check(key, now) {
+            return Ok(too_many(retry_after));
+        }
+    }
+    let credential = state.store.credential(&request.client_id).await?;
+    let credential = match credential {
+        Some(c) if !c.revoked && verify_secret(&request.client_secret, &c.secret_hash) => c,
+        _ => {
+            state
+                .limits
+                .by_client
+                .record_failure(&request.client_id, now);
+            state.limits.by_address.record_failure(&address, now);
+            tracing::info!(client_id = %request.client_id, "token refused: bad credentials");
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "Unknown client, wrong secret, or revoked credential.",
+            ));
+        }
+    };
+    let issued = state
+        .tokens
+        .issue(
+            &credential.client_id,
+            credential.role,
+            credential.participant_id,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| Problem::internal(&e))?;
+    let body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+    });
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+fn too_many(retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs().max(1);
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("Too many failed attempts; retry in {seconds} s."),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// `GET /.well-known/jwks.json`.
+pub(crate) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.tokens.jwks())
+}

@@ -1,0 +1,235 @@
+//! Extractors: the caller behind a bearer token, JSON bodies and query
+//! strings whose every failure becomes a problem+json answer.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use ets_core::Role;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::INVALID_DECIMAL;
+use crate::problem::Problem;
+
+/// Who is calling: verified from the bearer token, credential not revoked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The credential's client id.
+    pub client_id: String,
+    /// Its role.
+    pub role: Role,
+    /// The participant of an enterprise credential.
+    pub participant_id: Option<Uuid>,
+}
+
+impl Caller {
+    /// The journal's actor for this caller.
+    #[must_use]
+    pub fn actor(&self) -> ets_core::Actor {
+        ets_core::Actor {
+            client_id: self.client_id.clone(),
+            role: self.role.as_str().to_owned(),
+        }
+    }
+
+    /// 403 unless the caller has one of these roles.
+    ///
+    /// # Errors
+    /// `forbidden`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Problem> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden())
+        }
+    }
+
+    /// Whether the caller may see this participant's own data: staff roles
+    /// see every participant, an enterprise only its own. Another
+    /// participant's object is answered 404, as if it did not exist.
+    ///
+    /// # Errors
+    /// `not_found` for an enterprise reaching another participant.
+    pub fn may_see(&self, participant: Uuid, what: &str) -> Result<(), Problem> {
+        match self.role {
+            Role::Enterprise if self.participant_id != Some(participant) => {
+                Err(Problem::not_found(what))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(Problem::unauthorized)?;
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(Problem::unauthorized)?;
+        let claims = state.tokens.verify(token).map_err(|error| {
+            tracing::info!(reason = %error, "token refused");
+            Problem::unauthorized()
+        })?;
+        if !state
+            .credentials
+            .is_active(&state.store, &claims.sub)
+            .await?
+        {
+            tracing::info!(client_id = %claims.sub, "token of a revoked or unknown credential");
+            return Err(Problem::unauthorized());
+        }
+        Ok(Self {
+            client_id: claims.sub,
+            role: claims.role,
+            participant_id: claims.participant_id,
+        })
+    }
+}
+
+/// A JSON body: malformed JSON is 400 `malformed_json`; a body of the wrong
+/// shape (unknown or missing fields, wrong types) is 422 `invalid_body`; a
+/// JSON number where a decimal string belongs is 422 `invalid_decimal`; over
+/// the size limit is 413. Keeps the raw bytes for the idempotency fingerprint.
+#[derive(Debug)]
+pub struct Body<T> {
+    /// The parsed body.
+    pub value: T,
+    /// The bytes as received.
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.starts_with("application/json") || v.ends_with("+json"));
+        if !json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as application/json.",
+            ));
+        }
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The body is larger than 1 MiB.",
+                    )
+                } else {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "unreadable_body",
+                        "The body could not be read.",
+                    )
+                }
+            })?;
+        let value = serde_json::from_slice(&raw).map_err(|error| {
+            use serde_json::error::Category;
+            let message = error.to_string();
+            match error.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("The body is not JSON: {message}"),
+                ),
+                Category::Data if message.contains(INVALID_DECIMAL) => Problem::unprocessable(
+                    "invalid_decimal",
+                    message.replace(INVALID_DECIMAL, "").trim().to_owned(),
+                ),
+                Category::Data => Problem::unprocessable("invalid_body", message),
+            }
+        })?;
+        Ok(Self { value, raw })
+    }
+}
+
+/// Query parameters; any that do not parse are 422 `invalid_query`.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| Problem::unprocessable("invalid_query", rejection.body_text()))
+    }
+}
+
+/// The request's `Idempotency-Key`, if it sent one.
+#[derive(Debug, Clone)]
+pub struct IdempotencyHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                Problem::unprocessable(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1-255 visible ASCII characters.",
+                )
+            })?;
+        Ok(Self(Some(key.to_owned())))
+    }
+}
+
+/// SHA-256 of what makes two requests "the same": method, path and body.
+#[must_use]
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// The client's address, when the server was started with connection info.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}

@@ -1,0 +1,309 @@
+//! Allocations, holdings, history, and cash deposits and withdrawals.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ets_core::{InstrumentCode, LedgerError, Role};
+use ets_store::{Command, HistoryCursor, NewAllocation, Outcome, PaidUse};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{AllocationRequest, CashRequest, fixed, time};
+use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::page::{Page, checked_limit, decode_cursor};
+use crate::problem::Problem;
+use crate::registry::unexpected;
+use crate::submit::submit;
+
+/// Days from allocation to the due date of its invoice when none is given.
+pub(crate) const DEFAULT_DUE_DAYS: i64 = 30;
+
+/// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
+pub(crate) async fn create_allocation(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<AllocationRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let paid = match request.method.as_str() {
+        "free" => {
+            if request.unit_fee.is_some() || request.years.is_some() || request.due_date.is_some() {
+                return Err(Problem::unprocessable(
+                    "invalid_body",
+                    "A free allocation has no unit_fee, years or due_date.",
+                ));
+            }
+            None
+        }
+        "paid" => {
+            let (Some(unit_fee), Some(years)) = (request.unit_fee, request.years) else {
+                return Err(Problem::unprocessable(
+                    "invalid_body",
+                    "A paid allocation needs unit_fee and years.",
+                ));
+            };
+            let due_date = request.due_date.unwrap_or_else(|| {
+                Utc::now().date_naive() + chrono::Days::new(DEFAULT_DUE_DAYS as u64)
+            });
+            Some(PaidUse {
+                invoice_id: Uuid::now_v7(),
+                unit_fee: unit_fee.0,
+                years,
+                due_date,
+            })
+        }
+        _ => {
+            return Err(Problem::unprocessable(
+                "invalid_body",
+                "method must be free or paid.",
+            ));
+        }
+    };
+    let allocation = NewAllocation {
+        id: Uuid::now_v7(),
+        participant_id: request.participant_id,
+        instrument: InstrumentCode::parse(&request.instrument)?,
+        quantity: request.quantity.0,
+        paid,
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::Allocate(allocation),
+    )
+    .await?;
+    let Outcome::Allocation(allocation) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    let invoice = allocation
+        .invoice
+        .as_ref()
+        .map(|i| json!({ "id": i.id, "amount": fixed(i.amount, 2), "due_date": i.due_date }));
+    let body = json!({
+        "id": allocation.id,
+        "invoice_id": allocation.invoice.as_ref().map(|i| i.id),
+        "participant_id": allocation.participant_id,
+        "instrument": allocation.instrument,
+        "quantity": allocation.quantity.to_string(),
+        "method": allocation.method,
+        "transaction_id": allocation.transaction_id,
+        "invoice": invoice,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `?as_of=` of holdings.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HoldingsQuery {
+    as_of: Option<String>,
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, Problem> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Problem::unprocessable(
+                "invalid_query",
+                "as_of must be an RFC 3339 time, e.g. 2026-01-31T16:00:00Z.",
+            )
+        })
+}
+
+async fn visible_participant(state: &AppState, caller: &Caller, id: &str) -> Result<Uuid, Problem> {
+    let id = Uuid::parse_str(id).map_err(|_| Problem::not_found("participant"))?;
+    caller.require(&[
+        Role::Admin,
+        Role::Regulator,
+        Role::Finance,
+        Role::Enterprise,
+    ])?;
+    caller.may_see(id, "participant")?;
+    state
+        .store
+        .participant(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("participant"))?;
+    Ok(id)
+}
+
+/// `GET /v1/participants/{id}/holdings?as_of=`: every instrument with its
+/// balance, available and held; CNY always included.
+pub(crate) async fn holdings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<HoldingsQuery>,
+) -> Result<Json<Value>, Problem> {
+    let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
+    let id = visible_participant(&state, &caller, &id).await?;
+    let holdings = state.store.holdings(id, as_of).await?;
+    let rows: Vec<Value> = holdings
+        .iter()
+        .map(|h| {
+            json!({
+                "instrument": h.instrument,
+                "balance": h.balance.to_string(),
+                "available": h.available.to_string(),
+                "held": h.held.to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "participant_id": id,
+        "as_of": time(as_of.unwrap_or_else(Utc::now)),
+        "holdings": rows,
+    })))
+}
+
+/// `?instrument=&limit=&cursor=` of history.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryQuery {
+    instrument: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/participants/{id}/history?instrument=`: balance movements,
+/// oldest first.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(query): Params<HistoryQuery>,
+) -> Result<Json<Page<Value>>, Problem> {
+    let limit = checked_limit(query.limit)?;
+    let after: Option<HistoryCursor> = decode_cursor(query.cursor.as_deref())?;
+    let instrument = query
+        .instrument
+        .as_deref()
+        .map(InstrumentCode::parse)
+        .transpose()
+        .map_err(|_| {
+            Problem::unprocessable("invalid_query", "instrument is not an instrument code.")
+        })?;
+    let id = visible_participant(&state, &caller, &id).await?;
+    let items = state
+        .store
+        .history(id, instrument.as_ref(), after.as_ref(), limit + 1)
+        .await?;
+    Ok(Json(Page::from_rows(
+        items,
+        limit,
+        |i| HistoryCursor {
+            at: i.at,
+            instrument: i.instrument.to_string(),
+            version: i.version,
+        },
+        |i| {
+            json!({
+                "at": time(i.at),
+                "kind": i.kind,
+                "instrument": i.instrument,
+                "quantity": i.quantity.to_string(),
+                "balance_after": i.balance_after.to_string(),
+                "reference": i.reference,
+            })
+        },
+    )))
+}
+
+/// `POST /v1/cash/deposits` (finance).
+pub(crate) async fn deposit(
+    state: State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<CashRequest>,
+) -> Result<Response, Problem> {
+    cash(
+        state,
+        caller,
+        idempotency,
+        method,
+        uri,
+        body,
+        Command::deposit,
+    )
+    .await
+}
+
+/// `POST /v1/cash/withdrawals` (finance).
+pub(crate) async fn withdraw(
+    state: State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<CashRequest>,
+) -> Result<Response, Problem> {
+    cash(
+        state,
+        caller,
+        idempotency,
+        method,
+        uri,
+        body,
+        Command::withdraw,
+    )
+    .await
+}
+
+async fn cash(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<CashRequest>,
+    command: fn(Uuid, ets_core::Decimal) -> Command,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Finance])?;
+    let request = &body.value;
+    let reference = request.reference.trim();
+    if reference.is_empty() || reference.chars().count() > 200 {
+        return Err(Problem::unprocessable(
+            "invalid_reference",
+            "reference must be 1-200 characters.",
+        ));
+    }
+    let command = command(request.participant_id, request.amount.0).with_reference(reference);
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        command,
+    )
+    .await?;
+    let Outcome::Ledger(transaction) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    let amount = transaction
+        .postings
+        .first()
+        .map(|p| p.amount.abs())
+        .ok_or(LedgerError::QuantityMustBePositive)?;
+    let body = json!({
+        "id": transaction.id,
+        "participant_id": request.participant_id,
+        "amount": fixed(amount, 2),
+        "reference": transaction.reference,
+        "at": time(transaction.at),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}

@@ -1,0 +1,268 @@
+//! Credentials, participants and instruments.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ets_core::{
+    CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
+};
+use ets_store::{Command, NewCredential, Outcome};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{
+    CredentialRequest, InstrumentBody, InstrumentRequest, ParticipantBody, ParticipantRequest,
+};
+use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::page::{Page, PageQuery};
+use crate::problem::Problem;
+use crate::secret;
+use crate::submit::submit;
+
+/// `POST /v1/credentials` (admin): the secret is shown in this answer only.
+pub(crate) async fn create_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<CredentialRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let role = Role::parse(&request.role)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ets_core::LedgerError::InvalidName.into());
+    }
+    let client_id = secret::new_client_id().map_err(|e| Problem::internal(&e))?;
+    let client_secret = secret::new_secret().map_err(|e| Problem::internal(&e))?;
+    let credential = NewCredential {
+        client_id: client_id.clone(),
+        name: name.to_owned(),
+        role,
+        participant_id: request.participant_id,
+        secret_hash: secret::hash_secret(&client_secret).map_err(|e| Problem::internal(&e))?,
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::CreateCredential(credential),
+    )
+    .await?;
+    if committed.replayed {
+        // The secret was shown once and is not kept: a retry cannot show it again.
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "credential_already_issued",
+            "This Idempotency-Key already issued a credential; its secret was shown once. Revoke it and issue another if it was lost.",
+        ));
+    }
+    let body = json!({
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "role": role,
+        "participant_id": request.participant_id,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `DELETE /v1/credentials/{client_id}` (admin): its tokens stop working.
+pub(crate) async fn revoke_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    caller.require(&[Role::Admin])?;
+    state
+        .store
+        .execute(
+            caller.actor(),
+            Command::RevokeCredential {
+                client_id: client_id.clone(),
+            },
+        )
+        .await?;
+    state.credentials.forget(&client_id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/participants` (admin).
+pub(crate) async fn create_participant(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<ParticipantRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let participant = Participant::new(
+        Uuid::now_v7(),
+        &request.name,
+        CreditCode::parse(request.credit_code.trim())?,
+        RegionCode::parse(&request.region_code)?,
+        request.industry.clone(),
+    )?;
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::CreateParticipant(participant),
+    )
+    .await?;
+    match committed.outcome {
+        Outcome::Participant(p) => {
+            Ok((StatusCode::CREATED, Json(ParticipantBody::from(&p))).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `GET /v1/participants`: every participant for staff; an enterprise sees
+/// only its own.
+pub(crate) async fn list_participants(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<PageQuery>,
+) -> Result<Json<Page<ParticipantBody>>, Problem> {
+    let limit = query.limit()?;
+    let after: Option<Uuid> = query.cursor()?;
+    if caller.role == Role::Enterprise {
+        let own = match caller.participant_id {
+            Some(id) if after.is_none() => state.store.participant(id).await?,
+            _ => None,
+        };
+        return Ok(Json(Page::new(
+            own.iter().map(ParticipantBody::from).collect(),
+            None,
+        )));
+    }
+    let participants = state.store.participants(after, limit + 1).await?;
+    Ok(Json(Page::from_rows(
+        participants,
+        limit,
+        |p| p.id,
+        |p| ParticipantBody::from(p),
+    )))
+}
+
+/// `GET /v1/participants/{id}`.
+pub(crate) async fn get_participant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ParticipantBody>, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("participant"))?;
+    caller.may_see(id, "participant")?;
+    let participant = state
+        .store
+        .participant(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("participant"))?;
+    Ok(Json(ParticipantBody::from(&participant)))
+}
+
+/// `POST /v1/instruments` (admin).
+pub(crate) async fn create_instrument(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<InstrumentRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let kind = InstrumentKind::parse(&request.kind)?;
+    if kind == InstrumentKind::Cash {
+        return Err(ets_core::LedgerError::InvalidInstrument("CNY is built in").into());
+    }
+    let spec = InstrumentSpec {
+        code: InstrumentCode::parse(&request.code)?,
+        kind,
+        pollutant: request.pollutant.clone(),
+        unit: request.unit.clone(),
+        scale: request.scale,
+        region_code: request
+            .region_code
+            .as_deref()
+            .map(RegionCode::parse)
+            .transpose()?,
+        vintage: request.vintage,
+        valid_from: request.valid_from,
+        valid_to: request.valid_to,
+        commission_rate: request
+            .commission_rate
+            .map_or(ets_core::Decimal::ZERO, |r| r.0),
+        price_band: request.price_band.map(|b| b.0),
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::CreateInstrument(spec),
+    )
+    .await?;
+    match committed.outcome {
+        Outcome::Instrument(i) => {
+            Ok((StatusCode::CREATED, Json(InstrumentBody::from(&i))).into_response())
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `GET /v1/instruments` (any role).
+pub(crate) async fn list_instruments(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Params(query): Params<PageQuery>,
+) -> Result<Json<Page<InstrumentBody>>, Problem> {
+    let limit = query.limit()?;
+    let after: Option<String> = query.cursor()?;
+    let instruments = state.store.instruments(after, limit + 1).await?;
+    Ok(Json(Page::from_rows(
+        instruments,
+        limit,
+        |i| i.code.to_string(),
+        |i| InstrumentBody::from(i),
+    )))
+}
+
+/// `GET /v1/instruments/{code}` (any role; `CNY` is built in).
+pub(crate) async fn get_instrument(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<InstrumentBody>, Problem> {
+    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
+    let instrument = state
+        .store
+        .instrument(&code)
+        .await?
+        .ok_or_else(|| Problem::not_found("instrument"))?;
+    Ok(Json(InstrumentBody::from(&instrument)))
+}
+
+/// An outcome that does not belong to the command: a bug, answered 500.
+pub(crate) fn unexpected(outcome: &Outcome) -> Problem {
+    tracing::error!(?outcome, "unexpected outcome");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "The server failed unexpectedly.",
+    )
+}

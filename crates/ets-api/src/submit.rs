@@ -1,0 +1,84 @@
+//! Submitting a command on behalf of a caller, with its Idempotency-Key.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use axum::http::{Method, StatusCode, Uri};
+use ets_store::{Command, Committed, IdempotencyKey, Request};
+
+use crate::AppState;
+use crate::extract::{Caller, IdempotencyHeader, fingerprint};
+use crate::problem::Problem;
+
+/// Idempotency keys whose first request is still being processed on this
+/// node: a duplicate arriving meanwhile gets 409 instead of waiting.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    keys: Mutex<HashSet<(String, String)>>,
+}
+
+struct Claim<'a> {
+    in_flight: &'a InFlight,
+    key: (String, String),
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.in_flight.lock().remove(&self.key);
+    }
+}
+
+impl InFlight {
+    fn claim(&self, scope: &str, key: &str) -> Option<Claim<'_>> {
+        let key = (scope.to_owned(), key.to_owned());
+        self.lock().insert(key.clone()).then_some(Claim {
+            in_flight: self,
+            key,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Submits `command` as `caller`. With an `Idempotency-Key`, a retry of the
+/// same request answers the first result and changes nothing; the same key
+/// with another request is 422 `idempotency_key_reused`; the same key while
+/// the first is in flight is 409 `idempotency_key_in_flight`.
+///
+/// # Errors
+/// The command's refusal or the store's failure as a problem.
+pub(crate) async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    idempotency: IdempotencyHeader,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    command: Command,
+) -> Result<Committed, Problem> {
+    let key = idempotency.0.map(|key| IdempotencyKey {
+        scope: caller.client_id.clone(),
+        fingerprint: fingerprint(method.as_str(), uri.path(), body),
+        key,
+    });
+    let _claim = match &key {
+        Some(k) => Some(state.in_flight.claim(&k.scope, &k.key).ok_or_else(|| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                "A request with this Idempotency-Key is still being processed.",
+            )
+        })?),
+        None => None,
+    };
+    let request = Request {
+        actor: caller.actor(),
+        idempotency: key,
+        command,
+    };
+    Ok(state.store.submit(request).await?)
+}
