@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 
 use ets_api::AppState;
-use ets_store::Store;
+use ets_core::Role;
+use ets_store::{Command, NewCredential, Store};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use uuid::Uuid;
 
 /// The application served on 127.0.0.1 at a free port, until the test ends.
 pub struct TestServer {
@@ -61,15 +63,64 @@ impl TestServer {
     /// # Panics
     /// On any socket failure or a malformed answer.
     pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        let mut stream = TcpStream::connect(self.address).await.expect("connect");
+        self.send(
+            method,
+            path,
+            &[],
+            body.map(Value::to_string).unwrap_or_default().as_bytes(),
+        )
+        .await
+    }
+
+    /// Sends a request with a bearer token (and a JSON body, if any).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let authorization = format!("Bearer {token}");
         let body = body.map(Value::to_string).unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+        self.send(
+            method,
+            path,
+            &[("Authorization", &authorization)],
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    /// Sends raw bytes as the body, with extra headers.
+    ///
+    /// # Panics
+    /// On any socket failure or a malformed answer.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        let mut stream = TcpStream::connect(self.address).await.expect("connect");
+        let mut extra = String::new();
+        for (name, value) in headers {
+            extra.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let has_type = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if !has_type {
+            extra.push_str("Content-Type: application/json\r\n");
+        }
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
             self.address,
             body.len()
         );
-        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        stream.write_all(&request).await.expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.expect("read");
         let text = String::from_utf8(raw).expect("UTF-8");
@@ -94,5 +145,58 @@ impl TestServer {
     /// `GET path`.
     pub async fn get(&self, path: &str) -> Answer {
         self.request("GET", path, None).await
+    }
+
+    /// Issues a credential directly in the store (as `ets-ledger credential
+    /// create` does) and returns its client id and secret.
+    ///
+    /// # Panics
+    /// When the store refuses.
+    pub async fn credential(&self, role: Role, participant: Option<Uuid>) -> (String, String) {
+        let client_id = ets_api::secret::new_client_id().expect("random");
+        let secret = ets_api::secret::new_secret().expect("random");
+        let credential = NewCredential {
+            client_id: client_id.clone(),
+            name: format!("test {}", role.as_str()),
+            role,
+            participant_id: participant,
+            secret_hash: ets_api::secret::hash_secret(&secret).expect("hash"),
+        };
+        self.store
+            .execute(
+                ets_core::Actor::cli(),
+                Command::CreateCredential(credential),
+            )
+            .await
+            .expect("credential");
+        (client_id, secret)
+    }
+
+    /// A token for a new credential of this role, from `POST /v1/auth/token`.
+    ///
+    /// # Panics
+    /// When the exchange fails.
+    pub async fn token(&self, role: Role, participant: Option<Uuid>) -> String {
+        let (client_id, secret) = self.credential(role, participant).await;
+        self.token_for(&client_id, &secret).await
+    }
+
+    /// Exchanges client credentials for a token.
+    ///
+    /// # Panics
+    /// When the exchange fails.
+    pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
+        let answer = self
+            .request(
+                "POST",
+                "/v1/auth/token",
+                Some(&serde_json::json!({ "client_id": client_id, "client_secret": secret })),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
     }
 }
