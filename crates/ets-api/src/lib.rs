@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 pub mod extract;
 mod ledger;
+pub mod metrics;
 pub mod page;
 pub mod problem;
 pub mod rate_limit;
@@ -19,9 +20,10 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use ets_store::Store;
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Idempotency keys being processed on this node.
     pub in_flight: Arc<submit::InFlight>,
+    /// Request and ledger counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -78,6 +82,7 @@ impl AppState {
             credentials: Arc::default(),
             limits: Arc::new(Limits::default()),
             in_flight: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -106,42 +111,124 @@ impl Default for Limits {
     }
 }
 
+/// Every route the server answers: method, path, handler. The router is
+/// built from this table, and a test checks it against `api-spec/openapi.yaml`
+/// in both directions.
+#[must_use]
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/healthz", get(healthz)),
+        (Method::GET, "/readyz", get(readyz)),
+        (Method::GET, "/metrics", get(metrics::render)),
+        (Method::GET, "/v1/openapi.json", get(openapi)),
+        (Method::GET, "/.well-known/jwks.json", get(auth::jwks)),
+        (Method::POST, "/v1/auth/token", post(auth::token)),
+        (
+            Method::POST,
+            "/v1/credentials",
+            post(registry::create_credential),
+        ),
+        (
+            Method::DELETE,
+            "/v1/credentials/{client_id}",
+            delete(registry::revoke_credential),
+        ),
+        (
+            Method::POST,
+            "/v1/participants",
+            post(registry::create_participant),
+        ),
+        (
+            Method::GET,
+            "/v1/participants",
+            get(registry::list_participants),
+        ),
+        (
+            Method::GET,
+            "/v1/participants/{id}",
+            get(registry::get_participant),
+        ),
+        (
+            Method::GET,
+            "/v1/participants/{id}/holdings",
+            get(ledger::holdings),
+        ),
+        (
+            Method::GET,
+            "/v1/participants/{id}/history",
+            get(ledger::history),
+        ),
+        (
+            Method::POST,
+            "/v1/instruments",
+            post(registry::create_instrument),
+        ),
+        (
+            Method::GET,
+            "/v1/instruments",
+            get(registry::list_instruments),
+        ),
+        (
+            Method::GET,
+            "/v1/instruments/{code}",
+            get(registry::get_instrument),
+        ),
+        (
+            Method::POST,
+            "/v1/allocations",
+            post(ledger::create_allocation),
+        ),
+        (Method::POST, "/v1/cash/deposits", post(ledger::deposit)),
+        (Method::POST, "/v1/cash/withdrawals", post(ledger::withdraw)),
+    ]
+}
+
 /// The whole HTTP application, ready to serve or to call in tests.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/.well-known/jwks.json", get(auth::jwks))
-        .route("/v1/auth/token", post(auth::token))
-        .route("/v1/credentials", post(registry::create_credential))
-        .route("/v1/credentials/{client_id}", delete(registry::revoke_credential))
-        .route("/v1/participants", post(registry::create_participant).get(registry::list_participants))
-        .route("/v1/participants/{id}", get(registry::get_participant))
-        .route("/v1/participants/{id}/holdings", get(ledger::holdings))
-        .route("/v1/participants/{id}/history", get(ledger::history))
-        .route("/v1/instruments", post(registry::create_instrument).get(registry::list_instruments))
-        .route("/v1/instruments/{code}", get(registry::get_instrument))
-        .route("/v1/allocations", post(ledger::create_allocation))
-        .route("/v1/cash/deposits", post(ledger::deposit))
-        .route("/v1/cash/withdrawals", post(ledger::withdraw))
+    let router = routes()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        });
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The OpenAPI document, from `api-spec/openapi.yaml` (compiled in).
+///
+/// # Panics
+/// Never in a built server: a test parses the same text.
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        serde_norway::from_str(include_str!("../../../api-spec/openapi.yaml"))
+            .expect("api-spec/openapi.yaml is valid YAML")
+    })
+}
+
+async fn openapi() -> Json<&'static serde_json::Value> {
+    Json(openapi_document())
 }
 
 async fn not_found() -> Problem {

@@ -18,6 +18,7 @@ mod sqlite;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -171,6 +172,33 @@ struct Job {
 pub struct Store {
     backend: Arc<Inner>,
     writer: mpsc::Sender<Job>,
+    counters: Arc<Counters>,
+}
+
+/// What this process's writer has done since it started.
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    committed: AtomicU64,
+    refused: AtomicU64,
+    replayed: AtomicU64,
+}
+
+/// A snapshot of the store's counters and pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Write batches committed or rolled back.
+    pub batches: u64,
+    /// Commands committed.
+    pub committed: u64,
+    /// Commands refused (nothing written).
+    pub refused: u64,
+    /// Idempotent replays answered.
+    pub replayed: u64,
+    /// Open database connections.
+    pub pool_size: u32,
+    /// Idle database connections.
+    pub pool_idle: usize,
 }
 
 impl Store {
@@ -199,8 +227,34 @@ impl Store {
             Inner::Sqlite(b) => b.migrate().await?,
         }
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run_writer(Arc::clone(&backend), jobs));
-        Ok(Self { backend, writer })
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(run_writer(
+            Arc::clone(&backend),
+            jobs,
+            Arc::clone(&counters),
+        ));
+        Ok(Self {
+            backend,
+            writer,
+            counters,
+        })
+    }
+
+    /// The writer's counters and the pool's use.
+    #[must_use]
+    pub fn stats(&self) -> StoreStats {
+        let (pool_size, pool_idle) = match &*self.backend {
+            Inner::Postgres(b) => (b.pool().size(), b.pool().num_idle()),
+            Inner::Sqlite(b) => (b.pool().size(), b.pool().num_idle()),
+        };
+        StoreStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            committed: self.counters.committed.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+            replayed: self.counters.replayed.load(Ordering::Relaxed),
+            pool_size,
+            pool_idle,
+        }
     }
 
     /// Which backend this is: `postgres` or `sqlite`.
@@ -418,7 +472,7 @@ impl Store {
 /// The writer: takes every job waiting (up to [`MAX_BATCH`]), executes them
 /// as one batch, and answers each. If the batch fails as a whole, each job is
 /// retried alone so that one bad request cannot fail the others.
-async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>) {
+async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters: Arc<Counters>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut last_size = 0;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -440,6 +494,15 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>) {
         let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
         match execute_with_retry(&backend, &requests).await {
             Ok(results) => {
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                for result in &results {
+                    let counter = match result {
+                        Ok(committed) if committed.replayed => &counters.replayed,
+                        Ok(_) => &counters.committed,
+                        Err(_) => &counters.refused,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(result.map_err(StoreError::from));
                 }

@@ -1,0 +1,197 @@
+//! `/metrics` in Prometheus text format: requests by route and status, a
+//! latency histogram per route, the database pool, and the writer's counters.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// Upper bounds of the latency buckets, in microseconds, with their labels.
+const BUCKETS_US: [(u64, &str); 11] = [
+    (1_000, "0.001"),
+    (5_000, "0.005"),
+    (10_000, "0.01"),
+    (25_000, "0.025"),
+    (50_000, "0.05"),
+    (100_000, "0.1"),
+    (250_000, "0.25"),
+    (500_000, "0.5"),
+    (1_000_000, "1"),
+    (2_500_000, "2.5"),
+    (5_000_000, "5"),
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; BUCKETS_US.len()],
+    count: u64,
+    sum_us: u64,
+}
+
+/// Counters kept by this node since it started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, elapsed_us: u64) {
+        let mut requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        drop(requests);
+        let mut latency = self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let histogram = latency.entry(route.to_owned()).or_default();
+        for (i, (bound, _)) in BUCKETS_US.iter().enumerate() {
+            if elapsed_us <= *bound {
+                histogram.buckets[i] += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum_us += elapsed_us;
+    }
+}
+
+/// Middleware: counts every request under its route template (not its
+/// concrete path, so ids do not explode the label set).
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    metrics.record(&method, &route, response.status().as_u16(), elapsed_us);
+    response
+}
+
+fn seconds(us: u64) -> String {
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+/// `GET /metrics`.
+pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP ets_http_requests_total HTTP requests by method, route and status."
+    );
+    let _ = writeln!(out, "# TYPE ets_http_requests_total counter");
+    let requests = state
+        .metrics
+        .requests
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for ((method, route, status), count) in &requests {
+        let _ = writeln!(
+            out,
+            "ets_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ets_http_request_duration_seconds HTTP request latency by route."
+    );
+    let _ = writeln!(out, "# TYPE ets_http_request_duration_seconds histogram");
+    let latency = state
+        .metrics
+        .latency
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for (route, histogram) in &latency {
+        for (i, (_, label)) in BUCKETS_US.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "ets_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{label}\"}} {}",
+                histogram.buckets[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "ets_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+            histogram.count
+        );
+        let _ = writeln!(
+            out,
+            "ets_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+            seconds(histogram.sum_us)
+        );
+        let _ = writeln!(
+            out,
+            "ets_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+            histogram.count
+        );
+    }
+    let stats = state.store.stats();
+    let _ = writeln!(
+        out,
+        "# HELP ets_db_pool_connections Database connections in the pool, by state."
+    );
+    let _ = writeln!(out, "# TYPE ets_db_pool_connections gauge");
+    let _ = writeln!(
+        out,
+        "ets_db_pool_connections{{state=\"open\"}} {}",
+        stats.pool_size
+    );
+    let _ = writeln!(
+        out,
+        "ets_db_pool_connections{{state=\"idle\"}} {}",
+        stats.pool_idle
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ets_ledger_batches_total Write batches committed by this node."
+    );
+    let _ = writeln!(out, "# TYPE ets_ledger_batches_total counter");
+    let _ = writeln!(out, "ets_ledger_batches_total {}", stats.batches);
+    let _ = writeln!(
+        out,
+        "# HELP ets_ledger_commands_total Commands applied by this node, by result."
+    );
+    let _ = writeln!(out, "# TYPE ets_ledger_commands_total counter");
+    let _ = writeln!(
+        out,
+        "ets_ledger_commands_total{{result=\"committed\"}} {}",
+        stats.committed
+    );
+    let _ = writeln!(
+        out,
+        "ets_ledger_commands_total{{result=\"refused\"}} {}",
+        stats.refused
+    );
+    let _ = writeln!(
+        out,
+        "ets_ledger_commands_total{{result=\"replayed\"}} {}",
+        stats.replayed
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}
