@@ -1,6 +1,7 @@
 //! `ets-ledger`: the one binary. `main` only wires things together: the
 //! command line, logging, the store, the HTTP server and shutdown.
 
+mod demo;
 mod journal_file;
 
 use std::net::SocketAddr;
@@ -103,6 +104,12 @@ enum Commands {
         #[command(subcommand)]
         command: CredentialCommand,
     },
+    /// Fill an empty database with a realistic city (a dozen enterprises,
+    /// rights, allocations, cash) and print one credential of each role.
+    Demo {
+        #[command(flatten)]
+        database: Database,
+    },
     /// Export or verify the tamper-evident journal.
     Journal {
         #[command(subcommand)]
@@ -194,6 +201,12 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
                     database,
                 },
         } => create_credential(&role, &name, participant, &database.database_url).await,
+        Commands::Demo { database } => {
+            let store = open(&database.database_url).await?;
+            let summary = demo::run(&store).await?;
+            emit(&summary)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Commands::Journal {
             command: JournalCommand::Export { out, database },
         } => {

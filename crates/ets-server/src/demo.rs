@@ -1,0 +1,174 @@
+//! `ets-ledger demo`: a realistic city to explore the API with. Suzhou
+//! (region 320500): a dozen enterprises, SO2, NOx and COD rights for
+//! 2026-2030, a 2025 carbon allowance vintage, free and paid allocations,
+//! cash at the settlement bank, and one credential of each role.
+
+use std::str::FromStr;
+
+use chrono::{Days, Utc};
+use ets_core::{
+    Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
+};
+use ets_store::{Command, NewAllocation, NewCredential, PaidUse, Store};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Name, industry, county (all in Suzhou), annual SO2/NOx/COD rights (t),
+/// carbon allowances (tCO2e), opening cash (CNY).
+const ENTERPRISES: [(&str, &str, &str, &str, &str, &str, u32, &str); 12] = [
+    ("苏州华能发电有限公司", "thermal_power", "320505", "120.5000", "95.2500", "18.0000", 850_000, "5000000.00"),
+    ("苏州东吴热电有限公司", "thermal_power", "320506", "64.0000", "51.7500", "9.5000", 420_000, "2600000.00"),
+    ("江苏沙钢集团苏州分公司", "steel", "320582", "210.0000", "180.0000", "30.0000", 1_600_000, "9000000.00"),
+    ("苏州金峰水泥有限公司", "cement", "320581", "48.2500", "77.5000", "2.0000", 560_000, "1800000.00"),
+    ("吴江盛虹印染有限公司", "textile_dyeing", "320509", "6.5000", "8.0000", "95.7500", 38_000, "1200000.00"),
+    ("苏州工业园区清源华衍水务有限公司", "wastewater", "320571", "0.0000", "0.0000", "310.0000", 12_000, "2000000.00"),
+    ("常熟新材料化工有限公司", "chemicals", "320581", "22.0000", "19.5000", "41.2500", 96_000, "1500000.00"),
+    ("昆山精密电子有限公司", "electronics", "320583", "1.2000", "3.4000", "12.0000", 21_000, "800000.00"),
+    ("张家港玖龙纸业有限公司", "paper", "320582", "35.0000", "28.0000", "150.5000", 310_000, "3400000.00"),
+    ("太仓港协鑫发电有限公司", "thermal_power", "320585", "88.7500", "70.0000", "11.0000", 640_000, "4100000.00"),
+    ("苏州相城生物医药有限公司", "pharmaceuticals", "320507", "0.8000", "1.1000", "20.5000", 9_000, "600000.00"),
+    ("苏州吴中精细化学品有限公司", "chemicals", "320506", "9.3000", "7.2000", "33.0000", 45_000, "900000.00"),
+];
+
+fn code(text: &str) -> Result<InstrumentCode, AnyError> {
+    Ok(InstrumentCode::parse(text)?)
+}
+
+fn dec(text: &str) -> Result<Decimal, AnyError> {
+    Ok(Decimal::from_str(text)?)
+}
+
+fn credit_code(n: usize) -> Result<CreditCode, AnyError> {
+    let prefix = format!("91320500MA1{n:06}");
+    let check = CreditCode::check_character(&prefix)?;
+    Ok(CreditCode::parse(&format!("{prefix}{check}"))?)
+}
+
+fn pollutant(code_text: &str, pollutant: &str) -> Result<InstrumentSpec, AnyError> {
+    Ok(InstrumentSpec {
+        code: code(code_text)?,
+        kind: InstrumentKind::PollutantRight,
+        pollutant: Some(pollutant.to_owned()),
+        unit: "t".to_owned(),
+        scale: 4,
+        region_code: Some(RegionCode::parse("320500")?),
+        vintage: None,
+        valid_from: Some("2026-01-01".parse()?),
+        valid_to: Some("2030-12-31".parse()?),
+        commission_rate: dec("0.0015")?,
+        price_band: Some(dec("0.10")?),
+    })
+}
+
+/// Builds the demo in an empty database and returns what to print.
+///
+/// # Errors
+/// When the database already has participants, or the store fails.
+pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
+    if !store.participants(None, 1).await?.is_empty() {
+        return Err("the demo needs an empty database: this one already has participants".into());
+    }
+    let actor = Actor::cli();
+    let instruments = [
+        ("SO2-320500-2026", "SO2", "200"),
+        ("NOX-320500-2026", "NOx", "200"),
+        ("COD-320500-2026", "COD", "230"),
+    ];
+    for (text, name, _) in instruments {
+        store.execute(actor.clone(), Command::CreateInstrument(pollutant(text, name)?)).await?;
+    }
+    let carbon = InstrumentSpec {
+        code: code("CEA-2025")?,
+        kind: InstrumentKind::CarbonAllowance,
+        pollutant: None,
+        unit: "tCO2e".to_owned(),
+        scale: 0,
+        region_code: None,
+        vintage: Some(2025),
+        valid_from: None,
+        valid_to: None,
+        commission_rate: dec("0.0005")?,
+        price_band: Some(dec("0.10")?),
+    };
+    store.execute(actor.clone(), Command::CreateInstrument(carbon)).await?;
+
+    let due_date = Utc::now().date_naive() + Days::new(30);
+    let mut participants = Vec::new();
+    for (n, (name, industry, county, so2, nox, cod, allowances, cash)) in ENTERPRISES.iter().enumerate() {
+        let participant = Participant::new(
+            Uuid::now_v7(),
+            name,
+            credit_code(n + 1)?,
+            RegionCode::parse(county)?,
+            Some((*industry).to_owned()),
+        )?;
+        let id = participant.id;
+        store.execute(actor.clone(), Command::CreateParticipant(participant)).await?;
+        // Odd enterprises pay for their rights (5 years of paid use); even ones were grandfathered free.
+        for ((instrument, _, unit_fee), quantity) in instruments.iter().zip([so2, nox, cod]) {
+            let quantity = dec(quantity)?;
+            if quantity.is_zero() {
+                continue;
+            }
+            let paid = (n % 2 == 1).then(|| -> Result<PaidUse, AnyError> {
+                Ok(PaidUse {
+                    invoice_id: Uuid::now_v7(),
+                    unit_fee: dec(unit_fee)?,
+                    years: 5,
+                    due_date,
+                })
+            });
+            let allocation = NewAllocation {
+                id: Uuid::now_v7(),
+                participant_id: id,
+                instrument: code(instrument)?,
+                quantity,
+                paid: paid.transpose()?,
+            };
+            store.execute(actor.clone(), Command::Allocate(allocation)).await?;
+        }
+        let allocation = NewAllocation {
+            id: Uuid::now_v7(),
+            participant_id: id,
+            instrument: code("CEA-2025")?,
+            quantity: Decimal::from(*allowances),
+            paid: None,
+        };
+        store.execute(actor.clone(), Command::Allocate(allocation)).await?;
+        let deposit = Command::deposit(id, dec(cash)?).with_reference(format!("DEMO-OPENING-{:02}", n + 1));
+        store.execute(actor.clone(), deposit).await?;
+        participants.push(json!({ "id": id, "name": name }));
+    }
+
+    let mut credentials = serde_json::Map::new();
+    for (role, participant) in [
+        (Role::Admin, None),
+        (Role::Regulator, None),
+        (Role::Finance, None),
+        (Role::Enterprise, Some(&participants[0])),
+    ] {
+        let client_id = ets_api::secret::new_client_id()?;
+        let secret = ets_api::secret::new_secret()?;
+        let participant_id = participant.and_then(|p| p["id"].as_str()).map(Uuid::parse_str).transpose()?;
+        let credential = NewCredential {
+            client_id: client_id.clone(),
+            name: format!("demo {}", role.as_str()),
+            role,
+            participant_id,
+            secret_hash: ets_api::secret::hash_secret(&secret)?,
+        };
+        store.execute(actor.clone(), Command::CreateCredential(credential)).await?;
+        credentials.insert(
+            role.as_str().to_owned(),
+            json!({ "client_id": client_id, "client_secret": secret, "participant_id": participant_id }),
+        );
+    }
+    Ok(json!({
+        "region": "320500 苏州市",
+        "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
+        "participants": participants,
+        "credentials": credentials,
+    }))
+}
