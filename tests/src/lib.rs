@@ -1,6 +1,8 @@
 //! A server on a real socket for end-to-end tests, and a minimal HTTP/1.1
 //! client to talk to it.
 
+pub mod schema;
+
 use std::net::SocketAddr;
 
 use ets_api::AppState;
@@ -135,11 +137,23 @@ impl TestServer {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        Answer {
+        let answer = Answer {
             status,
             headers,
             body: serde_json::from_str(body).unwrap_or(Value::Null),
+        };
+        // Every answer of a documented operation must keep to the contract.
+        if let Err(mismatch) = schema::check_answer(
+            ets_api::openapi_document(),
+            method,
+            path,
+            answer.status,
+            answer.header("content-type"),
+            &answer.body,
+        ) {
+            panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
         }
+        answer
     }
 
     /// `GET path`.
