@@ -152,6 +152,7 @@ pub(crate) async fn token(
             ));
         }
     };
+    state.limits.by_client.reset(&credential.client_id);
     let issued = state
         .tokens
         .issue(

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use chrono::{Days, Utc};
 use ets_core::{
-    Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
+    Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant,
+    RegionCode, Role,
 };
 use ets_store::{Command, NewAllocation, NewCredential, PaidUse, Store};
 use serde_json::{Value, json};
@@ -18,18 +19,126 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 /// Name, industry, county (all in Suzhou), annual SO2/NOx/COD rights (t),
 /// carbon allowances (tCO2e), opening cash (CNY).
 const ENTERPRISES: [(&str, &str, &str, &str, &str, &str, u32, &str); 12] = [
-    ("苏州华能发电有限公司", "thermal_power", "320505", "120.5000", "95.2500", "18.0000", 850_000, "5000000.00"),
-    ("苏州东吴热电有限公司", "thermal_power", "320506", "64.0000", "51.7500", "9.5000", 420_000, "2600000.00"),
-    ("江苏沙钢集团苏州分公司", "steel", "320582", "210.0000", "180.0000", "30.0000", 1_600_000, "9000000.00"),
-    ("苏州金峰水泥有限公司", "cement", "320581", "48.2500", "77.5000", "2.0000", 560_000, "1800000.00"),
-    ("吴江盛虹印染有限公司", "textile_dyeing", "320509", "6.5000", "8.0000", "95.7500", 38_000, "1200000.00"),
-    ("苏州工业园区清源华衍水务有限公司", "wastewater", "320571", "0.0000", "0.0000", "310.0000", 12_000, "2000000.00"),
-    ("常熟新材料化工有限公司", "chemicals", "320581", "22.0000", "19.5000", "41.2500", 96_000, "1500000.00"),
-    ("昆山精密电子有限公司", "electronics", "320583", "1.2000", "3.4000", "12.0000", 21_000, "800000.00"),
-    ("张家港玖龙纸业有限公司", "paper", "320582", "35.0000", "28.0000", "150.5000", 310_000, "3400000.00"),
-    ("太仓港协鑫发电有限公司", "thermal_power", "320585", "88.7500", "70.0000", "11.0000", 640_000, "4100000.00"),
-    ("苏州相城生物医药有限公司", "pharmaceuticals", "320507", "0.8000", "1.1000", "20.5000", 9_000, "600000.00"),
-    ("苏州吴中精细化学品有限公司", "chemicals", "320506", "9.3000", "7.2000", "33.0000", 45_000, "900000.00"),
+    (
+        "苏州华能发电有限公司",
+        "thermal_power",
+        "320505",
+        "120.5000",
+        "95.2500",
+        "18.0000",
+        850_000,
+        "5000000.00",
+    ),
+    (
+        "苏州东吴热电有限公司",
+        "thermal_power",
+        "320506",
+        "64.0000",
+        "51.7500",
+        "9.5000",
+        420_000,
+        "2600000.00",
+    ),
+    (
+        "江苏沙钢集团苏州分公司",
+        "steel",
+        "320582",
+        "210.0000",
+        "180.0000",
+        "30.0000",
+        1_600_000,
+        "9000000.00",
+    ),
+    (
+        "苏州金峰水泥有限公司",
+        "cement",
+        "320581",
+        "48.2500",
+        "77.5000",
+        "2.0000",
+        560_000,
+        "1800000.00",
+    ),
+    (
+        "吴江盛虹印染有限公司",
+        "textile_dyeing",
+        "320509",
+        "6.5000",
+        "8.0000",
+        "95.7500",
+        38_000,
+        "1200000.00",
+    ),
+    (
+        "苏州工业园区清源华衍水务有限公司",
+        "wastewater",
+        "320571",
+        "0.0000",
+        "0.0000",
+        "310.0000",
+        12_000,
+        "2000000.00",
+    ),
+    (
+        "常熟新材料化工有限公司",
+        "chemicals",
+        "320581",
+        "22.0000",
+        "19.5000",
+        "41.2500",
+        96_000,
+        "1500000.00",
+    ),
+    (
+        "昆山精密电子有限公司",
+        "electronics",
+        "320583",
+        "1.2000",
+        "3.4000",
+        "12.0000",
+        21_000,
+        "800000.00",
+    ),
+    (
+        "张家港玖龙纸业有限公司",
+        "paper",
+        "320582",
+        "35.0000",
+        "28.0000",
+        "150.5000",
+        310_000,
+        "3400000.00",
+    ),
+    (
+        "太仓港协鑫发电有限公司",
+        "thermal_power",
+        "320585",
+        "88.7500",
+        "70.0000",
+        "11.0000",
+        640_000,
+        "4100000.00",
+    ),
+    (
+        "苏州相城生物医药有限公司",
+        "pharmaceuticals",
+        "320507",
+        "0.8000",
+        "1.1000",
+        "20.5000",
+        9_000,
+        "600000.00",
+    ),
+    (
+        "苏州吴中精细化学品有限公司",
+        "chemicals",
+        "320506",
+        "9.3000",
+        "7.2000",
+        "33.0000",
+        45_000,
+        "900000.00",
+    ),
 ];
 
 fn code(text: &str) -> Result<InstrumentCode, AnyError> {
@@ -77,7 +186,12 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         ("COD-320500-2026", "COD", "230"),
     ];
     for (text, name, _) in instruments {
-        store.execute(actor.clone(), Command::CreateInstrument(pollutant(text, name)?)).await?;
+        store
+            .execute(
+                actor.clone(),
+                Command::CreateInstrument(pollutant(text, name)?),
+            )
+            .await?;
     }
     let carbon = InstrumentSpec {
         code: code("CEA-2025")?,
@@ -92,11 +206,15 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         commission_rate: dec("0.0005")?,
         price_band: Some(dec("0.10")?),
     };
-    store.execute(actor.clone(), Command::CreateInstrument(carbon)).await?;
+    store
+        .execute(actor.clone(), Command::CreateInstrument(carbon))
+        .await?;
 
     let due_date = Utc::now().date_naive() + Days::new(30);
     let mut participants = Vec::new();
-    for (n, (name, industry, county, so2, nox, cod, allowances, cash)) in ENTERPRISES.iter().enumerate() {
+    for (n, (name, industry, county, so2, nox, cod, allowances, cash)) in
+        ENTERPRISES.iter().enumerate()
+    {
         let participant = Participant::new(
             Uuid::now_v7(),
             name,
@@ -105,7 +223,9 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
             Some((*industry).to_owned()),
         )?;
         let id = participant.id;
-        store.execute(actor.clone(), Command::CreateParticipant(participant)).await?;
+        store
+            .execute(actor.clone(), Command::CreateParticipant(participant))
+            .await?;
         // Odd enterprises pay for their rights (5 years of paid use); even ones were grandfathered free.
         for ((instrument, _, unit_fee), quantity) in instruments.iter().zip([so2, nox, cod]) {
             let quantity = dec(quantity)?;
@@ -127,7 +247,9 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
                 quantity,
                 paid: paid.transpose()?,
             };
-            store.execute(actor.clone(), Command::Allocate(allocation)).await?;
+            store
+                .execute(actor.clone(), Command::Allocate(allocation))
+                .await?;
         }
         let allocation = NewAllocation {
             id: Uuid::now_v7(),
@@ -136,8 +258,11 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
             quantity: Decimal::from(*allowances),
             paid: None,
         };
-        store.execute(actor.clone(), Command::Allocate(allocation)).await?;
-        let deposit = Command::deposit(id, dec(cash)?).with_reference(format!("DEMO-OPENING-{:02}", n + 1));
+        store
+            .execute(actor.clone(), Command::Allocate(allocation))
+            .await?;
+        let deposit =
+            Command::deposit(id, dec(cash)?).with_reference(format!("DEMO-OPENING-{:02}", n + 1));
         store.execute(actor.clone(), deposit).await?;
         participants.push(json!({ "id": id, "name": name }));
     }
@@ -151,7 +276,10 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
     ] {
         let client_id = ets_api::secret::new_client_id()?;
         let secret = ets_api::secret::new_secret()?;
-        let participant_id = participant.and_then(|p| p["id"].as_str()).map(Uuid::parse_str).transpose()?;
+        let participant_id = participant
+            .and_then(|p| p["id"].as_str())
+            .map(Uuid::parse_str)
+            .transpose()?;
         let credential = NewCredential {
             client_id: client_id.clone(),
             name: format!("demo {}", role.as_str()),
@@ -159,7 +287,9 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
             participant_id,
             secret_hash: ets_api::secret::hash_secret(&secret)?,
         };
-        store.execute(actor.clone(), Command::CreateCredential(credential)).await?;
+        store
+            .execute(actor.clone(), Command::CreateCredential(credential))
+            .await?;
         credentials.insert(
             role.as_str().to_owned(),
             json!({ "client_id": client_id, "client_secret": secret, "participant_id": participant_id }),

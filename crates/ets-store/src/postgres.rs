@@ -372,6 +372,50 @@ impl PostgresBackend {
             )
             .execute(&mut *conn)
             .await?;
+        for allocation in &changes.allocations {
+            if let Some(invoice) = &allocation.invoice {
+                sqlx::query(
+                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(invoice.id)
+                .bind(invoice.participant_id)
+                .bind(&invoice.kind)
+                .bind(invoice.amount)
+                .bind(invoice.paid)
+                .bind(invoice.due_date)
+                .bind(invoice.created_at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO allocations (id, participant_id, instrument, quantity, method, unit_fee, years, \
+                 transaction_id, invoice_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(allocation.id)
+            .bind(allocation.participant_id)
+            .bind(allocation.instrument.as_str())
+            .bind(allocation.quantity)
+            .bind(&allocation.method)
+            .bind(allocation.unit_fee)
+            .bind(allocation.years.and_then(|y| i32::try_from(y).ok()))
+            .bind(allocation.transaction_id)
+            .bind(allocation.invoice.as_ref().map(|i| i.id))
+            .bind(changes.at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for key in &changes.signing_keys {
+            sqlx::query(
+                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (1, $1, $2, $3, $4)",
+            )
+            .bind(&key.kid)
+            .bind(&key.pkcs8)
+            .bind(&key.public_key)
+            .bind(changes.at)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 }

@@ -774,3 +774,102 @@ async fn reordered_journal_entries_are_reported_with_the_first_seq_out_of_place(
         assert_eq!(verification.first_bad_seq, Some(4), "{verification:?}");
     }
 }
+
+async fn count(db: &TestDatabase, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    match db.kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+            sqlx::query_scalar(&sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+        Kind::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("connect");
+            sqlx::query_scalar(&sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    }
+}
+
+#[tokio::test]
+async fn allocations_invoices_and_the_signing_key_are_stored() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        let paid = ets_store::NewAllocation {
+            id: Uuid::now_v7(),
+            participant_id: a,
+            instrument: so2.clone(),
+            quantity: dec("12.3456"),
+            paid: Some(ets_store::PaidUse {
+                invoice_id: Uuid::now_v7(),
+                unit_fee: dec("230"),
+                years: 5,
+                due_date: "2026-12-31".parse().expect("date"),
+            }),
+        };
+        let committed = store
+            .execute(actor(), Command::Allocate(paid))
+            .await
+            .expect("allocate");
+        let Outcome::Allocation(allocation) = committed.outcome else {
+            panic!("an allocation")
+        };
+        assert_eq!(
+            allocation.invoice.expect("an invoice").amount,
+            dec("14197.44")
+        );
+        let free = ets_store::NewAllocation {
+            id: Uuid::now_v7(),
+            participant_id: a,
+            instrument: so2.clone(),
+            quantity: dec("1"),
+            paid: None,
+        };
+        store
+            .execute(actor(), Command::Allocate(free))
+            .await
+            .expect("allocate");
+        let cash = ets_store::NewAllocation {
+            id: Uuid::now_v7(),
+            participant_id: a,
+            instrument: ets_core::InstrumentCode::cny(),
+            quantity: dec("1"),
+            paid: None,
+        };
+        assert_eq!(
+            refused(store.execute(actor(), Command::Allocate(cash)).await).code(),
+            "invalid_instrument"
+        );
+        assert_eq!(count(&db, "allocations").await, 2, "{:?}", db.kind);
+        assert_eq!(count(&db, "invoices").await, 1, "{:?}", db.kind);
+        assert_eq!(
+            balance(&store, Owner::Participant(a), &so2).await,
+            dec("13.3456")
+        );
+
+        assert_eq!(store.signing_key().await.expect("read"), None);
+        let key = ets_store::NewSigningKey {
+            kid: "k1".to_owned(),
+            pkcs8: vec![1, 2, 3],
+            public_key: vec![4, 5, 6],
+        };
+        store
+            .execute(actor(), Command::CreateSigningKey(key.clone()))
+            .await
+            .expect("store the key");
+        assert_eq!(
+            store.signing_key().await.expect("read"),
+            Some(vec![1, 2, 3]),
+            "{:?}",
+            db.kind
+        );
+        let again = refused(store.execute(actor(), Command::CreateSigningKey(key)).await);
+        assert_eq!(again.code(), "signing_key_exists");
+    }
+}

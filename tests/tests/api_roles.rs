@@ -1,0 +1,417 @@
+//! Who may call what (SPEC §2 and §7), over a real socket, on both
+//! databases: every implemented endpoint × every role, and no token at all.
+
+use ets_core::{CreditCode, Role};
+use ets_e2e::{Answer, TestServer};
+use ets_testkit::TestDatabase;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Admin,
+    /// An enterprise bound to participant "own".
+    Enterprise,
+    Regulator,
+    Finance,
+    /// No Authorization header.
+    Nobody,
+}
+
+const CALLERS: [Who; 5] = [
+    Who::Admin,
+    Who::Enterprise,
+    Who::Regulator,
+    Who::Finance,
+    Who::Nobody,
+];
+
+/// What the caller gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// 2xx with this status.
+    Allowed(u16),
+    /// 401 `unauthorized`.
+    Unauthorized,
+    /// 403 `forbidden`.
+    Forbidden,
+    /// 404 `not_found`: another participant's object, as if it did not exist.
+    NotFound,
+}
+
+use Expect::{Allowed, Forbidden, NotFound, Unauthorized};
+
+const OK: Expect = Allowed(200);
+const CREATED: Expect = Allowed(201);
+const NO_CONTENT: Expect = Allowed(204);
+
+/// Every endpoint implemented so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    CreateCredential,
+    RevokeCredential,
+    CreateParticipant,
+    ListParticipants,
+    GetOwnParticipant,
+    GetOtherParticipant,
+    OwnHoldings,
+    OtherHoldings,
+    OwnHistory,
+    OtherHistory,
+    CreateInstrument,
+    ListInstruments,
+    GetInstrument,
+    CreateAllocation,
+    Deposit,
+    Withdrawal,
+    Jwks,
+    Healthz,
+    Readyz,
+}
+
+/// The table: for each endpoint, what admin, enterprise, regulator, finance
+/// and a caller without a token get.
+const TABLE: &[(Endpoint, [Expect; 5])] = &[
+    //                               admin       enterprise  regulator   finance     no token
+    (
+        Endpoint::CreateCredential,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::RevokeCredential,
+        [NO_CONTENT, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CreateParticipant,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::ListParticipants, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::GetOwnParticipant, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::GetOtherParticipant,
+        [OK, NotFound, OK, OK, Unauthorized],
+    ),
+    (Endpoint::OwnHoldings, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::OtherHoldings,
+        [OK, NotFound, OK, OK, Unauthorized],
+    ),
+    (Endpoint::OwnHistory, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::OtherHistory, [OK, NotFound, OK, OK, Unauthorized]),
+    (
+        Endpoint::CreateInstrument,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::ListInstruments, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::GetInstrument, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::CreateAllocation,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::Deposit,
+        [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
+    ),
+    (
+        Endpoint::Withdrawal,
+        [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
+    ),
+    (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
+    (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
+    (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
+];
+
+/// A valid GB 32100 code, different for each `n`.
+fn credit_code(n: u32) -> String {
+    let prefix = format!("91320500MA{n:07}");
+    let check = CreditCode::check_character(&prefix).expect("a valid prefix");
+    format!("{prefix}{check}")
+}
+
+fn instrument_body(code: &str) -> Value {
+    json!({
+        "code": code,
+        "kind": "pollutant_right",
+        "pollutant": "SO2",
+        "unit": "t",
+        "scale": 4,
+        "region_code": "320500",
+        "valid_from": "2026-01-01",
+        "valid_to": "2030-12-31",
+    })
+}
+
+/// The world the table runs in: two enterprises with rights and cash, and a
+/// token for each role.
+struct World {
+    server: TestServer,
+    admin: String,
+    enterprise: String,
+    regulator: String,
+    finance: String,
+    own: Uuid,
+    other: Uuid,
+    instrument: String,
+    fresh: u32,
+}
+
+impl World {
+    async fn new(url: &str) -> Self {
+        let server = TestServer::start(url).await;
+        let admin = server.token(Role::Admin, None).await;
+        let finance = server.token(Role::Finance, None).await;
+        let regulator = server.token(Role::Regulator, None).await;
+        let mut world = Self {
+            server,
+            admin,
+            enterprise: String::new(),
+            regulator,
+            finance,
+            own: Uuid::nil(),
+            other: Uuid::nil(),
+            instrument: "SO2-320500-2026".to_owned(),
+            fresh: 0,
+        };
+        let created = world
+            .expect_created(
+                "/v1/instruments",
+                Who::Admin,
+                &instrument_body(&world.instrument.clone()),
+            )
+            .await;
+        assert_eq!(created["code"], world.instrument.as_str());
+        world.own = world.new_participant("Suzhou Own Chemical Co.").await;
+        world.other = world.new_participant("Suzhou Other Steel Co.").await;
+        for participant in [world.own, world.other] {
+            let allocation = json!({
+                "participant_id": participant,
+                "instrument": world.instrument,
+                "quantity": "100",
+                "method": "free",
+            });
+            world
+                .expect_created("/v1/allocations", Who::Admin, &allocation)
+                .await;
+            let deposit = json!({
+                "participant_id": participant,
+                "amount": "1000.00",
+                "reference": format!("SETUP-{participant}"),
+            });
+            world
+                .expect_created("/v1/cash/deposits", Who::Finance, &deposit)
+                .await;
+        }
+        world.enterprise = world.server.token(Role::Enterprise, Some(world.own)).await;
+        world
+    }
+
+    fn next(&mut self) -> u32 {
+        self.fresh += 1;
+        self.fresh
+    }
+
+    async fn new_participant(&mut self, name: &str) -> Uuid {
+        let n = self.next();
+        let body = json!({
+            "name": name,
+            "credit_code": credit_code(n),
+            "region_code": "320500",
+            "industry": "manufacturing",
+        });
+        let created = self
+            .expect_created("/v1/participants", Who::Admin, &body)
+            .await;
+        Uuid::parse_str(created["id"].as_str().expect("an id")).expect("a UUID")
+    }
+
+    async fn expect_created(&self, path: &str, who: Who, body: &Value) -> Value {
+        let answer = self.send(who, "POST", path, Some(body)).await;
+        assert_eq!(answer.status, 201, "setup POST {path}: {:?}", answer.body);
+        answer.body
+    }
+
+    fn token(&self, who: Who) -> Option<&str> {
+        match who {
+            Who::Admin => Some(&self.admin),
+            Who::Enterprise => Some(&self.enterprise),
+            Who::Regulator => Some(&self.regulator),
+            Who::Finance => Some(&self.finance),
+            Who::Nobody => None,
+        }
+    }
+
+    async fn send(&self, who: Who, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        match self.token(who) {
+            Some(token) => self.server.call(method, path, token, body).await,
+            None => self.server.request(method, path, body).await,
+        }
+    }
+
+    /// The method, path and body of one call to `endpoint`, valid for every
+    /// role allowed to make it (fresh codes, amounts that are there).
+    async fn request(&mut self, endpoint: Endpoint) -> (&'static str, String, Option<Value>) {
+        let n = self.next();
+        let (own, other, instrument) = (self.own, self.other, self.instrument.clone());
+        match endpoint {
+            Endpoint::CreateCredential => (
+                "POST",
+                "/v1/credentials".to_owned(),
+                Some(json!({ "name": format!("inspector {n}"), "role": "regulator" })),
+            ),
+            Endpoint::RevokeCredential => {
+                let (client_id, _) = self.server.credential(Role::Regulator, None).await;
+                ("DELETE", format!("/v1/credentials/{client_id}"), None)
+            }
+            Endpoint::CreateParticipant => (
+                "POST",
+                "/v1/participants".to_owned(),
+                Some(json!({
+                    "name": format!("Participant {n}"),
+                    "credit_code": credit_code(n),
+                    "region_code": "320500",
+                })),
+            ),
+            Endpoint::ListParticipants => ("GET", "/v1/participants".to_owned(), None),
+            Endpoint::GetOwnParticipant => ("GET", format!("/v1/participants/{own}"), None),
+            Endpoint::GetOtherParticipant => ("GET", format!("/v1/participants/{other}"), None),
+            Endpoint::OwnHoldings => ("GET", format!("/v1/participants/{own}/holdings"), None),
+            Endpoint::OtherHoldings => ("GET", format!("/v1/participants/{other}/holdings"), None),
+            Endpoint::OwnHistory => ("GET", format!("/v1/participants/{own}/history"), None),
+            Endpoint::OtherHistory => ("GET", format!("/v1/participants/{other}/history"), None),
+            Endpoint::CreateInstrument => (
+                "POST",
+                "/v1/instruments".to_owned(),
+                Some(instrument_body(&format!("NOX-320500-T{n}"))),
+            ),
+            Endpoint::ListInstruments => ("GET", "/v1/instruments".to_owned(), None),
+            Endpoint::GetInstrument => ("GET", format!("/v1/instruments/{instrument}"), None),
+            Endpoint::CreateAllocation => (
+                "POST",
+                "/v1/allocations".to_owned(),
+                Some(json!({
+                    "participant_id": own,
+                    "instrument": instrument,
+                    "quantity": "1.5",
+                    "method": "free",
+                })),
+            ),
+            Endpoint::Deposit => (
+                "POST",
+                "/v1/cash/deposits".to_owned(),
+                Some(json!({
+                    "participant_id": own,
+                    "amount": "10.00",
+                    "reference": format!("DEP-{n}"),
+                })),
+            ),
+            Endpoint::Withdrawal => (
+                "POST",
+                "/v1/cash/withdrawals".to_owned(),
+                Some(json!({
+                    "participant_id": own,
+                    "amount": "1.00",
+                    "reference": format!("WDR-{n}"),
+                })),
+            ),
+            Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
+            Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),
+            Endpoint::Readyz => ("GET", "/readyz".to_owned(), None),
+        }
+    }
+
+    async fn journal_len(&self) -> usize {
+        self.server
+            .store
+            .journal(0, 1_000_000)
+            .await
+            .expect("the journal")
+            .len()
+    }
+}
+
+fn problem_code(expect: Expect) -> Option<&'static str> {
+    match expect {
+        Allowed(_) => None,
+        Unauthorized => Some("unauthorized"),
+        Forbidden => Some("forbidden"),
+        NotFound => Some("not_found"),
+    }
+}
+
+fn status_of(expect: Expect) -> u16 {
+    match expect {
+        Allowed(status) => status,
+        Unauthorized => 401,
+        Forbidden => 403,
+        NotFound => 404,
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_role_as_the_spec_says() {
+    for db in TestDatabase::each().await {
+        let mut world = World::new(&db.url).await;
+        let mut failures = Vec::new();
+
+        for (endpoint, expectations) in TABLE {
+            for (who, expect) in CALLERS.iter().zip(expectations) {
+                let (method, path, body) = world.request(*endpoint).await;
+                let journal_before = world.journal_len().await;
+                let answer = world.send(*who, method, &path, body.as_ref()).await;
+                let journal_after = world.journal_len().await;
+                let what = format!("{:?} {endpoint:?} as {who:?} ({method} {path})", db.kind);
+
+                if answer.status != status_of(*expect) {
+                    failures.push(format!(
+                        "{what}: expected {expect:?}, got {} {}",
+                        answer.status, answer.body
+                    ));
+                    continue;
+                }
+                if let Some(code) = problem_code(*expect) {
+                    if answer.body["code"] != code
+                        || !answer
+                            .header("content-type")
+                            .is_some_and(|t| t.starts_with("application/problem+json"))
+                    {
+                        failures.push(format!(
+                            "{what}: expected a problem+json `{code}`, got {:?} {}",
+                            answer.header("content-type"),
+                            answer.body
+                        ));
+                    }
+                    if journal_after != journal_before {
+                        failures.push(format!("{what}: refused, yet the journal grew"));
+                    }
+                }
+                if *endpoint == Endpoint::ListParticipants && *expect == OK {
+                    let ids: Vec<&str> = answer.body["items"]
+                        .as_array()
+                        .expect("items")
+                        .iter()
+                        .filter_map(|p| p["id"].as_str())
+                        .collect();
+                    let own = world.own.to_string();
+                    let other = world.other.to_string();
+                    if *who == Who::Enterprise {
+                        if ids != [own.as_str()] {
+                            failures.push(format!(
+                                "{what}: an enterprise sees only its own participant, got {ids:?}"
+                            ));
+                        }
+                    } else if !(ids.contains(&own.as_str()) && ids.contains(&other.as_str())) {
+                        failures.push(format!("{what}: staff see every participant, got {ids:?}"));
+                    }
+                }
+            }
+        }
+
+        assert!(
+            failures.is_empty(),
+            "{} of the table's cells are wrong:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
