@@ -5,12 +5,14 @@
 
 pub mod access;
 pub mod account;
+pub mod auction;
 pub mod error;
 pub mod fees;
 pub mod ids;
 pub mod instrument;
 pub mod journal;
 pub mod ledger;
+pub mod matching;
 
 pub use access::{Participant, Role};
 pub use account::{Account, AccountKey, Owner, SystemAccount};
