@@ -270,3 +270,50 @@ fn database_url_in_the_environment_works_like_the_flag() {
     assert!(output.status.success());
     assert!(dir.join("flagged.db").exists());
 }
+
+#[test]
+fn the_demo_fills_an_empty_database_once_and_its_credentials_work() {
+    let dir = empty_folder();
+    let output = ets(&dir, &["demo"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let demo: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(demo["participants"].as_array().map(Vec::len), Some(12));
+    for role in ["admin", "regulator", "finance", "enterprise"] {
+        assert!(
+            demo["credentials"][role]["client_secret"].is_string(),
+            "{role}"
+        );
+    }
+    assert!(demo["credentials"]["enterprise"]["participant_id"].is_string());
+    let again = ets(&dir, &["demo"]);
+    assert!(
+        !again.status.success(),
+        "a second demo would duplicate the city"
+    );
+
+    let server = Server::start(&dir, None);
+    let (status, _) = server.get("/readyz");
+    assert_eq!(status, 200);
+    let lines = {
+        let output = ets(&dir, &["journal", "export", "--out", "journal.jsonl"]);
+        assert!(output.status.success());
+        std::fs::read_to_string(dir.join("journal.jsonl"))
+            .expect("export")
+            .lines()
+            .count()
+    };
+    assert!(lines > 60, "the demo is journaled: {lines} entries");
+    let (ok, verdict) = verify(
+        &dir,
+        &std::fs::read_to_string(dir.join("journal.jsonl"))
+            .expect("export")
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>(),
+    );
+    assert!(ok, "{verdict}");
+}
