@@ -272,7 +272,7 @@ fn database_url_in_the_environment_works_like_the_flag() {
 }
 
 #[test]
-fn the_demo_fills_an_empty_database_once_and_its_credentials_work() {
+fn the_demo_fills_an_empty_database_once_and_is_journaled() {
     let dir = empty_folder();
     let output = ets(&dir, &["demo"]);
     assert!(
