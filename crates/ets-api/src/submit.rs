@@ -17,6 +17,7 @@ pub struct InFlight {
     keys: Mutex<HashSet<(String, String)>>,
 }
 
+/// The right to process one key; dropping it frees the key.
 struct Claim<'a> {
     in_flight: &'a InFlight,
     key: (String, String),
@@ -31,7 +32,9 @@ impl Drop for Claim<'_> {
 impl InFlight {
     fn claim(&self, scope: &str, key: &str) -> Option<Claim<'_>> {
         let key = (scope.to_owned(), key.to_owned());
-        self.lock().insert(key.clone()).then_some(Claim {
+        // The lock is released before a Claim exists: dropping a Claim takes it.
+        let inserted = self.lock().insert(key.clone());
+        inserted.then(|| Claim {
             in_flight: self,
             key,
         })
