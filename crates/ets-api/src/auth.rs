@@ -127,8 +127,11 @@ pub(crate) async fn token(
 ) -> Result<Response, Problem> {
     let now = Instant::now();
     let address = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    // Failures count per client id *from one address*, so nobody can lock a
+    // client out by failing on its behalf from elsewhere.
+    let client_key = format!("{}@{address}", request.client_id);
     for (limiter, key) in [
-        (&state.limits.by_client, request.client_id.as_str()),
+        (&state.limits.by_client, client_key.as_str()),
         (&state.limits.by_address, address.as_str()),
     ] {
         if let Err(retry_after) = limiter.check(key, now) {
@@ -136,13 +139,19 @@ pub(crate) async fn token(
         }
     }
     let credential = state.store.credential(&request.client_id).await?;
+    // Unknown and revoked clients cost the same argon2 verification as a wrong
+    // secret, so the answer's timing does not tell which client ids exist.
+    let stored_hash = credential
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |c| c.secret_hash.clone());
+    let secret = request.client_secret.clone();
+    let matches = tokio::task::spawn_blocking(move || verify_secret(&secret, &stored_hash))
+        .await
+        .map_err(|e| Problem::internal(&e))?;
     let credential = match credential {
-        Some(c) if !c.revoked && verify_secret(&request.client_secret, &c.secret_hash) => c,
+        Some(c) if !c.revoked && matches => c,
         _ => {
-            state
-                .limits
-                .by_client
-                .record_failure(&request.client_id, now);
+            state.limits.by_client.record_failure(&client_key, now);
             state.limits.by_address.record_failure(&address, now);
             tracing::info!(client_id = %request.client_id, "token refused: bad credentials");
             return Err(Problem::new(
@@ -152,7 +161,7 @@ pub(crate) async fn token(
             ));
         }
     };
-    state.limits.by_client.reset(&credential.client_id);
+    state.limits.by_client.reset(&client_key);
     let issued = state
         .tokens
         .issue(
@@ -168,6 +177,17 @@ pub(crate) async fn token(
         "expires_in": issued.expires_in,
     });
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// An argon2id hash of a random secret nobody knows, made once: what an
+/// unknown client's secret is verified against.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        crate::secret::new_secret()
+            .and_then(|secret| crate::secret::hash_secret(&secret))
+            .unwrap_or_default()
+    })
 }
 
 fn too_many(retry_after: Duration) -> Response {

@@ -75,14 +75,22 @@ pub(crate) fn fixed(value: Decimal, scale: u32) -> String {
     value.to_string()
 }
 
-/// `POST /v1/auth/token`.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/auth/token`. Its `Debug` never shows the secret.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The credential's client id.
     pub client_id: String,
     /// Its secret.
     pub client_secret: String,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /v1/credentials`.

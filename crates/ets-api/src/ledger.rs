@@ -20,7 +20,13 @@ use crate::registry::unexpected;
 use crate::submit::submit;
 
 /// Days from allocation to the due date of its invoice when none is given.
-pub(crate) const DEFAULT_DUE_DAYS: i64 = 30;
+pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
+
+/// Today in the business time zone, Asia/Shanghai (UTC+8 all year: China
+/// has no daylight saving time).
+fn business_date() -> chrono::NaiveDate {
+    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
 
 /// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
 pub(crate) async fn create_allocation(
@@ -50,9 +56,9 @@ pub(crate) async fn create_allocation(
                     "A paid allocation needs unit_fee and years.",
                 ));
             };
-            let due_date = request.due_date.unwrap_or_else(|| {
-                Utc::now().date_naive() + chrono::Days::new(DEFAULT_DUE_DAYS as u64)
-            });
+            let due_date = request
+                .due_date
+                .unwrap_or_else(|| business_date() + chrono::Days::new(DEFAULT_DUE_DAYS));
             Some(PaidUse {
                 invoice_id: Uuid::now_v7(),
                 unit_fee: unit_fee.0,

@@ -44,7 +44,7 @@ pub(crate) async fn create_credential(
         name: name.to_owned(),
         role,
         participant_id: request.participant_id,
-        secret_hash: secret::hash_secret(&client_secret).map_err(|e| Problem::internal(&e))?,
+        secret_hash: hash_off_the_runtime(client_secret.clone()).await?,
     };
     let committed = submit(
         &state,
@@ -255,6 +255,14 @@ pub(crate) async fn get_instrument(
         .await?
         .ok_or_else(|| Problem::not_found("instrument"))?;
     Ok(Json(InstrumentBody::from(&instrument)))
+}
+
+/// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+async fn hash_off_the_runtime(secret: String) -> Result<String, Problem> {
+    tokio::task::spawn_blocking(move || secret::hash_secret(&secret))
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .map_err(|e| Problem::internal(&e))
 }
 
 /// An outcome that does not belong to the command: a bug, answered 500.

@@ -123,8 +123,8 @@ impl std::fmt::Debug for NewSigningKey {
 }
 
 /// A credential to store. `secret_hash` is an argon2id PHC string; the secret
-/// itself never reaches the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// itself never reaches the store. `Debug` leaves the hash out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCredential {
     /// Public identifier of the API client.
     pub client_id: String,
@@ -136,6 +136,17 @@ pub struct NewCredential {
     pub participant_id: Option<Uuid>,
     /// argon2id hash of the secret.
     pub secret_hash: String,
+}
+
+impl std::fmt::Debug for NewCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCredential")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("participant_id", &self.participant_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A ledger transaction: legs applied together or not at all.

@@ -202,6 +202,20 @@ impl Changes {
     }
 }
 
+/// [`apply_batch`], but a panic (a bug) fails the batch instead of the
+/// writer: the caller rolls back and the writer retries each request alone,
+/// so only the request that trips the bug fails.
+pub(crate) fn apply_batch_guarded(
+    batch: &[Request],
+    loaded: Loaded,
+    now: DateTime<Utc>,
+) -> Option<Changes> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        apply_batch(batch, loaded, now)
+    }))
+    .ok()
+}
+
 /// Applies a batch to what was loaded. Time never runs backwards in the
 /// journal: the batch's time is the later of `now` and the head's time, so
 /// several nodes with slightly different clocks still write one ordered history.
@@ -392,6 +406,20 @@ fn apply_command<'a>(
             if allocation.instrument.as_str() == ets_core::instrument::CNY {
                 return Err(CommandError::CashNotAllocatable);
             }
+            // Everything that can refuse comes before the legs touch the
+            // working set: a refused request must leave no trace in the batch.
+            let invoice = match &allocation.paid {
+                None => None,
+                Some(paid) => Some(Invoice {
+                    id: paid.invoice_id,
+                    participant_id: allocation.participant_id,
+                    kind: "paid_use".to_owned(),
+                    amount: fees::paid_use_amount(allocation.quantity, paid.unit_fee, paid.years)?,
+                    paid: Decimal::ZERO,
+                    due_date: paid.due_date,
+                    created_at: changes.at,
+                }),
+            };
             let leg = allocation_leg(allocation);
             let transaction = apply_legs(
                 loaded,
@@ -401,18 +429,6 @@ fn apply_command<'a>(
                 changes.at,
             )?;
             let quantity = transaction.postings[0].amount.abs();
-            let invoice = match &allocation.paid {
-                None => None,
-                Some(paid) => Some(Invoice {
-                    id: paid.invoice_id,
-                    participant_id: allocation.participant_id,
-                    kind: "paid_use".to_owned(),
-                    amount: fees::paid_use_amount(quantity, paid.unit_fee, paid.years)?,
-                    paid: Decimal::ZERO,
-                    due_date: paid.due_date,
-                    created_at: changes.at,
-                }),
-            };
             let record = Allocation {
                 id: allocation.id,
                 participant_id: allocation.participant_id,
@@ -533,4 +549,75 @@ fn posting_payload(posting: &Posting) -> Value {
         "version": posting.version,
         "hold": posting.hold,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use ets_core::{Actor, InstrumentKind, InstrumentSpec, Owner, RegionCode};
+
+    use super::*;
+    use crate::command::PaidUse;
+
+    fn dec(text: &str) -> Decimal {
+        Decimal::from_str(text).expect("decimal")
+    }
+
+    #[test]
+    fn a_refused_request_leaves_no_trace_in_the_batch() {
+        let participant = Uuid::from_u128(7);
+        let code = InstrumentCode::parse("SO2-320500-2026").expect("code");
+        let instrument = Instrument::new(InstrumentSpec {
+            code: code.clone(),
+            kind: InstrumentKind::PollutantRight,
+            pollutant: Some("SO2".to_owned()),
+            unit: "t".to_owned(),
+            scale: 4,
+            region_code: Some(RegionCode::parse("320500").expect("region")),
+            vintage: None,
+            valid_from: Some("2026-01-01".parse().expect("date")),
+            valid_to: Some("2030-12-31".parse().expect("date")),
+            commission_rate: Decimal::ZERO,
+            price_band: None,
+        })
+        .expect("instrument");
+        let mut loaded = Loaded::new(JournalHead::genesis(), None);
+        loaded.ledger.add_instrument(instrument);
+        loaded.participants.insert(participant);
+        let request = |command| Request {
+            actor: Actor::cli(),
+            idempotency: None,
+            command,
+        };
+        let bad_fee = Command::Allocate(NewAllocation {
+            id: Uuid::from_u128(1),
+            participant_id: participant,
+            instrument: code.clone(),
+            quantity: dec("10"),
+            paid: Some(PaidUse {
+                invoice_id: Uuid::from_u128(2),
+                unit_fee: dec("200"),
+                years: 0,
+                due_date: "2026-12-31".parse().expect("date"),
+            }),
+        });
+        let batch = [
+            request(bad_fee),
+            request(Command::deposit(participant, dec("5"))),
+        ];
+        let changes = apply_batch(&batch, loaded, chrono::Utc::now());
+        assert_eq!(
+            changes.results[0].as_ref().map(|_| ()),
+            Err(&CommandError::Ledger(ets_core::LedgerError::InvalidFee))
+        );
+        assert!(changes.results[1].is_ok());
+        let rights = AccountKey::new(Owner::Participant(participant), code);
+        assert!(
+            changes.accounts.iter().all(|a| a.key != rights),
+            "the refused allocation touched {:?}",
+            changes.accounts
+        );
+        assert_eq!(changes.journal.len(), 1);
+    }
 }

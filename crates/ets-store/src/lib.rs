@@ -61,6 +61,9 @@ pub enum StoreError {
     /// The writer task is gone (the store is shutting down).
     #[error("the store is shutting down")]
     Closed,
+    /// A bug or an unconfirmed commit; logged where it happened.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// One storage backend. Both implementations pass the same conformance suite.

@@ -17,7 +17,7 @@ use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
-use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
+use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding};
 use crate::{Backend, StoreError};
 
@@ -589,21 +589,59 @@ impl PostgresBackend {
         batch: &[Request],
         now: DateTime<Utc>,
         head: &PgRow,
-    ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
+    ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
         let head_at: Option<DateTime<Utc>> = head.try_get("at")?;
         let head = JournalHead {
             seq: head.try_get("seq")?,
             hash: head.try_get("hash")?,
         };
         let loaded = self.load(conn, batch, head, head_at).await?;
-        let changes = apply_batch(batch, loaded, now);
+        let changes =
+            crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
         if changes.is_empty() {
             conn.execute("ROLLBACK").await?;
         } else {
             self.persist(conn, &changes).await?;
-            conn.execute("COMMIT").await?;
+            if let Err(error) = conn.execute("COMMIT").await {
+                return Err(BatchFailure::CommitUnknown {
+                    error,
+                    head: changes.head,
+                    results: changes.results,
+                });
+            }
         }
         Ok(changes.results)
+    }
+
+    /// After a failed COMMIT the transaction may or may not have committed
+    /// (the connection can drop after the server committed). The batch's new
+    /// head hash is unique to it: if the journal holds it, the batch committed.
+    async fn committed(&self, head: &JournalHead) -> Result<bool, sqlx::Error> {
+        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM journal WHERE seq = $1")
+            .bind(head.seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(hash.as_deref() == Some(head.hash.as_str()))
+    }
+}
+
+/// How a batch failed, and whether it is safe to try again.
+enum BatchFailure {
+    /// Before COMMIT: nothing was written; the batch may be retried.
+    Database(sqlx::Error),
+    /// Applying the batch panicked (a bug); nothing was written.
+    Panicked,
+    /// COMMIT failed: the outcome must be checked before anything is retried.
+    CommitUnknown {
+        error: sqlx::Error,
+        head: JournalHead,
+        results: Vec<Result<Committed, CommandError>>,
+    },
+}
+
+impl From<sqlx::Error> for BatchFailure {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
     }
 }
 
@@ -630,16 +668,36 @@ impl Backend for PostgresBackend {
             .await;
         let result = match head {
             Ok(head) => self.run_batch(&mut conn, batch, now, &head).await,
-            Err(error) => Err(error),
+            Err(error) => Err(BatchFailure::Database(error)),
         };
         match result {
             Ok(results) => Ok(results),
-            Err(error) => {
+            Err(BatchFailure::CommitUnknown {
+                error,
+                head,
+                results,
+            }) => {
+                conn.close_on_drop();
+                match self.committed(&head).await {
+                    Ok(true) => Ok(results),
+                    Ok(false) => Err(error.into()),
+                    Err(_) => {
+                        tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
+                        Err(StoreError::Internal(
+                            "the database did not confirm the commit; retry with the same Idempotency-Key",
+                        ))
+                    }
+                }
+            }
+            Err(failure) => {
                 if conn.execute("ROLLBACK").await.is_err() {
                     // A connection in an unknown state never goes back to the pool.
                     conn.close_on_drop();
                 }
-                Err(error.into())
+                match failure {
+                    BatchFailure::Database(error) => Err(error.into()),
+                    _ => Err(StoreError::Internal("applying the batch failed")),
+                }
             }
         }
     }
@@ -853,7 +911,7 @@ impl Backend for PostgresBackend {
         limit: i64,
     ) -> Result<Vec<Instrument>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{INSTRUMENT_COLUMNS} WHERE $1::text IS NULL OR code > $1 ORDER BY code COLLATE \"C\" LIMIT $2"
+            "{INSTRUMENT_COLUMNS} WHERE $1::text IS NULL OR code COLLATE \"C\" > $1 ORDER BY code COLLATE \"C\" LIMIT $2"
         ))
         .bind(after)
         .bind(limit)

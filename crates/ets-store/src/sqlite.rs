@@ -21,7 +21,7 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
-use crate::engine::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
+use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::postgres::decode_error;
 use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding, finish_holdings};
 use crate::{Backend, StoreError};
@@ -391,7 +391,8 @@ impl SqliteBackend {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
         let loaded = self.load(conn, batch).await?;
-        let changes = apply_batch(batch, loaded, now);
+        let changes = crate::engine::apply_batch_guarded(batch, loaded, now)
+            .ok_or_else(|| sqlx::Error::Protocol("applying the batch panicked".to_owned()))?;
         if !changes.is_empty() {
             self.persist(conn, &changes).await?;
         }
@@ -542,12 +543,21 @@ impl Backend for SqliteBackend {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         match self.execute_in(&mut conn, batch, now).await {
-            Ok(results) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await?;
-                Ok(results)
-            }
+            Ok(results) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+                Ok(_) => Ok(results),
+                Err(error) => {
+                    // A local file: a failed COMMIT did not commit. Roll back, or
+                    // at least never return the connection mid-transaction.
+                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                    Err(error.into())
+                }
+            },
             Err(error) => {
-                sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    conn.close_on_drop();
+                }
                 Err(error.into())
             }
         }
