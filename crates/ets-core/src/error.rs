@@ -16,6 +16,9 @@ pub enum LedgerError {
     /// The region code is not six digits with a non-zero province.
     #[error("the region code must be a 6-digit administrative division code")]
     InvalidRegionCode,
+    /// A price is zero, negative, above 10^9 or has more than 6 decimals.
+    #[error("the price must be greater than zero, at most 1000000000, with at most 6 decimals")]
+    InvalidPrice,
     /// A unit fee or a paid-use period is out of range.
     #[error("the unit fee must be ≥ 0 with at most 6 decimals, and years 1 to 50")]
     InvalidFee,
@@ -77,6 +80,7 @@ impl LedgerError {
         match self {
             Self::InvalidCreditCode => "invalid_credit_code",
             Self::InvalidRegionCode => "invalid_region_code",
+            Self::InvalidPrice => "invalid_price",
             Self::InvalidFee => "invalid_fee",
             Self::InvalidName => "invalid_name",
             Self::InvalidRole => "invalid_role",

@@ -119,10 +119,33 @@ pub fn match_incoming(
     }
 }
 
+/// The highest price per unit an order may name: 10^9 CNY. With quantities
+/// at most [`crate::instrument::MAX_QUANTITY`] (10^15), every value here is at
+/// most 10^24, far inside `Decimal`'s range, so the arithmetic below cannot
+/// overflow for checked inputs.
+pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// The most decimal places a price may have.
+pub const PRICE_SCALE: u32 = 6;
+
+/// Checks an order's or a bid's price.
+///
+/// # Errors
+/// `invalid_price` unless 0 < price ≤ [`MAX_PRICE`] with at most
+/// [`PRICE_SCALE`] decimal places.
+pub fn check_price(price: Decimal) -> Result<Decimal, crate::LedgerError> {
+    if price <= Decimal::ZERO || price > MAX_PRICE || price.normalize().scale() > PRICE_SCALE {
+        return Err(crate::LedgerError::InvalidPrice);
+    }
+    Ok(price)
+}
+
 /// The cash a buy order holds: its value at the limit price, rounded half-up
 /// to the fen, plus the commission on that value, rounded half-up. No more.
+/// Inputs must have passed [`check_price`] and the instrument's quantity check.
 #[must_use]
 pub fn buy_hold(quantity: Decimal, limit: Decimal, commission_rate: Decimal) -> Decimal {
+    debug_assert!(limit <= MAX_PRICE && quantity <= crate::instrument::MAX_QUANTITY);
     let value = round_money(quantity * limit);
     value + round_money(value * commission_rate)
 }
@@ -267,6 +290,22 @@ mod tests {
         let (second, _) = money.buy_fill(dec("0.5"), dec("0.005"), dec("0"));
         // 0.0025 → 0.00, then 0.005 total → 0.01: the second fill pays 0.01.
         assert_eq!((first, second), (dec("0.00"), dec("0.01")));
+    }
+
+    #[test]
+    fn prices_are_positive_bounded_and_at_most_six_places() {
+        assert_eq!(check_price(dec("230.50")), Ok(dec("230.50")));
+        assert_eq!(check_price(dec("1000000000")), Ok(dec("1000000000")));
+        for bad in ["0", "-1", "1000000000.01", "0.0000001"] {
+            assert_eq!(
+                check_price(dec(bad)),
+                Err(crate::LedgerError::InvalidPrice),
+                "{bad}"
+            );
+        }
+        // The largest order's value stays exact.
+        let hold = buy_hold(crate::instrument::MAX_QUANTITY, MAX_PRICE, dec("0.5"));
+        assert_eq!(hold, dec("1500000000000000000000000.00"));
     }
 
     #[test]
