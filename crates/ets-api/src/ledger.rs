@@ -16,7 +16,7 @@ use crate::dto::{AllocationRequest, CashRequest, fixed, time};
 use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
-use crate::registry::unexpected;
+use crate::registry::{unexpected, visible_participant};
 use crate::submit::submit;
 
 /// Days from allocation to the due date of its invoice when none is given.
@@ -127,23 +127,6 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, Problem> {
         })
 }
 
-async fn visible_participant(state: &AppState, caller: &Caller, id: &str) -> Result<Uuid, Problem> {
-    let id = Uuid::parse_str(id).map_err(|_| Problem::not_found("participant"))?;
-    caller.require(&[
-        Role::Admin,
-        Role::Regulator,
-        Role::Finance,
-        Role::Enterprise,
-    ])?;
-    caller.may_see(id, "participant")?;
-    state
-        .store
-        .participant(id)
-        .await?
-        .ok_or_else(|| Problem::not_found("participant"))?;
-    Ok(id)
-}
-
 /// `GET /v1/participants/{id}/holdings?as_of=`: every instrument with its
 /// balance, available and held; CNY always included.
 pub(crate) async fn holdings(
@@ -153,7 +136,7 @@ pub(crate) async fn holdings(
     Params(query): Params<HoldingsQuery>,
 ) -> Result<Json<Value>, Problem> {
     let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
-    let id = visible_participant(&state, &caller, &id).await?;
+    let id = visible_participant(&state, &caller, &id).await?.id;
     let holdings = state.store.holdings(id, as_of).await?;
     let rows: Vec<Value> = holdings
         .iter()
@@ -199,7 +182,7 @@ pub(crate) async fn history(
         .map_err(|_| {
             Problem::unprocessable("invalid_query", "instrument is not an instrument code.")
         })?;
-    let id = visible_participant(&state, &caller, &id).await?;
+    let id = visible_participant(&state, &caller, &id).await?.id;
     let items = state
         .store
         .history(id, instrument.as_ref(), after.as_ref(), limit + 1)

@@ -163,13 +163,7 @@ pub(crate) async fn get_participant(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ParticipantBody>, Problem> {
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("participant"))?;
-    caller.may_see(id, "participant")?;
-    let participant = state
-        .store
-        .participant(id)
-        .await?
-        .ok_or_else(|| Problem::not_found("participant"))?;
+    let participant = visible_participant(&state, &caller, &id).await?;
     Ok(Json(ParticipantBody::from(&participant)))
 }
 
@@ -263,6 +257,26 @@ async fn hash_off_the_runtime(secret: String) -> Result<String, Problem> {
         .await
         .map_err(|e| Problem::internal(&e))?
         .map_err(|e| Problem::internal(&e))
+}
+
+/// The participant named in a path, if the caller may see it: staff see every
+/// participant, an enterprise only its own; anything else is 404, as if it
+/// did not exist.
+///
+/// # Errors
+/// `not_found`, or the store's failure.
+pub(crate) async fn visible_participant(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Participant, Problem> {
+    let id = Uuid::parse_str(id).map_err(|_| Problem::not_found("participant"))?;
+    caller.may_see(id, "participant")?;
+    state
+        .store
+        .participant(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("participant"))
 }
 
 /// An outcome that does not belong to the command: a bug, answered 500.
