@@ -46,3 +46,22 @@ CREATE TABLE trades (
 CREATE INDEX trades_by_instrument_day ON trades (instrument, business_date);
 CREATE INDEX trades_by_buyer ON trades (buyer_id, id);
 CREATE INDEX trades_by_seller ON trades (seller_id, id);
+
+-- A negotiated trade (协议转让): the seller's proposal to a named buyer. Its
+-- id is also the id of the hold on the seller's rights.
+CREATE TABLE negotiated_trades (
+    id            uuid PRIMARY KEY,
+    seller_id     uuid NOT NULL REFERENCES participants (id),
+    buyer_id      uuid NOT NULL REFERENCES participants (id),
+    instrument    text NOT NULL REFERENCES instruments (code),
+    quantity      numeric NOT NULL CHECK (quantity > 0),
+    price         numeric NOT NULL CHECK (price > 0),
+    status        text NOT NULL CHECK (status IN ('proposed', 'settled', 'rejected', 'cancelled', 'expired')),
+    expires_at    timestamptz NOT NULL,
+    trade_id      uuid REFERENCES trades (id),
+    created_at    timestamptz NOT NULL,
+    updated_at    timestamptz NOT NULL
+);
+CREATE INDEX negotiated_due ON negotiated_trades (expires_at) WHERE status = 'proposed';
+CREATE INDEX negotiated_by_seller ON negotiated_trades (seller_id, id);
+CREATE INDEX negotiated_by_buyer ON negotiated_trades (buyer_id, id);

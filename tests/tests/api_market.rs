@@ -381,3 +381,138 @@ async fn orders_are_refused_with_a_code_and_change_nothing() {
         assert_eq!(answer.status, 404);
     }
 }
+
+#[tokio::test]
+async fn a_negotiated_trade_settles_between_its_parties_and_lapses_on_its_own() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (seller, seller_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (buyer, buyer_token) = market.enterprise(2, "320506", "0", "5000.00").await;
+        let (_, outsider_token) = market.enterprise(3, "320500", "0", "0").await;
+
+        let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "3.3333", "price": "301.07"});
+        let offer = market
+            .server
+            .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
+            .await;
+        assert_eq!(offer.status, 201, "{}", offer.body);
+        assert_eq!(
+            strings(&offer.body, &["status", "quantity", "price", "value"]),
+            ["proposed", "3.3333", "301.07", "1003.56"]
+        );
+        assert_eq!(
+            market.holding(seller, SO2).await,
+            ("10.0000".into(), "3.3333".into())
+        );
+        let id = offer.body["id"].as_str().expect("id").to_owned();
+
+        // The buyer finds the offer addressed to it; an outsider cannot see it.
+        let listed = market
+            .server
+            .call(
+                "GET",
+                "/v1/negotiated-trades?status=proposed",
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(listed.body["items"][0]["id"], id.as_str());
+        let hidden = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/negotiated-trades/{id}"),
+                &outsider_token,
+                None,
+            )
+            .await;
+        assert_eq!(hidden.status, 404);
+        let stolen = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/accept"),
+                &outsider_token,
+                None,
+            )
+            .await;
+        assert_eq!(stolen.status, 404);
+
+        let settled = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/accept"),
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(settled.body["status"], "settled", "{}", settled.body);
+        assert!(settled.body["trade_id"].is_string());
+        assert_eq!(
+            market.holding(buyer, "CNY").await,
+            ("3995.44".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(seller, "CNY").await,
+            ("1002.56".into(), "0.00".into())
+        );
+        // Both parties of a negotiated trade know each other.
+        let trades = market
+            .server
+            .call("GET", "/v1/trades?method=negotiated", &seller_token, None)
+            .await;
+        let trade = &trades.body["items"][0];
+        assert_eq!(trade["buyer_participant_id"], buyer.to_string());
+        assert_eq!(trade["seller_participant_id"], seller.to_string());
+        assert_eq!(trade["id"], settled.body["trade_id"]);
+        let again = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/reject"),
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str()),
+            (409, Some("negotiated_trade_not_open"))
+        );
+
+        // An offer nobody answers lapses and its rights come back.
+        let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(500)).to_rfc3339();
+        let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "2", "price": "10", "expires_at": soon});
+        let brief = market
+            .server
+            .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
+            .await;
+        assert_eq!(brief.status, 201, "{}", brief.body);
+        let id = brief.body["id"].as_str().expect("id").to_owned();
+        let mut status = String::new();
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let answer = market
+                .server
+                .call(
+                    "GET",
+                    &format!("/v1/negotiated-trades/{id}"),
+                    &seller_token,
+                    None,
+                )
+                .await;
+            status = answer.body["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if status == "expired" {
+                break;
+            }
+        }
+        assert_eq!(status, "expired");
+        assert_eq!(
+            market.holding(seller, SO2).await,
+            ("6.6667".into(), "0.0000".into())
+        );
+    }
+}

@@ -73,6 +73,10 @@ enum Endpoint {
     CancelOtherOrder,
     Book,
     ListTrades,
+    ProposeNegotiated,
+    ListNegotiated,
+    GetNegotiated,
+    AcceptNegotiated,
     Jwks,
     Healthz,
     Readyz,
@@ -145,6 +149,22 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
     ),
     (Endpoint::Book, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::ListTrades, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::ProposeNegotiated,
+        [Forbidden, CREATED, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::ListNegotiated,
+        [OK, OK, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::GetNegotiated,
+        [OK, OK, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::AcceptNegotiated,
+        [Forbidden, OK, Forbidden, Forbidden, Unauthorized],
+    ),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -239,6 +259,27 @@ impl World {
             .token(Role::Enterprise, Some(world.other))
             .await;
         world
+    }
+
+    /// A fresh offer of 1 t at 1.00 from the other participant to `own`.
+    async fn offer_to_own(&self) -> String {
+        let body = json!({
+            "buyer_participant_id": self.own,
+            "instrument": self.instrument,
+            "quantity": "1",
+            "price": "1.00",
+        });
+        let answer = self
+            .server
+            .call(
+                "POST",
+                "/v1/negotiated-trades",
+                &self.other_enterprise,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "setup offer: {:?}", answer.body);
+        answer.body["id"].as_str().expect("an id").to_owned()
     }
 
     /// A fresh resting sell order of `own` (or of the other participant).
@@ -399,6 +440,25 @@ impl World {
             }
             Endpoint::Book => ("GET", format!("/v1/markets/{instrument}/book"), None),
             Endpoint::ListTrades => ("GET", "/v1/trades".to_owned(), None),
+            Endpoint::ProposeNegotiated => (
+                "POST",
+                "/v1/negotiated-trades".to_owned(),
+                Some(json!({
+                    "buyer_participant_id": other,
+                    "instrument": instrument,
+                    "quantity": "0.5",
+                    "price": "10.00",
+                })),
+            ),
+            Endpoint::ListNegotiated => ("GET", "/v1/negotiated-trades".to_owned(), None),
+            Endpoint::GetNegotiated => {
+                let id = self.offer_to_own().await;
+                ("GET", format!("/v1/negotiated-trades/{id}"), None)
+            }
+            Endpoint::AcceptNegotiated => {
+                let id = self.offer_to_own().await;
+                ("POST", format!("/v1/negotiated-trades/{id}/accept"), None)
+            }
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),
             Endpoint::Readyz => ("GET", "/readyz".to_owned(), None),

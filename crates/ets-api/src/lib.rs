@@ -194,7 +194,55 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             get(market::book),
         ),
         (Method::GET, "/v1/trades", get(market::list_trades)),
+        (Method::POST, "/v1/negotiated-trades", post(market::propose)),
+        (
+            Method::GET,
+            "/v1/negotiated-trades",
+            get(market::list_proposals),
+        ),
+        (
+            Method::GET,
+            "/v1/negotiated-trades/{id}",
+            get(market::get_proposal),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/accept",
+            post(market::accept),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/reject",
+            post(market::reject),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/cancel",
+            post(market::cancel_proposal),
+        ),
     ]
+}
+
+/// How often each node looks for lapsed negotiated trades.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the task that releases what lapses without anyone calling:
+/// negotiated trades past their expiry. Every node may run it; the writer
+/// re-checks under the journal lock, so two nodes never expire one twice.
+pub fn spawn_sweeper(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match store.expire_proposals().await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "negotiated trades expired"),
+                Err(ets_store::StoreError::Closed) => break,
+                Err(error) => tracing::warn!(error = %error, "expiry sweep failed"),
+            }
+        }
+    })
 }
 
 /// The whole HTTP application, ready to serve or to call in tests.

@@ -25,6 +25,7 @@ use crate::command::{
     NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
 use crate::market::{self, BookNeed, Market, Order, Trade};
+use crate::negotiated::{self, Proposal};
 
 /// What a batch must read (and lock) before it can be applied.
 #[derive(Debug, Default)]
@@ -43,6 +44,10 @@ pub(crate) struct Needs {
     pub(crate) orders: BTreeSet<Uuid>,
     /// Participants whose region a rule needs.
     pub(crate) regions: BTreeSet<Uuid>,
+    /// Proposals named by id.
+    pub(crate) proposals: BTreeSet<Uuid>,
+    /// Whether to load the proposals whose time has passed.
+    pub(crate) due_proposals: bool,
 }
 
 impl Needs {
@@ -89,6 +94,21 @@ impl Needs {
                 Command::CancelOrder { id, .. } => {
                     needs.orders.insert(*id);
                 }
+                Command::Propose(proposal) => {
+                    for party in [proposal.seller_id, proposal.buyer_id] {
+                        needs.regions.insert(party);
+                        needs.participants.insert(party);
+                    }
+                    needs.instruments.insert(proposal.instrument.clone());
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::Participant(proposal.seller_id),
+                        proposal.instrument.clone(),
+                    ));
+                }
+                Command::AnswerProposal { id, .. } => {
+                    needs.proposals.insert(*id);
+                }
+                Command::ExpireProposals => needs.due_proposals = true,
             }
         }
         needs
@@ -148,6 +168,22 @@ impl Needs {
                 .values()
                 .map(|o| (o.participant_id, o.instrument.clone())),
         ));
+    }
+
+    /// Once the proposals are loaded: their holds, both parties' accounts
+    /// (settlement moves rights and cash both ways) and the buyer's region.
+    pub(crate) fn add_proposals(&mut self, proposals: &BTreeMap<Uuid, Proposal>) {
+        for proposal in proposals.values() {
+            self.holds.insert(proposal.id);
+            self.regions.insert(proposal.buyer_id);
+            self.participants
+                .extend([proposal.buyer_id, proposal.seller_id]);
+            self.instruments.insert(proposal.instrument.clone());
+            self.accounts.extend(market::book_accounts([
+                (proposal.buyer_id, proposal.instrument.clone()),
+                (proposal.seller_id, proposal.instrument.clone()),
+            ]));
+        }
     }
 
     /// Once the holds are loaded: their accounts and instruments, and the
@@ -231,6 +267,8 @@ pub(crate) struct Changes {
     /// Orders placed or changed, as they now stand.
     pub(crate) orders: BTreeMap<Uuid, Order>,
     pub(crate) trades: Vec<Trade>,
+    /// Proposals made or changed, as they now stand.
+    pub(crate) proposals: BTreeMap<Uuid, Proposal>,
 }
 
 impl Changes {
@@ -277,6 +315,7 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         signing_keys: Vec::new(),
         orders: BTreeMap::new(),
         trades: Vec::new(),
+        proposals: BTreeMap::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -505,6 +544,18 @@ fn apply_command<'a>(
         Command::CancelOrder { id, owner } => {
             let (kind, payload, order) = market::cancel_order(*id, *owner, loaded, changes)?;
             Ok((kind, payload, Outcome::OrderCancelled(order)))
+        }
+        Command::Propose(proposal) => {
+            let (kind, payload, proposal) = negotiated::propose(proposal, loaded, changes)?;
+            Ok((kind, payload, Outcome::Proposal(proposal)))
+        }
+        Command::AnswerProposal { id, answer, by } => {
+            let (kind, payload, resolved) = negotiated::answer(*id, *answer, *by, loaded, changes)?;
+            Ok((kind, payload, Outcome::ProposalAnswered(resolved)))
+        }
+        Command::ExpireProposals => {
+            let (kind, payload, ids) = negotiated::expire_due(loaded, changes)?;
+            Ok((kind, payload, Outcome::ProposalsExpired(ids)))
         }
         Command::CreateSigningKey(key) => {
             if loaded.signing_key_exists {

@@ -13,6 +13,7 @@
 mod command;
 mod engine;
 mod market;
+mod negotiated;
 mod postgres;
 mod read;
 mod sqlite;
@@ -35,10 +36,11 @@ pub use command::{
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
 pub use market::{NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
+pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
-    TradeFilter,
+    ProposalFilter, TradeFilter,
 };
 pub use sqlite::SqliteBackend;
 
@@ -170,6 +172,21 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         filter: &TradeFilter,
     ) -> impl Future<Output = Result<Vec<Trade>, StoreError>> + Send;
+    /// One negotiated trade.
+    fn proposal(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Proposal>, StoreError>> + Send;
+    /// Negotiated trades matching a filter, oldest first.
+    fn proposals(
+        &self,
+        filter: &ProposalFilter,
+    ) -> impl Future<Output = Result<Vec<Proposal>, StoreError>> + Send;
+    /// Whether any proposal is still open past its expiry.
+    fn proposals_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 enum Inner {
@@ -498,6 +515,47 @@ impl Store {
     /// The database failure.
     pub async fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, StoreError> {
         dispatch!(self, b => b.trades(filter).await)
+    }
+
+    /// One negotiated trade.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
+        dispatch!(self, b => b.proposal(id).await)
+    }
+
+    /// Negotiated trades matching a filter, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        dispatch!(self, b => b.proposals(filter).await)
+    }
+
+    /// Expires every proposal whose time has passed, if there is one:
+    /// releases their holds in one journaled transaction. Returns how many.
+    /// Every node may call this on a timer; a cheap read comes first, and
+    /// the writer re-checks under the journal lock.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn expire_proposals(&self) -> Result<usize, StoreError> {
+        if !dispatch!(self, b => b.proposals_due(Utc::now()).await)? {
+            return Ok(0);
+        }
+        let actor = Actor {
+            client_id: "system:expiry".to_owned(),
+            role: "system".to_owned(),
+        };
+        match self.execute(actor, Command::ExpireProposals).await {
+            Ok(Committed {
+                outcome: Outcome::ProposalsExpired(ids),
+                ..
+            }) => Ok(ids.len()),
+            Ok(_) | Err(StoreError::Command(CommandError::NothingDue)) => Ok(0),
+            Err(error) => Err(error),
+        }
     }
 
     /// Verifies the whole journal in the database: every entry's hash and link,

@@ -263,6 +263,8 @@ pub(crate) struct Market {
     pub(crate) regions: BTreeMap<Uuid, RegionCode>,
     /// The previous business day's VWAP of instruments with a price band.
     pub(crate) reference_prices: BTreeMap<InstrumentCode, Decimal>,
+    /// Negotiated trade proposals read (named, or due to expire), by id.
+    pub(crate) proposals: BTreeMap<Uuid, crate::negotiated::Proposal>,
 }
 
 /// What a placed order did: the order as it now stands, and its trades.

@@ -19,8 +19,10 @@ use uuid::Uuid;
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
+use crate::negotiated::{Proposal, ProposalStatus};
 use crate::read::{
-    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter, TradeFilter,
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
+    ProposalFilter, TradeFilter,
 };
 use crate::{Backend, StoreError};
 use ets_core::matching::{OrderMoney, Side};
@@ -60,6 +62,7 @@ impl PostgresBackend {
         batch: &[Request],
         head: JournalHead,
         head_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
     ) -> Result<Loaded, sqlx::Error> {
         let mut loaded = Loaded::new(head, head_at);
         let mut needs = Needs::of(batch);
@@ -86,7 +89,7 @@ impl PostgresBackend {
             }
         }
 
-        self.load_market(conn, &mut needs, &mut loaded).await?;
+        self.load_market(conn, &mut needs, &mut loaded, now).await?;
 
         let mut holds = Vec::new();
         if !needs.holds.is_empty() {
@@ -248,7 +251,26 @@ impl PostgresBackend {
         conn: &mut PgConnection,
         needs: &mut Needs,
         loaded: &mut Loaded,
+        now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        if !needs.proposals.is_empty() || needs.due_proposals {
+            let ids: Vec<Uuid> = needs.proposals.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ANY($1) \
+                 UNION SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+                 WHERE $2 AND status = 'proposed' AND expires_at <= $3"
+            ))
+            .bind(&ids)
+            .bind(needs.due_proposals)
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let proposal = proposal_from_row(row)?;
+                loaded.market.proposals.insert(proposal.id, proposal);
+            }
+            needs.add_proposals(&loaded.market.proposals);
+        }
         if !needs.book.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
@@ -338,9 +360,40 @@ impl PostgresBackend {
             .execute(&mut *conn)
             .await?;
         }
-        if !changes.trades.is_empty() {
-            let trades = &changes.trades;
+        // Trades before proposals: a settled proposal refers to its trade.
+        insert_trades(conn, &changes.trades).await?;
+        if !changes.proposals.is_empty() {
+            let proposals: Vec<&Proposal> = changes.proposals.values().collect();
             sqlx::query(
+                "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
+                     expires_at, trade_id, created_at, updated_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[], \
+                     $6::numeric[], $7::text[], $8::timestamptz[], $9::uuid[], $10::timestamptz[], \
+                     $11::timestamptz[]) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(proposals.iter().map(|p| p.id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.seller_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.buyer_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.instrument.as_str()).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.quantity).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.price).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.status.as_str()).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.expires_at).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.trade_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.created_at).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_trades(conn: &mut PgConnection, trades: &[Trade]) -> Result<(), sqlx::Error> {
+    if !trades.is_empty() {
+        sqlx::query(
                 "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
                      buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
                      business_date, transaction_id) \
@@ -365,10 +418,11 @@ impl PostgresBackend {
             .bind(trades.iter().map(|t| t.transaction_id).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
-        }
-        Ok(())
     }
+    Ok(())
+}
 
+impl PostgresBackend {
     async fn persist(&self, conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
         let at = changes.at;
         for p in &changes.participants {
@@ -765,6 +819,26 @@ fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
     })
 }
 
+const PROPOSAL_COLUMNS: &str = "id, seller_id, buyer_id, instrument, quantity, price, status, expires_at, \
+     trade_id, created_at, updated_at";
+
+fn proposal_from_row(row: &PgRow) -> Result<Proposal, sqlx::Error> {
+    Ok(Proposal {
+        id: row.try_get("id")?,
+        seller_id: row.try_get("seller_id")?,
+        buyer_id: row.try_get("buyer_id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        quantity: row.try_get("quantity")?,
+        price: row.try_get("price")?,
+        status: ProposalStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("proposal status"))?,
+        expires_at: row.try_get("expires_at")?,
+        trade_id: row.try_get("trade_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
      valid_to, commission_rate, price_band FROM instruments";
 
@@ -832,7 +906,7 @@ impl PostgresBackend {
             seq: head.try_get("seq")?,
             hash: head.try_get("hash")?,
         };
-        let loaded = self.load(conn, batch, head, head_at).await?;
+        let loaded = self.load(conn, batch, head, head_at, now).await?;
         let changes =
             crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
         if changes.is_empty() {
@@ -1261,5 +1335,41 @@ impl Backend for PostgresBackend {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(proposal_from_row).transpose()?)
+    }
+
+    async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+             WHERE ($1::uuid IS NULL OR seller_id = $1 OR buyer_id = $1) AND ($2::text IS NULL OR status = $2) \
+             AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4"
+        ))
+        .bind(filter.participant)
+        .bind(filter.status.as_deref())
+        .bind(filter.after)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(proposal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn proposals_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM negotiated_trades WHERE status = 'proposed' AND expires_at <= $1 LIMIT 1")
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 }

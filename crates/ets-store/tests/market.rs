@@ -8,8 +8,9 @@ use ets_core::{
     AccountKey, Decimal, InstrumentCode, LedgerError, Owner, Participant, RegionCode, SystemAccount,
 };
 use ets_store::{
-    Book, BookLevel, Command, CommandError, NewOrder, Order, OrderFilter, OrderStatus, Outcome,
-    Placed, Store, StoreError, TradeFilter,
+    Answer, Book, BookLevel, Command, CommandError, NewOrder, NewProposal, Order, OrderFilter,
+    OrderStatus, Outcome, Placed, Proposal, ProposalStatus, Resolved, Store, StoreError,
+    TradeFilter,
 };
 use ets_testkit::TestDatabase;
 use uuid::Uuid;
@@ -317,5 +318,200 @@ async fn refused_orders_change_nothing() {
             (dec("100.00"), dec("0"))
         );
         let _ = so2;
+    }
+}
+
+async fn propose(
+    store: &Store,
+    seller: Uuid,
+    buyer: Uuid,
+    quantity: &str,
+    price: &str,
+    expires_in: chrono::Duration,
+) -> Result<Proposal, StoreError> {
+    let proposal = NewProposal {
+        id: Uuid::now_v7(),
+        seller_id: seller,
+        buyer_id: buyer,
+        instrument: so2(),
+        quantity: dec(quantity),
+        price: dec(price),
+        expires_at: chrono::Utc::now() + expires_in,
+    };
+    match store
+        .execute(actor(), Command::Propose(proposal))
+        .await?
+        .outcome
+    {
+        Outcome::Proposal(proposal) => Ok(proposal),
+        other => panic!("a proposal, got {other:?}"),
+    }
+}
+
+async fn answer(store: &Store, id: Uuid, answer: Answer, by: Uuid) -> Result<Resolved, StoreError> {
+    match store
+        .execute(actor(), Command::AnswerProposal { id, answer, by })
+        .await?
+        .outcome
+    {
+        Outcome::ProposalAnswered(resolved) => Ok(resolved),
+        other => panic!("an answered proposal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_negotiated_trade_holds_the_rights_and_settles_on_acceptance() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await; // commission 0.1 %
+        let (seller, buyer) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(seller, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::deposit(buyer, dec("5000.00")))
+            .await
+            .expect("deposit");
+        let hour = chrono::Duration::hours(1);
+
+        // 3.3333 t at 301.07: value 1003.56 (1003.556... half-up), commission 1.00 each.
+        let offer = propose(&store, seller, buyer, "3.3333", "301.07", hour)
+            .await
+            .expect("propose");
+        assert_eq!(offer.status, ProposalStatus::Proposed);
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("10"), dec("3.3333"))
+        );
+        // Only the named buyer answers; the seller cannot accept its own offer.
+        assert_eq!(
+            refusal(answer(&store, offer.id, Answer::Accept, seller).await),
+            CommandError::UnknownProposal
+        );
+        let settled = answer(&store, offer.id, Answer::Accept, buyer)
+            .await
+            .expect("accept");
+        assert_eq!(settled.proposal.status, ProposalStatus::Settled);
+        let trade = settled.trade.expect("a trade");
+        assert_eq!(
+            (trade.value, trade.buyer_commission, trade.seller_commission),
+            (dec("1003.56"), dec("1.00"), dec("1.00"))
+        );
+        assert_eq!(settled.proposal.trade_id, Some(trade.id));
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, buyer, &so2).await,
+            (dec("3.3333"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, buyer, &InstrumentCode::cny()).await,
+            (dec("3995.44"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, seller, &InstrumentCode::cny()).await,
+            (dec("1002.56"), dec("0"))
+        );
+        assert_eq!(
+            refusal(answer(&store, offer.id, Answer::Reject, buyer).await),
+            CommandError::ProposalNotOpen
+        );
+
+        // Rejected and cancelled offers release the rights.
+        let second = propose(&store, seller, buyer, "1", "10", hour)
+            .await
+            .expect("propose");
+        answer(&store, second.id, Answer::Reject, buyer)
+            .await
+            .expect("reject");
+        let third = propose(&store, seller, buyer, "1", "10", hour)
+            .await
+            .expect("propose");
+        assert_eq!(
+            refusal(answer(&store, third.id, Answer::Cancel, buyer).await),
+            CommandError::UnknownProposal
+        );
+        answer(&store, third.id, Answer::Cancel, seller)
+            .await
+            .expect("cancel");
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("0"))
+        );
+
+        // A buyer without the cash cannot accept; the offer stays open.
+        let dear = propose(&store, seller, buyer, "5", "1000", hour)
+            .await
+            .expect("propose");
+        assert_eq!(
+            refusal(answer(&store, dear.id, Answer::Accept, buyer).await),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        let stored = store
+            .proposal(dear.id)
+            .await
+            .expect("read")
+            .expect("proposal");
+        assert_eq!(stored.status, ProposalStatus::Proposed);
+
+        // An offer that lapses is released by the sweeper, and cannot be
+        // accepted once its time has passed.
+        let brief = propose(
+            &store,
+            seller,
+            buyer,
+            "1",
+            "10",
+            chrono::Duration::milliseconds(300),
+        )
+        .await
+        .expect("propose");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            refusal(answer(&store, brief.id, Answer::Accept, buyer).await),
+            CommandError::ProposalExpired
+        );
+        assert_eq!(store.expire_proposals().await.expect("sweep"), 1);
+        assert_eq!(store.expire_proposals().await.expect("sweep"), 0);
+        let stored = store
+            .proposal(brief.id)
+            .await
+            .expect("read")
+            .expect("proposal");
+        assert_eq!(stored.status, ProposalStatus::Expired);
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("5"))
+        );
+
+        for (quantity, price, expires, reason) in [
+            ("1", "10", -hour, CommandError::InvalidExpiry),
+            (
+                "1",
+                "10",
+                chrono::Duration::days(31),
+                CommandError::InvalidExpiry,
+            ),
+            (
+                "100",
+                "10",
+                hour,
+                CommandError::Ledger(LedgerError::InsufficientAvailableBalance),
+            ),
+        ] {
+            assert_eq!(
+                refusal(propose(&store, seller, buyer, quantity, price, expires).await),
+                reason
+            );
+        }
+        assert_eq!(
+            refusal(propose(&store, seller, seller, "1", "10", hour).await),
+            CommandError::Ledger(LedgerError::SameAccount)
+        );
+        assert_conserved(&store).await;
+        assert!(store.verify_journal().await.expect("verify").ok);
     }
 }
