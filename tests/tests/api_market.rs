@@ -516,3 +516,159 @@ async fn a_negotiated_trade_settles_between_its_parties_and_lapses_on_its_own() 
         );
     }
 }
+
+#[tokio::test]
+async fn an_auction_keeps_bids_sealed_and_settles_every_winner_at_one_price() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (p1, t1) = market.enterprise(1, "320505", "0", "2000.00").await;
+        let (p2, t2) = market.enterprise(2, "320506", "0", "2000.00").await;
+        let (p3, t3) = market.enterprise(3, "320500", "0", "1000.00").await;
+        let body = json!({"instrument": SO2, "quantity": "10", "reserve_price": "200", "source": "issuance",
+                          "lot_size": "1", "max_bidder_share": "0.5"});
+        let created = market
+            .server
+            .call("POST", "/v1/auctions", &market.admin, Some(&body))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(
+            strings(
+                &created.body,
+                &["status", "reserve_price", "quantity", "source"]
+            ),
+            ["open", "200.00", "10.0000", "issuance"]
+        );
+        let id = created.body["id"].as_str().expect("id").to_owned();
+        let bids_path = format!("/v1/auctions/{id}/bids");
+        for (token, quantity, price) in [
+            (&t1, "4", "250"),
+            (&t2, "6", "240"),
+            (&t3, "4", "230"),
+            (&t1, "3", "230"),
+        ] {
+            let answer = market
+                .server
+                .call(
+                    "POST",
+                    &bids_path,
+                    token,
+                    Some(&json!({"quantity": quantity, "price": price})),
+                )
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+        }
+        let low = market
+            .server
+            .call(
+                "POST",
+                &bids_path,
+                &t2,
+                Some(&json!({"quantity": "1", "price": "199.99"})),
+            )
+            .await;
+        assert_eq!(
+            (low.status, low.body["code"].as_str()),
+            (422, Some("bid_below_reserve"))
+        );
+
+        // Sealed: an enterprise sees its own bids only.
+        let seen = market
+            .server
+            .call("GET", &format!("/v1/auctions/{id}"), &t1, None)
+            .await;
+        let bidders: Vec<&str> = seen.body["bids"]
+            .as_array()
+            .expect("bids")
+            .iter()
+            .filter_map(|b| b["participant_id"].as_str())
+            .collect();
+        assert_eq!(bidders, [p1.to_string(), p1.to_string()]);
+
+        let closed = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/auctions/{id}/close"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.body);
+        assert_eq!(
+            strings(&closed.body, &["status", "clearing_price", "sold_quantity"]),
+            ["cleared", "230.00", "10.0000"]
+        );
+        let mut awards: Vec<(String, String)> = closed.body["awards"]
+            .as_array()
+            .expect("awards")
+            .iter()
+            .map(|a| {
+                (
+                    a["participant_id"].as_str().unwrap_or_default().to_owned(),
+                    a["quantity"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        awards.sort();
+        let mut expected = vec![
+            (p1.to_string(), "4.0000".to_owned()),
+            (p2.to_string(), "5.0000".to_owned()),
+            (p3.to_string(), "1.0000".to_owned()),
+        ];
+        expected.sort();
+        assert_eq!(awards, expected);
+        // After the close an enterprise still sees only its own award.
+        let seen = market
+            .server
+            .call("GET", &format!("/v1/auctions/{id}"), &t3, None)
+            .await;
+        assert_eq!(
+            seen.body["awards"],
+            json!([{"participant_id": p3, "quantity": "1.0000"}])
+        );
+        assert_eq!(
+            market.holding(p1, "CNY").await,
+            ("1080.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p2, "CNY").await,
+            ("850.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p3, "CNY").await,
+            ("770.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p2, SO2).await,
+            ("5.0000".into(), "0.0000".into())
+        );
+        // Auction trades name no seller, and never the other winners.
+        let trades = market
+            .server
+            .call("GET", "/v1/trades?method=auction", &t1, None)
+            .await;
+        let items = trades.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", trades.body);
+        assert_eq!(
+            strings(
+                &items[0],
+                &["quantity", "price", "value", "buyer_participant_id"]
+            ),
+            ["4.0000", "230.00", "920.00", p1.to_string().as_str()]
+        );
+        assert!(items[0].get("seller_participant_id").is_none());
+        let again = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/auctions/{id}/close"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str()),
+            (409, Some("auction_closed"))
+        );
+    }
+}

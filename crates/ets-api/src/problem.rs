@@ -119,6 +119,7 @@ impl From<ets_store::CommandError> for Problem {
         match error {
             E::UnknownOrder => return Self::not_found("order"),
             E::UnknownProposal => return Self::not_found("negotiated trade"),
+            E::UnknownAuction => return Self::not_found("auction"),
             _ => {}
         }
         let status = match &error {
@@ -127,7 +128,9 @@ impl From<ets_store::CommandError> for Problem {
             | E::DuplicateInstrument
             | E::DuplicateCredential => StatusCode::CONFLICT,
             E::UnknownCredential => StatusCode::NOT_FOUND,
-            E::OrderNotOpen | E::ProposalNotOpen | E::ProposalExpired => StatusCode::CONFLICT,
+            E::OrderNotOpen | E::ProposalNotOpen | E::ProposalExpired | E::AuctionClosed => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, error.code(), error.to_string())

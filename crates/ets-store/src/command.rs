@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, Closed, NewAuction, NewBid};
 use crate::market::{NewOrder, Order, Placed};
 use crate::negotiated::{Answer, NewProposal, Proposal, Resolved};
 
@@ -50,6 +51,15 @@ pub enum Command {
     },
     /// Expire the proposals whose time has passed (a sweeper calls this).
     ExpireProposals,
+    /// Offer an auction.
+    CreateAuction(NewAuction),
+    /// Place a sealed bid.
+    PlaceBid(NewBid),
+    /// Close an auction: clear and settle, or fail.
+    CloseAuction {
+        /// Which auction.
+        id: Uuid,
+    },
     /// Cancel a resting order.
     CancelOrder {
         /// Which order.
@@ -388,6 +398,12 @@ pub enum Outcome {
     ProposalAnswered(Resolved),
     /// These proposals expired.
     ProposalsExpired(Vec<Uuid>),
+    /// An auction was offered.
+    Auction(Auction),
+    /// A bid was placed.
+    Bid(AuctionBid),
+    /// An auction was closed.
+    AuctionClosed(Closed),
 }
 
 /// A committed ledger transaction.
@@ -474,6 +490,18 @@ pub enum CommandError {
     /// Nothing was due (the sweeper found no expired proposal).
     #[error("nothing is due")]
     NothingDue,
+    /// No such auction.
+    #[error("no such auction")]
+    UnknownAuction,
+    /// The auction takes no more bids, or is already closed.
+    #[error("the auction is closed")]
+    AuctionClosed,
+    /// A bid below the reserve price.
+    #[error("the bid's price is below the auction's reserve price")]
+    BidBelowReserve,
+    /// The offering or a bid breaks an auction rule.
+    #[error(transparent)]
+    Auction(#[from] ets_core::auction::AuctionError),
 }
 
 impl CommandError {
@@ -499,6 +527,10 @@ impl CommandError {
             Self::ProposalExpired => "negotiated_trade_expired",
             Self::InvalidExpiry => "invalid_expiry",
             Self::NothingDue => "nothing_due",
+            Self::UnknownAuction => "auction_not_found",
+            Self::AuctionClosed => "auction_closed",
+            Self::BidBelowReserve => "bid_below_reserve",
+            Self::Auction(reason) => reason.code(),
         }
     }
 }

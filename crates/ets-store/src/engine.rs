@@ -20,6 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::auctions::{self, Auction, AuctionBid};
 use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
     NewCredential, NewSigningKey, Outcome, Request, Transaction,
@@ -48,6 +49,10 @@ pub(crate) struct Needs {
     pub(crate) proposals: BTreeSet<Uuid>,
     /// Whether to load the proposals whose time has passed.
     pub(crate) due_proposals: bool,
+    /// Auctions named by id.
+    pub(crate) auctions: BTreeSet<Uuid>,
+    /// Auctions whose bids must be read too (closes).
+    pub(crate) auction_bids: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -109,6 +114,26 @@ impl Needs {
                     needs.proposals.insert(*id);
                 }
                 Command::ExpireProposals => needs.due_proposals = true,
+                Command::CreateAuction(auction) => {
+                    needs.instruments.insert(auction.instrument.clone());
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::System(ets_core::SystemAccount::Reserve),
+                        auction.instrument.clone(),
+                    ));
+                }
+                Command::PlaceBid(bid) => {
+                    needs.auctions.insert(bid.auction_id);
+                    needs.regions.insert(bid.participant_id);
+                    needs.participants.insert(bid.participant_id);
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::Participant(bid.participant_id),
+                        ets_core::InstrumentCode::cny(),
+                    ));
+                }
+                Command::CloseAuction { id } => {
+                    needs.auctions.insert(*id);
+                    needs.auction_bids.insert(*id);
+                }
             }
         }
         needs
@@ -183,6 +208,36 @@ impl Needs {
                 (proposal.buyer_id, proposal.instrument.clone()),
                 (proposal.seller_id, proposal.instrument.clone()),
             ]));
+        }
+    }
+
+    /// Once the auctions (and the bids of those closing) are loaded: the
+    /// holds, the source and proceeds accounts, every bidder's accounts.
+    pub(crate) fn add_auctions(&mut self, market: &Market) {
+        use ets_core::SystemAccount;
+        for auction in market.auctions.values() {
+            self.holds.insert(auction.id);
+            self.instruments.insert(auction.instrument.clone());
+            for system in [SystemAccount::Reserve, SystemAccount::Issuance] {
+                self.accounts.insert(AccountKey::new(
+                    Owner::System(system),
+                    auction.instrument.clone(),
+                ));
+            }
+            self.accounts.insert(AccountKey::new(
+                Owner::System(SystemAccount::AuctionProceeds),
+                ets_core::InstrumentCode::cny(),
+            ));
+        }
+        for bid in market.bids.values() {
+            self.holds.insert(bid.id);
+            self.participants.insert(bid.participant_id);
+            if let Some(auction) = market.auctions.get(&bid.auction_id) {
+                self.accounts.extend(market::book_accounts([(
+                    bid.participant_id,
+                    auction.instrument.clone(),
+                )]));
+            }
         }
     }
 
@@ -269,6 +324,8 @@ pub(crate) struct Changes {
     pub(crate) trades: Vec<Trade>,
     /// Proposals made or changed, as they now stand.
     pub(crate) proposals: BTreeMap<Uuid, Proposal>,
+    pub(crate) auctions: BTreeMap<Uuid, Auction>,
+    pub(crate) bids: BTreeMap<Uuid, AuctionBid>,
 }
 
 impl Changes {
@@ -316,6 +373,8 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         orders: BTreeMap::new(),
         trades: Vec::new(),
         proposals: BTreeMap::new(),
+        auctions: BTreeMap::new(),
+        bids: BTreeMap::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -556,6 +615,18 @@ fn apply_command<'a>(
         Command::ExpireProposals => {
             let (kind, payload, ids) = negotiated::expire_due(loaded, changes)?;
             Ok((kind, payload, Outcome::ProposalsExpired(ids)))
+        }
+        Command::CreateAuction(auction) => {
+            let (kind, payload, auction) = auctions::create(auction, loaded, changes)?;
+            Ok((kind, payload, Outcome::Auction(auction)))
+        }
+        Command::PlaceBid(bid) => {
+            let (kind, payload, bid) = auctions::bid(bid, loaded, changes)?;
+            Ok((kind, payload, Outcome::Bid(bid)))
+        }
+        Command::CloseAuction { id } => {
+            let (kind, payload, closed) = auctions::close(*id, loaded, changes)?;
+            Ok((kind, payload, Outcome::AuctionClosed(closed)))
         }
         Command::CreateSigningKey(key) => {
             if loaded.signing_key_exists {

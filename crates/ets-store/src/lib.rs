@@ -10,6 +10,7 @@
 //! PostgreSQL's durability (`fsync`, `synchronous_commit`) and still do
 //! thousands of transfers a second.
 
+mod auctions;
 mod command;
 mod engine;
 mod market;
@@ -31,6 +32,7 @@ use ets_core::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
 pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
@@ -182,6 +184,26 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         filter: &ProposalFilter,
     ) -> impl Future<Output = Result<Vec<Proposal>, StoreError>> + Send;
+    /// One auction.
+    fn auction(&self, id: Uuid)
+    -> impl Future<Output = Result<Option<Auction>, StoreError>> + Send;
+    /// Auctions, oldest first, optionally in one status, after a cursor.
+    fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Auction>, StoreError>> + Send;
+    /// An auction's bids in arrival order.
+    fn bids(
+        &self,
+        auction: Uuid,
+    ) -> impl Future<Output = Result<Vec<AuctionBid>, StoreError>> + Send;
+    /// Open auctions whose closing time has passed.
+    fn auctions_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
     /// Whether any proposal is still open past its expiry.
     fn proposals_due(
         &self,
@@ -533,6 +555,57 @@ impl Store {
         dispatch!(self, b => b.proposals(filter).await)
     }
 
+    /// One auction.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        dispatch!(self, b => b.auction(id).await)
+    }
+
+    /// Auctions, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        dispatch!(self, b => b.auctions(status, after, limit).await)
+    }
+
+    /// An auction's bids in arrival order.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        dispatch!(self, b => b.bids(auction).await)
+    }
+
+    /// Closes every open auction whose closing time has passed (each in its
+    /// own transaction). Returns how many this call closed; another node
+    /// closing one first is not an error.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn close_due_auctions(&self) -> Result<usize, StoreError> {
+        let due = dispatch!(self, b => b.auctions_due(Utc::now()).await)?;
+        let mut closed = 0;
+        for id in due {
+            match self
+                .execute(system_actor(), Command::CloseAuction { id })
+                .await
+            {
+                Ok(_) => closed += 1,
+                Err(StoreError::Command(CommandError::AuctionClosed)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(closed)
+    }
+
     /// Expires every proposal whose time has passed, if there is one:
     /// releases their holds in one journaled transaction. Returns how many.
     /// Every node may call this on a timer; a cheap read comes first, and
@@ -544,11 +617,7 @@ impl Store {
         if !dispatch!(self, b => b.proposals_due(Utc::now()).await)? {
             return Ok(0);
         }
-        let actor = Actor {
-            client_id: "system:expiry".to_owned(),
-            role: "system".to_owned(),
-        };
-        match self.execute(actor, Command::ExpireProposals).await {
+        match self.execute(system_actor(), Command::ExpireProposals).await {
             Ok(Committed {
                 outcome: Outcome::ProposalsExpired(ids),
                 ..
@@ -586,6 +655,15 @@ impl Store {
             verification.first_bad_seq = Some(good_head.seq + 1);
         }
         Ok(verification)
+    }
+}
+
+/// The journal's actor for what the ledger does on its own (expiries,
+/// scheduled auction closes).
+fn system_actor() -> Actor {
+    Actor {
+        client_id: "system:scheduler".to_owned(),
+        role: "system".to_owned(),
     }
 }
 

@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -271,6 +272,31 @@ impl PostgresBackend {
             }
             needs.add_proposals(&loaded.market.proposals);
         }
+        if !needs.auctions.is_empty() {
+            let ids: Vec<Uuid> = needs.auctions.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let auction = auction_from_row(row)?;
+                loaded.market.auctions.insert(auction.id, auction);
+            }
+            let closing: Vec<Uuid> = needs.auction_bids.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ANY($1)"
+            ))
+            .bind(&closing)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let bid = bid_from_row(row)?;
+                loaded.market.bids.insert(bid.id, bid);
+            }
+            needs.add_auctions(&loaded.market);
+        }
         if !needs.book.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
@@ -357,6 +383,49 @@ impl PostgresBackend {
             .bind(orders.iter().map(|o| o.seq).collect::<Vec<_>>())
             .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
             .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for a in changes.auctions.values() {
+            sqlx::query(
+                "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                     closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                     sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+            )
+            .bind(a.id)
+            .bind(a.instrument.as_str())
+            .bind(a.quantity)
+            .bind(a.reserve_price)
+            .bind(a.source.as_str())
+            .bind(a.lot_size)
+            .bind(a.max_bidder_share)
+            .bind(a.closes_at)
+            .bind(a.status.as_str())
+            .bind(a.clearing_price)
+            .bind(a.sold_quantity)
+            .bind(a.created_at)
+            .bind(a.closed_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !changes.bids.is_empty() {
+            let bids: Vec<&AuctionBid> = changes.bids.values().collect();
+            sqlx::query(
+                "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], \
+                     $6::bigint[], $7::numeric[], $8::timestamptz[]) \
+                 ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+            )
+            .bind(bids.iter().map(|b| b.id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.auction_id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.participant_id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.quantity).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.price).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.seq).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.awarded).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.created_at).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
         }
@@ -816,6 +885,44 @@ fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
         executed_at: row.try_get("executed_at")?,
         business_date: row.try_get("business_date")?,
         transaction_id: row.try_get("transaction_id")?,
+    })
+}
+
+const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
+
+fn auction_from_row(row: &PgRow) -> Result<Auction, sqlx::Error> {
+    Ok(Auction {
+        id: row.try_get("id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        quantity: row.try_get("quantity")?,
+        reserve_price: row.try_get("reserve_price")?,
+        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
+        lot_size: row.try_get("lot_size")?,
+        max_bidder_share: row.try_get("max_bidder_share")?,
+        closes_at: row.try_get("closes_at")?,
+        status: AuctionStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("auction status"))?,
+        clearing_price: row.try_get("clearing_price")?,
+        sold_quantity: row.try_get("sold_quantity")?,
+        created_at: row.try_get("created_at")?,
+        closed_at: row.try_get("closed_at")?,
+    })
+}
+
+const BID_COLUMNS: &str =
+    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
+
+fn bid_from_row(row: &PgRow) -> Result<AuctionBid, sqlx::Error> {
+    Ok(AuctionBid {
+        id: row.try_get("id")?,
+        auction_id: row.try_get("auction_id")?,
+        participant_id: row.try_get("participant_id")?,
+        quantity: row.try_get("quantity")?,
+        price: row.try_get("price")?,
+        seq: row.try_get("seq")?,
+        awarded: row.try_get("awarded")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -1363,6 +1470,56 @@ impl Backend for PostgresBackend {
             .iter()
             .map(proposal_from_row)
             .collect::<Result<_, _>>()?)
+    }
+
+    async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(auction_from_row).transpose()?)
+    }
+
+    async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE ($1::text IS NULL OR status = $1) \
+             AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(status)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(auction_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = $1 ORDER BY seq"
+        ))
+        .bind(auction)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM auctions WHERE status = 'open' AND closes_at <= $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn proposals_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {

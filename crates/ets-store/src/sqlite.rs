@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -256,6 +257,31 @@ impl SqliteBackend {
             loaded.market.proposals.insert(proposal.id, proposal);
         }
         needs.add_proposals(&loaded.market.proposals);
+        for id in &needs.auctions {
+            let row = sqlx::query(&format!(
+                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                let auction = auction_from_row(&row)?;
+                loaded.market.auctions.insert(auction.id, auction);
+            }
+        }
+        for id in &needs.auction_bids {
+            let rows = sqlx::query(&format!(
+                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let bid = bid_from_row(row)?;
+                loaded.market.bids.insert(bid.id, bid);
+            }
+        }
+        needs.add_auctions(&loaded.market);
         for need in &needs.book {
             let (reach, priority) = match need.side {
                 Side::Sell => ("price_ticks <= ?3", "price_ticks, seq"),
@@ -349,6 +375,47 @@ impl SqliteBackend {
             .bind(format_time(t.executed_at))
             .bind(t.business_date.to_string())
             .bind(t.transaction_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for a in changes.auctions.values() {
+            sqlx::query(
+                "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                     closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                     sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+            )
+            .bind(a.id.to_string())
+            .bind(a.instrument.as_str())
+            .bind(a.quantity.to_string())
+            .bind(a.reserve_price.to_string())
+            .bind(a.source.as_str())
+            .bind(a.lot_size.map(|d| d.to_string()))
+            .bind(a.max_bidder_share.map(|d| d.to_string()))
+            .bind(a.closes_at.map(format_time))
+            .bind(a.status.as_str())
+            .bind(a.clearing_price.map(|d| d.to_string()))
+            .bind(a.sold_quantity.map(|d| d.to_string()))
+            .bind(format_time(a.created_at))
+            .bind(a.closed_at.map(format_time))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for b in changes.bids.values() {
+            sqlx::query(
+                "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+            )
+            .bind(b.id.to_string())
+            .bind(b.auction_id.to_string())
+            .bind(b.participant_id.to_string())
+            .bind(b.quantity.to_string())
+            .bind(b.price.to_string())
+            .bind(b.seq)
+            .bind(b.awarded.map(|d| d.to_string()))
+            .bind(format_time(b.created_at))
             .execute(&mut *conn)
             .await?;
         }
@@ -667,6 +734,56 @@ fn trade_from_row(row: &SqliteRow) -> Result<Trade, sqlx::Error> {
         executed_at: parse_time(row.try_get("executed_at")?)?,
         business_date: date(row, "business_date")?.ok_or_else(|| decode_error("business date"))?,
         transaction_id: uuid(row, "transaction_id")?,
+    })
+}
+
+const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
+
+fn optional_decimal(row: &SqliteRow, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| Decimal::from_str(&t).map_err(|_| decode_error(column)))
+        .transpose()
+}
+
+fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref().map(parse_time).transpose()
+}
+
+fn auction_from_row(row: &SqliteRow) -> Result<Auction, sqlx::Error> {
+    Ok(Auction {
+        id: uuid(row, "id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        quantity: decimal(row, "quantity")?,
+        reserve_price: decimal(row, "reserve_price")?,
+        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
+        lot_size: optional_decimal(row, "lot_size")?,
+        max_bidder_share: optional_decimal(row, "max_bidder_share")?,
+        closes_at: optional_time(row, "closes_at")?,
+        status: AuctionStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("auction status"))?,
+        clearing_price: optional_decimal(row, "clearing_price")?,
+        sold_quantity: optional_decimal(row, "sold_quantity")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+        closed_at: optional_time(row, "closed_at")?,
+    })
+}
+
+const BID_COLUMNS: &str =
+    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
+
+fn bid_from_row(row: &SqliteRow) -> Result<AuctionBid, sqlx::Error> {
+    Ok(AuctionBid {
+        id: uuid(row, "id")?,
+        auction_id: uuid(row, "auction_id")?,
+        participant_id: uuid(row, "participant_id")?,
+        quantity: decimal(row, "quantity")?,
+        price: decimal(row, "price")?,
+        seq: row.try_get("seq")?,
+        awarded: optional_decimal(row, "awarded")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
     })
 }
 
@@ -1192,6 +1309,59 @@ impl Backend for SqliteBackend {
             .iter()
             .map(proposal_from_row)
             .collect::<Result<_, _>>()?)
+    }
+
+    async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(auction_from_row).transpose()?)
+    }
+
+    async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE (?1 IS NULL OR status = ?1) \
+             AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+        ))
+        .bind(status)
+        .bind(after.map(|id| id.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(auction_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ?1 ORDER BY seq"
+        ))
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM auctions WHERE status = 'open' AND closes_at <= ?1 ORDER BY id",
+        )
+        .bind(format_time(now))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter()
+            .map(|id| Uuid::parse_str(id).map_err(|_| StoreError::from(decode_error("auction id"))))
+            .collect()
     }
 
     async fn proposals_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {

@@ -8,9 +8,9 @@ use ets_core::{
     AccountKey, Decimal, InstrumentCode, LedgerError, Owner, Participant, RegionCode, SystemAccount,
 };
 use ets_store::{
-    Answer, Book, BookLevel, Command, CommandError, NewOrder, NewProposal, Order, OrderFilter,
-    OrderStatus, Outcome, Placed, Proposal, ProposalStatus, Resolved, Store, StoreError,
-    TradeFilter,
+    Answer, Auction, AuctionBid, AuctionStatus, Book, BookLevel, Closed, Command, CommandError,
+    NewAuction, NewBid, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Placed,
+    Proposal, ProposalStatus, Resolved, Source, Store, StoreError, TradeFilter,
 };
 use ets_testkit::TestDatabase;
 use uuid::Uuid;
@@ -513,5 +513,248 @@ async fn a_negotiated_trade_holds_the_rights_and_settles_on_acceptance() {
         );
         assert_conserved(&store).await;
         assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+async fn offer(store: &Store, new: NewAuction) -> Result<Auction, StoreError> {
+    match store
+        .execute(actor(), Command::CreateAuction(new))
+        .await?
+        .outcome
+    {
+        Outcome::Auction(auction) => Ok(auction),
+        other => panic!("an auction, got {other:?}"),
+    }
+}
+
+async fn bid(
+    store: &Store,
+    auction: Uuid,
+    bidder: Uuid,
+    quantity: &str,
+    price: &str,
+) -> Result<AuctionBid, StoreError> {
+    let new = NewBid {
+        id: Uuid::now_v7(),
+        auction_id: auction,
+        participant_id: bidder,
+        quantity: dec(quantity),
+        price: dec(price),
+    };
+    match store
+        .execute(actor(), Command::PlaceBid(new))
+        .await?
+        .outcome
+    {
+        Outcome::Bid(bid) => Ok(bid),
+        other => panic!("a bid, got {other:?}"),
+    }
+}
+
+async fn close(store: &Store, id: Uuid) -> Result<Closed, StoreError> {
+    match store
+        .execute(actor(), Command::CloseAuction { id })
+        .await?
+        .outcome
+    {
+        Outcome::AuctionClosed(closed) => Ok(closed),
+        other => panic!("a closed auction, got {other:?}"),
+    }
+}
+
+fn auction_of(quantity: &str, reserve: &str, source: Source) -> NewAuction {
+    NewAuction {
+        id: Uuid::now_v7(),
+        instrument: so2(),
+        quantity: dec(quantity),
+        reserve_price: dec(reserve),
+        source,
+        lot_size: None,
+        max_bidder_share: None,
+        closes_at: None,
+    }
+}
+
+#[tokio::test]
+async fn an_auction_from_the_reserve_caps_shares_and_charges_one_price() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (p1, p2, p3) = (
+            participant(&store, 1).await,
+            participant(&store, 2).await,
+            participant(&store, 3).await,
+        );
+        // The reserve gets 100 t back from a closing plant.
+        store
+            .execute(actor(), Command::allocate(p3, so2.clone(), dec("100")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::reclaim(p3, so2.clone(), dec("100")))
+            .await
+            .expect("reclaim");
+        for (who, cash) in [(p1, "2000.00"), (p2, "2000.00"), (p3, "1000.00")] {
+            store
+                .execute(actor(), Command::deposit(who, dec(cash)))
+                .await
+                .expect("deposit");
+        }
+        let reserve = Owner::System(SystemAccount::Reserve);
+        let mut terms = auction_of("10", "200.00", Source::Reserve);
+        terms.lot_size = Some(dec("1"));
+        terms.max_bidder_share = Some(dec("0.5"));
+        let auction = offer(&store, terms).await.expect("offer");
+        assert_eq!(balance(&store, reserve, &so2).await, dec("100"));
+
+        let b1 = bid(&store, auction.id, p1, "4", "250.00")
+            .await
+            .expect("bid");
+        let b2 = bid(&store, auction.id, p2, "6", "240.00")
+            .await
+            .expect("bid");
+        let b3 = bid(&store, auction.id, p3, "4", "230.00")
+            .await
+            .expect("bid");
+        let b4 = bid(&store, auction.id, p1, "3", "230.00")
+            .await
+            .expect("bid");
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "2", "190.00").await),
+            CommandError::BidBelowReserve
+        );
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "1.5", "250.00").await).code(),
+            "bid_not_multiple_of_lot"
+        );
+        // Each bid holds quantity × its price.
+        assert_eq!(
+            account(&store, p1, &InstrumentCode::cny()).await,
+            (dec("2000.00"), dec("1690.00"))
+        );
+
+        let closed = close(&store, auction.id).await.expect("close");
+        // p2's 6 t is capped to 5; p1's cheaper bid is trimmed to 1 t; 250
+        // and 240 fill in full (4 + 5); the 1 t left at 230 goes pro rata
+        // (⌊1 × 4/5⌋ = ⌊1 × 1/5⌋ = 0) and its remainder to the earlier bid.
+        let awards: Vec<(Uuid, Option<Decimal>)> =
+            closed.bids.iter().map(|b| (b.id, b.awarded)).collect();
+        assert_eq!(
+            awards,
+            [
+                (b1.id, Some(dec("4"))),
+                (b2.id, Some(dec("5"))),
+                (b3.id, Some(dec("1"))),
+                (b4.id, Some(dec("0"))),
+            ]
+        );
+        assert_eq!(closed.auction.status, AuctionStatus::Cleared);
+        assert_eq!(closed.auction.clearing_price, Some(dec("230.00")));
+        assert_eq!(closed.auction.sold_quantity, Some(dec("10")));
+        let paid: Vec<Decimal> = closed.trades.iter().map(|t| t.value).collect();
+        assert_eq!(paid, [dec("920.00"), dec("1150.00"), dec("230.00")]);
+        assert_eq!(
+            account(&store, p1, &InstrumentCode::cny()).await,
+            (dec("1080.00"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, p2, &InstrumentCode::cny()).await,
+            (dec("850.00"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, p3, &InstrumentCode::cny()).await,
+            (dec("770.00"), dec("0"))
+        );
+        assert_eq!(account(&store, p1, &so2).await, (dec("4"), dec("0")));
+        assert_eq!(account(&store, p2, &so2).await, (dec("5"), dec("0")));
+        assert_eq!(account(&store, p3, &so2).await, (dec("1"), dec("0")));
+        assert_eq!(balance(&store, reserve, &so2).await, dec("90"));
+        assert_eq!(
+            balance(
+                &store,
+                Owner::System(SystemAccount::AuctionProceeds),
+                &InstrumentCode::cny()
+            )
+            .await,
+            dec("2300.00")
+        );
+        assert_eq!(
+            refusal(close(&store, auction.id).await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "1", "300.00").await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(store.bids(auction.id).await.expect("bids").len(), 4);
+        assert_conserved(&store).await;
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+#[tokio::test]
+async fn an_issued_offering_sells_what_is_bid_and_an_auction_without_bids_fails() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let p = participant(&store, 1).await;
+        store
+            .execute(actor(), Command::deposit(p, dec("1000.00")))
+            .await
+            .expect("deposit");
+        // Undersubscribed: 3 t of 5 are bid, at the reserve; 2 are never issued.
+        let auction = offer(&store, auction_of("5", "100.00", Source::Issuance))
+            .await
+            .expect("offer");
+        bid(&store, auction.id, p, "3", "100.00")
+            .await
+            .expect("bid");
+        let closed = close(&store, auction.id).await.expect("close");
+        assert_eq!(
+            (closed.auction.clearing_price, closed.auction.sold_quantity),
+            (Some(dec("100.00")), Some(dec("3")))
+        );
+        assert_eq!(account(&store, p, &so2).await, (dec("3"), dec("0")));
+        assert_eq!(balance(&store, issuance(), &so2).await, dec("-3"));
+        assert_eq!(
+            account(&store, p, &InstrumentCode::cny()).await,
+            (dec("700.00"), dec("0"))
+        );
+
+        // No bid: the auction fails and nothing moves.
+        let empty = offer(&store, auction_of("5", "100.00", Source::Issuance))
+            .await
+            .expect("offer");
+        let closed = close(&store, empty.id).await.expect("close");
+        assert_eq!(closed.auction.status, AuctionStatus::Failed);
+        assert!(closed.trades.is_empty());
+        assert_eq!(balance(&store, issuance(), &so2).await, dec("-3"));
+        // An auction with a closing time takes no bid after it, and the
+        // scheduler closes it.
+        let mut timed = auction_of("1", "10.00", Source::Issuance);
+        timed.closes_at = Some(chrono::Utc::now() + chrono::Duration::milliseconds(300));
+        let timed = offer(&store, timed).await.expect("offer");
+        bid(&store, timed.id, p, "1", "10.00").await.expect("bid");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            refusal(bid(&store, timed.id, p, "1", "11.00").await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(store.close_due_auctions().await.expect("close"), 1);
+        assert_eq!(store.close_due_auctions().await.expect("close"), 0);
+        let stored = store
+            .auction(timed.id)
+            .await
+            .expect("read")
+            .expect("auction");
+        assert_eq!(stored.status, AuctionStatus::Cleared);
+        assert_eq!(account(&store, p, &so2).await, (dec("4"), dec("0")));
+
+        // A reserve offering needs the reserve to hold the quantity.
+        assert_eq!(
+            refusal(offer(&store, auction_of("5", "100.00", Source::Reserve)).await),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        assert_conserved(&store).await;
     }
 }
