@@ -1,4 +1,5 @@
--- The market: the order book, its trades, negotiated trades.
+-- The market: the order book, its trades, negotiated trades, auctions,
+-- reclamations and pledges.
 
 -- An order's id is also the id of the hold that reserves what it may spend
 -- (rights for a sell, cash for a buy). Money so far is cumulative (see
@@ -96,3 +97,31 @@ CREATE TABLE bids (
     created_at      timestamptz NOT NULL
 );
 CREATE INDEX bids_by_auction ON bids (auction_id, seq);
+
+-- Rights taken back into the government reserve, with the reason and any
+-- compensation paid to the participant (from outside the ledger).
+CREATE TABLE reclamations (
+    id              uuid PRIMARY KEY,
+    participant_id  uuid NOT NULL REFERENCES participants (id),
+    instrument      text NOT NULL REFERENCES instruments (code),
+    quantity        numeric NOT NULL CHECK (quantity > 0),
+    reason          text NOT NULL CHECK (reason IN ('closure', 'relocation', 'unused', 'penalty', 'other')),
+    compensation    numeric NOT NULL CHECK (compensation >= 0),
+    transaction_id  uuid NOT NULL REFERENCES ledger_transactions (id),
+    created_at      timestamptz NOT NULL
+);
+CREATE INDEX reclamations_by_participant ON reclamations (participant_id, id);
+
+-- A pledge's id is also the id of the hold that blocks the pledged rights.
+CREATE TABLE pledges (
+    id              uuid PRIMARY KEY,
+    participant_id  uuid NOT NULL REFERENCES participants (id),
+    instrument      text NOT NULL REFERENCES instruments (code),
+    quantity        numeric NOT NULL CHECK (quantity > 0),
+    pledgee         text NOT NULL,
+    reference       text NOT NULL,
+    status          text NOT NULL CHECK (status IN ('active', 'released')),
+    created_at      timestamptz NOT NULL,
+    released_at     timestamptz
+);
+CREATE INDEX pledges_by_participant ON pledges (participant_id, id);

@@ -1,5 +1,6 @@
--- The market: the order book, its trades, negotiated trades. Decimals are
--- exact text; price_ticks (the price in fen) orders the book in SQL.
+-- The market: order book, trades, negotiated trades, auctions, reclamations,
+-- pledges. Decimals are exact text; price_ticks (the price in fen) orders the
+-- book in SQL.
 
 CREATE TABLE orders (
     id              TEXT PRIMARY KEY,
@@ -88,3 +89,28 @@ CREATE TABLE bids (
     created_at      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX bids_by_auction ON bids (auction_id, seq);
+
+CREATE TABLE reclamations (
+    id              TEXT PRIMARY KEY,
+    participant_id  TEXT NOT NULL REFERENCES participants (id),
+    instrument      TEXT NOT NULL REFERENCES instruments (code),
+    quantity        TEXT NOT NULL,
+    reason          TEXT NOT NULL CHECK (reason IN ('closure', 'relocation', 'unused', 'penalty', 'other')),
+    compensation    TEXT NOT NULL,
+    transaction_id  TEXT NOT NULL REFERENCES ledger_transactions (id),
+    created_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX reclamations_by_participant ON reclamations (participant_id, id);
+
+CREATE TABLE pledges (
+    id              TEXT PRIMARY KEY,
+    participant_id  TEXT NOT NULL REFERENCES participants (id),
+    instrument      TEXT NOT NULL REFERENCES instruments (code),
+    quantity        TEXT NOT NULL,
+    pledgee         TEXT NOT NULL,
+    reference       TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('active', 'released')),
+    created_at      TEXT NOT NULL,
+    released_at     TEXT
+) STRICT;
+CREATE INDEX pledges_by_participant ON pledges (participant_id, id);

@@ -672,3 +672,90 @@ async fn an_auction_keeps_bids_sealed_and_settles_every_winner_at_one_price() {
         );
     }
 }
+
+#[tokio::test]
+async fn pledged_rights_cannot_be_sold_and_reclamation_pays_its_compensation() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (a, token) = market.enterprise(1, "320505", "10", "0").await;
+        let body = json!({"participant_id": a, "instrument": SO2, "quantity": "4", "pledgee": "中国银行苏州分行", "reference": "PLG-2026-001"});
+        let pledge = market
+            .server
+            .call("POST", "/v1/pledges", &market.admin, Some(&body))
+            .await;
+        assert_eq!(pledge.status, 201, "{}", pledge.body);
+        let id = pledge.body["id"].as_str().expect("id").to_owned();
+        let sell = json!({"instrument": SO2, "side": "sell", "quantity": "7", "price": "10.00"});
+        let refused = market
+            .server
+            .call("POST", "/v1/orders", &token, Some(&sell))
+            .await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (422, Some("insufficient_available_balance"))
+        );
+        let own = market
+            .server
+            .call("GET", &format!("/v1/pledges/{id}"), &token, None)
+            .await;
+        assert_eq!(own.body["status"], "active");
+
+        let body = json!({"participant_id": a, "instrument": SO2, "quantity": "6", "reason": "closure", "compensation": "1200.50"});
+        let taken = market
+            .server
+            .call("POST", "/v1/reclamations", &market.admin, Some(&body))
+            .await;
+        assert_eq!(taken.status, 201, "{}", taken.body);
+        assert_eq!(
+            strings(&taken.body, &["quantity", "reason", "compensation"]),
+            ["6.0000", "closure", "1200.50"]
+        );
+        assert_eq!(
+            market.holding(a, SO2).await,
+            ("4.0000".into(), "4.0000".into())
+        );
+        assert_eq!(
+            market.holding(a, "CNY").await,
+            ("1200.50".into(), "0.00".into())
+        );
+        let bad =
+            json!({"participant_id": a, "instrument": SO2, "quantity": "1", "reason": "whim"});
+        let refused = market
+            .server
+            .call("POST", "/v1/reclamations", &market.admin, Some(&bad))
+            .await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (422, Some("invalid_reason"))
+        );
+
+        let released = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/pledges/{id}/release"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(released.body["status"], "released", "{}", released.body);
+        let again = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/pledges/{id}/release"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str()),
+            (409, Some("pledge_not_active"))
+        );
+        market.order(&token, "sell", "4", "10.00").await;
+        assert_eq!(
+            market.holding(a, SO2).await,
+            ("4.0000".into(), "4.0000".into())
+        );
+    }
+}

@@ -82,6 +82,11 @@ enum Endpoint {
     GetAuction,
     PlaceBid,
     CloseAuction,
+    CreateReclamation,
+    CreatePledge,
+    GetOwnPledge,
+    GetOtherPledge,
+    ReleasePledge,
     Jwks,
     Healthz,
     Readyz,
@@ -184,6 +189,23 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         Endpoint::CloseAuction,
         [OK, Forbidden, Forbidden, Forbidden, Unauthorized],
     ),
+    (
+        Endpoint::CreateReclamation,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CreatePledge,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::GetOwnPledge, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::GetOtherPledge,
+        [OK, NotFound, OK, OK, Unauthorized],
+    ),
+    (
+        Endpoint::ReleasePledge,
+        [OK, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -206,6 +228,16 @@ fn instrument_body(code: &str) -> Value {
         "region_code": "320500",
         "valid_from": "2026-01-01",
         "valid_to": "2030-12-31",
+    })
+}
+
+fn pledge_body(participant: Uuid, instrument: &str) -> Value {
+    json!({
+        "participant_id": participant,
+        "instrument": instrument,
+        "quantity": "0.1",
+        "pledgee": "Bank of Suzhou",
+        "reference": "PLG-TEST",
     })
 }
 
@@ -287,6 +319,13 @@ impl World {
             .token(Role::Enterprise, Some(world.other))
             .await;
         world
+    }
+
+    /// A fresh pledge of 0.1 t of a participant's rights.
+    async fn pledge(&self, participant: Uuid) -> String {
+        let body = pledge_body(participant, &self.instrument);
+        let created = self.expect_created("/v1/pledges", Who::Admin, &body).await;
+        created["id"].as_str().expect("an id").to_owned()
     }
 
     /// A fresh open auction of newly issued rights.
@@ -515,6 +554,33 @@ impl World {
             Endpoint::CloseAuction => {
                 let id = self.open_auction().await;
                 ("POST", format!("/v1/auctions/{id}/close"), None)
+            }
+            Endpoint::CreateReclamation => (
+                "POST",
+                "/v1/reclamations".to_owned(),
+                Some(json!({
+                    "participant_id": own,
+                    "instrument": instrument,
+                    "quantity": "0.1",
+                    "reason": "unused",
+                })),
+            ),
+            Endpoint::CreatePledge => (
+                "POST",
+                "/v1/pledges".to_owned(),
+                Some(pledge_body(own, &instrument)),
+            ),
+            Endpoint::GetOwnPledge => {
+                let id = self.pledge(own).await;
+                ("GET", format!("/v1/pledges/{id}"), None)
+            }
+            Endpoint::GetOtherPledge => {
+                let id = self.pledge(other).await;
+                ("GET", format!("/v1/pledges/{id}"), None)
+            }
+            Endpoint::ReleasePledge => {
+                let id = self.pledge(own).await;
+                ("POST", format!("/v1/pledges/{id}/release"), None)
             }
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),

@@ -3,6 +3,7 @@
 
 mod auctions;
 pub mod auth;
+mod authority;
 pub mod dto;
 pub mod extract;
 mod ledger;
@@ -220,6 +221,14 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/v1/negotiated-trades/{id}/cancel",
             post(market::cancel_proposal),
+        ),
+        (Method::POST, "/v1/reclamations", post(authority::reclaim)),
+        (Method::POST, "/v1/pledges", post(authority::pledge)),
+        (Method::GET, "/v1/pledges/{id}", get(authority::get)),
+        (
+            Method::POST,
+            "/v1/pledges/{id}/release",
+            post(authority::release),
         ),
         (Method::POST, "/v1/auctions", post(auctions::create)),
         (Method::GET, "/v1/auctions", get(auctions::list)),

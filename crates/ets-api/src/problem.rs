@@ -120,6 +120,7 @@ impl From<ets_store::CommandError> for Problem {
             E::UnknownOrder => return Self::not_found("order"),
             E::UnknownProposal => return Self::not_found("negotiated trade"),
             E::UnknownAuction => return Self::not_found("auction"),
+            E::UnknownPledge => return Self::not_found("pledge"),
             _ => {}
         }
         let status = match &error {
@@ -128,9 +129,11 @@ impl From<ets_store::CommandError> for Problem {
             | E::DuplicateInstrument
             | E::DuplicateCredential => StatusCode::CONFLICT,
             E::UnknownCredential => StatusCode::NOT_FOUND,
-            E::OrderNotOpen | E::ProposalNotOpen | E::ProposalExpired | E::AuctionClosed => {
-                StatusCode::CONFLICT
-            }
+            E::OrderNotOpen
+            | E::ProposalNotOpen
+            | E::ProposalExpired
+            | E::AuctionClosed
+            | E::PledgeReleased => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, error.code(), error.to_string())

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, Closed, NewAuction, NewBid};
+use crate::authority::{NewPledge, NewReclamation, Pledge, Reclamation};
 use crate::market::{NewOrder, Order, Placed};
 use crate::negotiated::{Answer, NewProposal, Proposal, Resolved};
 
@@ -58,6 +59,15 @@ pub enum Command {
     /// Close an auction: clear and settle, or fail.
     CloseAuction {
         /// Which auction.
+        id: Uuid,
+    },
+    /// Take rights back into the government reserve.
+    Reclaim(NewReclamation),
+    /// Block rights under a pledge.
+    Pledge(NewPledge),
+    /// Release a pledge.
+    ReleasePledge {
+        /// Which pledge.
         id: Uuid,
     },
     /// Cancel a resting order.
@@ -404,6 +414,10 @@ pub enum Outcome {
     Bid(AuctionBid),
     /// An auction was closed.
     AuctionClosed(Closed),
+    /// Rights were reclaimed.
+    Reclamation(Reclamation),
+    /// A pledge was made or released.
+    Pledge(Pledge),
 }
 
 /// A committed ledger transaction.
@@ -499,6 +513,18 @@ pub enum CommandError {
     /// A bid below the reserve price.
     #[error("the bid's price is below the auction's reserve price")]
     BidBelowReserve,
+    /// The reclamation's reason is not one of the known reasons.
+    #[error("reason must be closure, relocation, unused, penalty or other")]
+    InvalidReason,
+    /// The pledgee or the reference is empty or too long.
+    #[error("pledgee and reference must be 1-200 characters")]
+    InvalidPledge,
+    /// No such pledge.
+    #[error("no such pledge")]
+    UnknownPledge,
+    /// The pledge was already released.
+    #[error("the pledge was already released")]
+    PledgeReleased,
     /// The offering or a bid breaks an auction rule.
     #[error(transparent)]
     Auction(#[from] ets_core::auction::AuctionError),
@@ -531,6 +557,10 @@ impl CommandError {
             Self::AuctionClosed => "auction_closed",
             Self::BidBelowReserve => "bid_below_reserve",
             Self::Auction(reason) => reason.code(),
+            Self::InvalidReason => "invalid_reason",
+            Self::InvalidPledge => "invalid_pledge",
+            Self::UnknownPledge => "pledge_not_found",
+            Self::PledgeReleased => "pledge_not_active",
         }
     }
 }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auctions::{self, Auction, AuctionBid};
+use crate::authority::{self, Pledge, Reclamation};
 use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
     NewCredential, NewSigningKey, Outcome, Request, Transaction,
@@ -53,6 +54,8 @@ pub(crate) struct Needs {
     pub(crate) auctions: BTreeSet<Uuid>,
     /// Auctions whose bids must be read too (closes).
     pub(crate) auction_bids: BTreeSet<Uuid>,
+    /// Pledges named by id.
+    pub(crate) pledges: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -129,6 +132,16 @@ impl Needs {
                         Owner::Participant(bid.participant_id),
                         ets_core::InstrumentCode::cny(),
                     ));
+                }
+                Command::Reclaim(reclamation) => {
+                    for leg in authority::reclamation_legs(reclamation) {
+                        needs.add_leg(&leg);
+                    }
+                }
+                Command::Pledge(pledge) => needs.add_leg(&authority::pledge_leg(pledge)),
+                Command::ReleasePledge { id } => {
+                    needs.pledges.insert(*id);
+                    needs.holds.insert(*id);
                 }
                 Command::CloseAuction { id } => {
                     needs.auctions.insert(*id);
@@ -326,6 +339,8 @@ pub(crate) struct Changes {
     pub(crate) proposals: BTreeMap<Uuid, Proposal>,
     pub(crate) auctions: BTreeMap<Uuid, Auction>,
     pub(crate) bids: BTreeMap<Uuid, AuctionBid>,
+    pub(crate) reclamations: Vec<Reclamation>,
+    pub(crate) pledges: BTreeMap<Uuid, Pledge>,
 }
 
 impl Changes {
@@ -375,6 +390,8 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         proposals: BTreeMap::new(),
         auctions: BTreeMap::new(),
         bids: BTreeMap::new(),
+        reclamations: Vec::new(),
+        pledges: BTreeMap::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -627,6 +644,18 @@ fn apply_command<'a>(
         Command::CloseAuction { id } => {
             let (kind, payload, closed) = auctions::close(*id, loaded, changes)?;
             Ok((kind, payload, Outcome::AuctionClosed(closed)))
+        }
+        Command::Reclaim(reclamation) => {
+            let (kind, payload, reclamation) = authority::reclaim(reclamation, loaded, changes)?;
+            Ok((kind, payload, Outcome::Reclamation(reclamation)))
+        }
+        Command::Pledge(pledge) => {
+            let (kind, payload, pledge) = authority::pledge(pledge, loaded, changes)?;
+            Ok((kind, payload, Outcome::Pledge(pledge)))
+        }
+        Command::ReleasePledge { id } => {
+            let (kind, payload, pledge) = authority::release_pledge(*id, loaded, changes)?;
+            Ok((kind, payload, Outcome::Pledge(pledge)))
         }
         Command::CreateSigningKey(key) => {
             if loaded.signing_key_exists {

@@ -11,6 +11,7 @@
 //! thousands of transfers a second.
 
 mod auctions;
+mod authority;
 mod command;
 mod engine;
 mod market;
@@ -33,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
+pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};
 pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
@@ -199,6 +201,8 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         auction: Uuid,
     ) -> impl Future<Output = Result<Vec<AuctionBid>, StoreError>> + Send;
+    /// One pledge.
+    fn pledge(&self, id: Uuid) -> impl Future<Output = Result<Option<Pledge>, StoreError>> + Send;
     /// Open auctions whose closing time has passed.
     fn auctions_due(
         &self,
@@ -574,6 +578,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Auction>, StoreError> {
         dispatch!(self, b => b.auctions(status, after, limit).await)
+    }
+
+    /// One pledge.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
+        dispatch!(self, b => b.pledge(id).await)
     }
 
     /// An auction's bids in arrival order.

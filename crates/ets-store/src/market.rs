@@ -269,6 +269,8 @@ pub(crate) struct Market {
     pub(crate) auctions: BTreeMap<Uuid, crate::auctions::Auction>,
     /// Bids of the auctions closing in this batch, and bids placed, by id.
     pub(crate) bids: BTreeMap<Uuid, crate::auctions::AuctionBid>,
+    /// Pledges read or made, by id.
+    pub(crate) pledges: BTreeMap<Uuid, crate::authority::Pledge>,
 }
 
 /// What a placed order did: the order as it now stands, and its trades.

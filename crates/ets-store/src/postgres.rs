@@ -17,6 +17,7 @@ use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use crate::authority::Pledge;
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -272,6 +273,19 @@ impl PostgresBackend {
             }
             needs.add_proposals(&loaded.market.proposals);
         }
+        if !needs.pledges.is_empty() {
+            let ids: Vec<Uuid> = needs.pledges.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let pledge = pledge_from_row(row)?;
+                loaded.market.pledges.insert(pledge.id, pledge);
+            }
+        }
         if !needs.auctions.is_empty() {
             let ids: Vec<Uuid> = needs.auctions.iter().copied().collect();
             let rows = sqlx::query(&format!(
@@ -383,6 +397,40 @@ impl PostgresBackend {
             .bind(orders.iter().map(|o| o.seq).collect::<Vec<_>>())
             .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
             .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for r in &changes.reclamations {
+            sqlx::query(
+                "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
+                     transaction_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(r.id)
+            .bind(r.participant_id)
+            .bind(r.instrument.as_str())
+            .bind(r.quantity)
+            .bind(&r.reason)
+            .bind(r.compensation)
+            .bind(r.transaction_id)
+            .bind(r.created_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for p in changes.pledges.values() {
+            sqlx::query(
+                "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
+                     created_at, released_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
+            )
+            .bind(p.id)
+            .bind(p.participant_id)
+            .bind(p.instrument.as_str())
+            .bind(p.quantity)
+            .bind(&p.pledgee)
+            .bind(&p.reference)
+            .bind(&p.status)
+            .bind(p.created_at)
+            .bind(p.released_at)
             .execute(&mut *conn)
             .await?;
         }
@@ -885,6 +933,23 @@ fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
         executed_at: row.try_get("executed_at")?,
         business_date: row.try_get("business_date")?,
         transaction_id: row.try_get("transaction_id")?,
+    })
+}
+
+const PLEDGE_COLUMNS: &str =
+    "id, participant_id, instrument, quantity, pledgee, reference, status, created_at, released_at";
+
+fn pledge_from_row(row: &PgRow) -> Result<Pledge, sqlx::Error> {
+    Ok(Pledge {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        quantity: row.try_get("quantity")?,
+        pledgee: row.try_get("pledgee")?,
+        reference: row.try_get("reference")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+        released_at: row.try_get("released_at")?,
     })
 }
 
@@ -1511,6 +1576,16 @@ impl Backend for PostgresBackend {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(pledge_from_row).transpose()?)
     }
 
     async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {

@@ -21,6 +21,7 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use crate::authority::Pledge;
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -257,6 +258,18 @@ impl SqliteBackend {
             loaded.market.proposals.insert(proposal.id, proposal);
         }
         needs.add_proposals(&loaded.market.proposals);
+        for id in &needs.pledges {
+            let row = sqlx::query(&format!(
+                "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                let pledge = pledge_from_row(&row)?;
+                loaded.market.pledges.insert(pledge.id, pledge);
+            }
+        }
         for id in &needs.auctions {
             let row = sqlx::query(&format!(
                 "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
@@ -375,6 +388,40 @@ impl SqliteBackend {
             .bind(format_time(t.executed_at))
             .bind(t.business_date.to_string())
             .bind(t.transaction_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for r in &changes.reclamations {
+            sqlx::query(
+                "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
+                     transaction_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(r.id.to_string())
+            .bind(r.participant_id.to_string())
+            .bind(r.instrument.as_str())
+            .bind(r.quantity.to_string())
+            .bind(&r.reason)
+            .bind(r.compensation.to_string())
+            .bind(r.transaction_id.to_string())
+            .bind(format_time(r.created_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for p in changes.pledges.values() {
+            sqlx::query(
+                "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
+                     created_at, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
+            )
+            .bind(p.id.to_string())
+            .bind(p.participant_id.to_string())
+            .bind(p.instrument.as_str())
+            .bind(p.quantity.to_string())
+            .bind(&p.pledgee)
+            .bind(&p.reference)
+            .bind(&p.status)
+            .bind(format_time(p.created_at))
+            .bind(p.released_at.map(format_time))
             .execute(&mut *conn)
             .await?;
         }
@@ -734,6 +781,24 @@ fn trade_from_row(row: &SqliteRow) -> Result<Trade, sqlx::Error> {
         executed_at: parse_time(row.try_get("executed_at")?)?,
         business_date: date(row, "business_date")?.ok_or_else(|| decode_error("business date"))?,
         transaction_id: uuid(row, "transaction_id")?,
+    })
+}
+
+const PLEDGE_COLUMNS: &str =
+    "id, participant_id, instrument, quantity, pledgee, reference, status, created_at, released_at";
+
+fn pledge_from_row(row: &SqliteRow) -> Result<Pledge, sqlx::Error> {
+    Ok(Pledge {
+        id: uuid(row, "id")?,
+        participant_id: uuid(row, "participant_id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        quantity: decimal(row, "quantity")?,
+        pledgee: row.try_get("pledgee")?,
+        reference: row.try_get("reference")?,
+        status: row.try_get("status")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+        released_at: optional_time(row, "released_at")?,
     })
 }
 
@@ -1350,6 +1415,16 @@ impl Backend for SqliteBackend {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(pledge_from_row).transpose()?)
     }
 
     async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {

@@ -9,8 +9,9 @@ use ets_core::{
 };
 use ets_store::{
     Answer, Auction, AuctionBid, AuctionStatus, Book, BookLevel, Closed, Command, CommandError,
-    NewAuction, NewBid, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Placed,
-    Proposal, ProposalStatus, Resolved, Source, Store, StoreError, TradeFilter,
+    NewAuction, NewBid, NewOrder, NewPledge, NewProposal, NewReclamation, Order, OrderFilter,
+    OrderStatus, Outcome, Placed, Proposal, ProposalStatus, Resolved, Source, Store, StoreError,
+    TradeFilter,
 };
 use ets_testkit::TestDatabase;
 use uuid::Uuid;
@@ -756,5 +757,122 @@ async fn an_issued_offering_sells_what_is_bid_and_an_auction_without_bids_fails(
             CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
         );
         assert_conserved(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pledge_blocks_rights_and_a_reclamation_takes_only_what_is_free() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let a = participant(&store, 1).await;
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        let pledged = NewPledge {
+            id: Uuid::now_v7(),
+            participant_id: a,
+            instrument: so2.clone(),
+            quantity: dec("4"),
+            pledgee: "中国银行苏州分行".to_owned(),
+            reference: "PLG-2026-001".to_owned(),
+        };
+        let pledge_id = pledged.id;
+        store
+            .execute(actor(), Command::Pledge(pledged))
+            .await
+            .expect("pledge");
+        assert_eq!(account(&store, a, &so2).await, (dec("10"), dec("4")));
+        // Pledged rights can be neither sold nor surrendered nor reclaimed.
+        assert_eq!(
+            refusal(place(&store, a, Side::Sell, "7", "10.00").await),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        assert_eq!(
+            refusal(
+                store
+                    .execute(actor(), Command::surrender(a, so2.clone(), dec("7")))
+                    .await
+            ),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        let reclaim = |quantity: &str, reason: &str, compensation: Option<&str>| NewReclamation {
+            id: Uuid::now_v7(),
+            participant_id: a,
+            instrument: so2.clone(),
+            quantity: dec(quantity),
+            reason: reason.to_owned(),
+            compensation: compensation.map(dec),
+        };
+        assert_eq!(
+            refusal(
+                store
+                    .execute(actor(), Command::Reclaim(reclaim("7", "closure", None)))
+                    .await
+            ),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        assert_eq!(
+            refusal(
+                store
+                    .execute(actor(), Command::Reclaim(reclaim("1", "bogus", None)))
+                    .await
+            ),
+            CommandError::InvalidReason
+        );
+        let taken = store
+            .execute(
+                actor(),
+                Command::Reclaim(reclaim("6", "closure", Some("1200.50"))),
+            )
+            .await
+            .expect("reclaim");
+        let Outcome::Reclamation(reclamation) = taken.outcome else {
+            panic!("a reclamation")
+        };
+        assert_eq!(
+            (reclamation.quantity, reclamation.compensation),
+            (dec("6"), dec("1200.50"))
+        );
+        assert_eq!(account(&store, a, &so2).await, (dec("4"), dec("4")));
+        assert_eq!(
+            balance(&store, Owner::System(SystemAccount::Reserve), &so2).await,
+            dec("6")
+        );
+        assert_eq!(
+            account(&store, a, &InstrumentCode::cny()).await,
+            (dec("1200.50"), dec("0"))
+        );
+
+        store
+            .execute(actor(), Command::ReleasePledge { id: pledge_id })
+            .await
+            .expect("release");
+        assert_eq!(account(&store, a, &so2).await, (dec("4"), dec("0")));
+        let stored = store
+            .pledge(pledge_id)
+            .await
+            .expect("read")
+            .expect("pledge");
+        assert_eq!(stored.status, "released");
+        assert_eq!(
+            refusal(
+                store
+                    .execute(actor(), Command::ReleasePledge { id: pledge_id })
+                    .await
+            ),
+            CommandError::PledgeReleased
+        );
+        assert_eq!(
+            refusal(
+                store
+                    .execute(actor(), Command::ReleasePledge { id: Uuid::now_v7() })
+                    .await
+            ),
+            CommandError::UnknownPledge
+        );
+        assert_conserved(&store).await;
+        assert!(store.verify_journal().await.expect("verify").ok);
     }
 }

@@ -1,0 +1,168 @@
+//! The authority's acts on holdings over HTTP: reclamations and pledges.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ets_core::{InstrumentCode, Role};
+use ets_store::{Command, NewPledge, NewReclamation, Outcome, Pledge};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{DecimalString, fixed, time};
+use crate::extract::{Body, Caller, IdempotencyHeader};
+use crate::problem::Problem;
+use crate::registry::unexpected;
+use crate::submit::submit;
+
+/// `POST /v1/reclamations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReclamationRequest {
+    participant_id: Uuid,
+    instrument: String,
+    quantity: DecimalString,
+    reason: String,
+    compensation: Option<DecimalString>,
+}
+
+/// `POST /v1/reclamations` (admin): available rights move into the
+/// government reserve; a compensation is paid into the participant's cash
+/// from outside the ledger (the settlement bank side).
+pub(crate) async fn reclaim(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<ReclamationRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let reclamation = NewReclamation {
+        id: Uuid::now_v7(),
+        participant_id: request.participant_id,
+        instrument: InstrumentCode::parse(&request.instrument)?,
+        quantity: request.quantity.0,
+        reason: request.reason.clone(),
+        compensation: request.compensation.as_ref().map(|c| c.0),
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::Reclaim(reclamation),
+    )
+    .await?;
+    let Outcome::Reclamation(r) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    let body = json!({
+        "id": r.id,
+        "participant_id": r.participant_id,
+        "instrument": r.instrument,
+        "quantity": r.quantity.to_string(),
+        "reason": r.reason,
+        "compensation": fixed(r.compensation, 2),
+        "transaction_id": r.transaction_id,
+        "created_at": time(r.created_at),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /v1/pledges`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PledgeRequest {
+    participant_id: Uuid,
+    instrument: String,
+    quantity: DecimalString,
+    pledgee: String,
+    reference: String,
+}
+
+/// `POST /v1/pledges` (admin): blocks available rights in favour of a
+/// pledgee; they cannot be sold, surrendered or reclaimed until released.
+pub(crate) async fn pledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<PledgeRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin])?;
+    let request = &body.value;
+    let pledge = NewPledge {
+        id: Uuid::now_v7(),
+        participant_id: request.participant_id,
+        instrument: InstrumentCode::parse(&request.instrument)?,
+        quantity: request.quantity.0,
+        pledgee: request.pledgee.clone(),
+        reference: request.reference.clone(),
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::Pledge(pledge),
+    )
+    .await?;
+    let Outcome::Pledge(pledge) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    Ok((StatusCode::CREATED, Json(pledge_body(&pledge))).into_response())
+}
+
+/// `POST /v1/pledges/{id}/release` (admin).
+pub(crate) async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require(&[Role::Admin])?;
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("pledge"))?;
+    let committed = state
+        .store
+        .execute(caller.actor(), Command::ReleasePledge { id })
+        .await?;
+    let Outcome::Pledge(pledge) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    Ok(Json(pledge_body(&pledge)))
+}
+
+/// `GET /v1/pledges/{id}`: staff, and the pledging enterprise.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let not_found = || Problem::not_found("pledge");
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let pledge = state.store.pledge(id).await?.ok_or_else(not_found)?;
+    caller.may_see(pledge.participant_id, "pledge")?;
+    Ok(Json(pledge_body(&pledge)))
+}
+
+fn pledge_body(pledge: &Pledge) -> Value {
+    json!({
+        "id": pledge.id,
+        "participant_id": pledge.participant_id,
+        "instrument": pledge.instrument,
+        "quantity": pledge.quantity.to_string(),
+        "pledgee": pledge.pledgee,
+        "reference": pledge.reference,
+        "status": pledge.status,
+        "created_at": time(pledge.created_at),
+        "released_at": pledge.released_at.map(time),
+    })
+}
