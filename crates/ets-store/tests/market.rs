@@ -876,3 +876,103 @@ async fn a_pledge_blocks_rights_and_a_reclamation_takes_only_what_is_free() {
         assert!(store.verify_journal().await.expect("verify").ok);
     }
 }
+
+/// Moves every trade one business day back, as if made yesterday.
+async fn age_trades(db: &TestDatabase) {
+    use sqlx::Connection;
+    match db.kind {
+        ets_testkit::Kind::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query("UPDATE trades SET business_date = business_date - 1")
+                .execute(&mut conn)
+                .await
+                .expect("age");
+        }
+        ets_testkit::Kind::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query("UPDATE trades SET business_date = date(business_date, '-1 day')")
+                .execute(&mut conn)
+                .await
+                .expect("age");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_price_band_holds_prices_near_the_previous_days_vwap() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let code = InstrumentCode::parse("CEA-2026").expect("code");
+        let spec = ets_core::InstrumentSpec {
+            code: code.clone(),
+            kind: ets_core::InstrumentKind::CarbonAllowance,
+            pollutant: None,
+            unit: "tCO2e".to_owned(),
+            scale: 0,
+            region_code: None,
+            vintage: Some(2026),
+            valid_from: None,
+            valid_to: None,
+            commission_rate: dec("0"),
+            price_band: Some(dec("0.10")),
+        };
+        store
+            .execute(actor(), Command::CreateInstrument(spec))
+            .await
+            .expect("instrument");
+        let (a, b) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(a, code.clone(), dec("100")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::deposit(b, dec("100000.00")))
+            .await
+            .expect("deposit");
+        let order = |participant: Uuid, side: Side, quantity: &str, price: &str| NewOrder {
+            id: Uuid::now_v7(),
+            participant_id: participant,
+            instrument: code.clone(),
+            side,
+            quantity: dec(quantity),
+            price: dec(price),
+        };
+        // Yesterday: 10 t at 90 and 30 t at 100 → VWAP 97.50; band 87.75 to 107.25.
+        for (quantity, price) in [("10", "90.00"), ("30", "100.00")] {
+            for (who, side) in [(a, Side::Sell), (b, Side::Buy)] {
+                store
+                    .execute(
+                        actor(),
+                        Command::PlaceOrder(order(who, side, quantity, price)),
+                    )
+                    .await
+                    .expect("order");
+            }
+        }
+        // With no earlier day, any price was accepted; now they age.
+        age_trades(&db).await;
+        for (price, accepted) in [
+            ("107.25", true),
+            ("87.75", true),
+            ("107.26", false),
+            ("87.74", false),
+        ] {
+            let result = store
+                .execute(
+                    actor(),
+                    Command::PlaceOrder(order(a, Side::Sell, "1", price)),
+                )
+                .await;
+            match (accepted, result) {
+                (true, Ok(_)) => {}
+                (
+                    false,
+                    Err(StoreError::Command(CommandError::Ledger(LedgerError::PriceOutOfBand))),
+                ) => {}
+                (_, other) => panic!("{price} on {:?}: {other:?}", db.kind),
+            }
+        }
+    }
+}
