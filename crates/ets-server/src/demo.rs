@@ -1,16 +1,22 @@
 //! `ets-ledger demo`: a realistic city to explore the API with. Suzhou
 //! (region 320500): a dozen enterprises, SO2, NOx and COD rights for
 //! 2026-2030, a 2025 carbon allowance vintage, free and paid allocations,
-//! cash at the settlement bank, and one credential of each role.
+//! cash at the settlement bank, one credential of each role, and a first
+//! market day: a traded SO2 book with resting orders, a negotiated trade, a
+//! carbon allowance auction, a pledge and a reclamation.
 
 use std::str::FromStr;
 
 use chrono::{Days, Utc};
+use ets_core::matching::Side;
 use ets_core::{
     Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant,
     RegionCode, Role,
 };
-use ets_store::{Command, NewAllocation, NewCredential, PaidUse, Store};
+use ets_store::{
+    Answer, Command, NewAllocation, NewAuction, NewBid, NewCredential, NewOrder, NewPledge,
+    NewProposal, NewReclamation, Outcome, PaidUse, Source, Store,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -287,6 +293,12 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         participants.push(json!({ "id": id, "name": name }));
     }
 
+    let ids: Vec<Uuid> = participants
+        .iter()
+        .filter_map(|p| p["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+        .collect();
+    let market = market_day(store, &actor, &ids).await?;
+
     let mut credentials = serde_json::Map::new();
     for (role, participant) in [
         (Role::Admin, None),
@@ -319,6 +331,126 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         "region": "320500 苏州市",
         "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
         "participants": participants,
+        "market": market,
         "credentials": credentials,
+    }))
+}
+
+/// The first market day, by index into [`ENTERPRISES`].
+async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value, AnyError> {
+    let so2 = code("SO2-320500-2026")?;
+    let order = |n: usize, side: Side, quantity: &str, price: &str| -> Result<Command, AnyError> {
+        Ok(Command::PlaceOrder(NewOrder {
+            id: Uuid::now_v7(),
+            participant_id: ids[n],
+            instrument: so2.clone(),
+            side,
+            quantity: dec(quantity)?,
+            price: dec(price)?,
+        }))
+    };
+    // 沙钢 and 协鑫 offer SO2; 金峰 sweeps 25 t (20 at 218.00, 5 at 220.50);
+    // 盛虹's bid at 215.00 and the rest of 协鑫's offer stay in the book.
+    let mut trades = 0;
+    for command in [
+        order(2, Side::Sell, "20", "218.00")?,
+        order(9, Side::Sell, "15", "220.50")?,
+        order(3, Side::Buy, "25", "221.00")?,
+        order(4, Side::Buy, "5", "215.00")?,
+    ] {
+        if let Outcome::Order(placed) = store.execute(actor.clone(), command).await?.outcome {
+            trades += placed.trades.len();
+        }
+    }
+    // 玖龙 sells 10 t to 清源 by agreement at 219.00.
+    let offer = NewProposal {
+        id: Uuid::now_v7(),
+        seller_id: ids[8],
+        buyer_id: ids[5],
+        instrument: so2.clone(),
+        quantity: dec("10")?,
+        price: dec("219.00")?,
+        expires_at: Utc::now() + chrono::Duration::hours(24),
+    };
+    let offer_id = offer.id;
+    store
+        .execute(actor.clone(), Command::Propose(offer))
+        .await?;
+    store
+        .execute(
+            actor.clone(),
+            Command::AnswerProposal {
+                id: offer_id,
+                answer: Answer::Accept,
+                by: ids[5],
+            },
+        )
+        .await?;
+    // The authority auctions 50,000 newly issued allowances, at most 40 % to
+    // one bidder: 沙钢 is capped at 20,000 and 协鑫 gets the last 10,000, so
+    // everyone pays 85.00.
+    let auction = NewAuction {
+        id: Uuid::now_v7(),
+        instrument: code("CEA-2025")?,
+        quantity: dec("50000")?,
+        reserve_price: dec("80.00")?,
+        source: Source::Issuance,
+        lot_size: Some(dec("1000")?),
+        max_bidder_share: Some(dec("0.4")?),
+        closes_at: None,
+    };
+    let auction_id = auction.id;
+    store
+        .execute(actor.clone(), Command::CreateAuction(auction))
+        .await?;
+    for (n, quantity, price) in [
+        (0, "20000", "88.00"),
+        (2, "30000", "86.50"),
+        (9, "15000", "85.00"),
+        (1, "10000", "84.00"),
+    ] {
+        let bid = NewBid {
+            id: Uuid::now_v7(),
+            auction_id,
+            participant_id: ids[n],
+            quantity: dec(quantity)?,
+            price: dec(price)?,
+        };
+        store.execute(actor.clone(), Command::PlaceBid(bid)).await?;
+    }
+    let closed = store
+        .execute(actor.clone(), Command::CloseAuction { id: auction_id })
+        .await?;
+    let clearing_price = match closed.outcome {
+        Outcome::AuctionClosed(closed) => closed.auction.clearing_price,
+        _ => None,
+    };
+    // 华能 pledges 30 t to its bank; 相城 relocates and hands its SO2 back.
+    let pledge = NewPledge {
+        id: Uuid::now_v7(),
+        participant_id: ids[0],
+        instrument: so2.clone(),
+        quantity: dec("30")?,
+        pledgee: "中国银行苏州分行".to_owned(),
+        reference: "PLG-DEMO-001".to_owned(),
+    };
+    store
+        .execute(actor.clone(), Command::Pledge(pledge))
+        .await?;
+    let reclamation = NewReclamation {
+        id: Uuid::now_v7(),
+        participant_id: ids[10],
+        instrument: so2,
+        quantity: dec("0.8")?,
+        reason: "relocation".to_owned(),
+        compensation: Some(dec("160.00")?),
+    };
+    store
+        .execute(actor.clone(), Command::Reclaim(reclamation))
+        .await?;
+    Ok(json!({
+        "book_trades": trades,
+        "negotiated_trade": offer_id,
+        "auction": { "id": auction_id, "clearing_price": clearing_price.map(|p| p.to_string()) },
     }))
 }

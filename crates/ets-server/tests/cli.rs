@@ -289,6 +289,10 @@ fn the_demo_fills_an_empty_database_once_and_is_journaled() {
         );
     }
     assert!(demo["credentials"]["enterprise"]["participant_id"].is_string());
+    // The first market day: two book trades, and the auction clears at the
+    // marginal bid's price.
+    assert_eq!(demo["market"]["book_trades"], 2, "{demo}");
+    assert_eq!(demo["market"]["auction"]["clearing_price"], "85.00");
     let again = ets(&dir, &["demo"]);
     assert!(
         !again.status.success(),
