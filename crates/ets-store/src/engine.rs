@@ -225,8 +225,10 @@ impl Needs {
     }
 
     /// Once the auctions (and the bids of those closing) are loaded: the
-    /// holds, the source and proceeds accounts, every bidder's accounts.
-    pub(crate) fn add_auctions(&mut self, market: &Market) {
+    /// holds, the source and proceeds accounts, every bidder's accounts —
+    /// stored bids' and those bidding in this batch (a close later in the
+    /// batch may award them).
+    pub(crate) fn add_auctions(&mut self, market: &Market, batch: &[Request]) {
         use ets_core::SystemAccount;
         for auction in market.auctions.values() {
             self.holds.insert(auction.id);
@@ -242,16 +244,24 @@ impl Needs {
                 ets_core::InstrumentCode::cny(),
             ));
         }
-        for bid in market.bids.values() {
-            self.holds.insert(bid.id);
-            self.participants.insert(bid.participant_id);
-            if let Some(auction) = market.auctions.get(&bid.auction_id) {
+        let placed = batch.iter().filter_map(|request| match &request.command {
+            Command::PlaceBid(bid) => Some((bid.auction_id, bid.participant_id)),
+            _ => None,
+        });
+        let stored = market
+            .bids
+            .values()
+            .map(|b| (b.auction_id, b.participant_id));
+        for (auction, bidder) in stored.chain(placed) {
+            self.participants.insert(bidder);
+            if let Some(auction) = market.auctions.get(&auction) {
                 self.accounts.extend(market::book_accounts([(
-                    bid.participant_id,
+                    bidder,
                     auction.instrument.clone(),
                 )]));
             }
         }
+        self.holds.extend(market.bids.keys().copied());
     }
 
     /// Once the holds are loaded: their accounts and instruments, and the

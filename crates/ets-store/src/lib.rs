@@ -612,7 +612,11 @@ impl Store {
             {
                 Ok(_) => closed += 1,
                 Err(StoreError::Command(CommandError::AuctionClosed)) => {}
-                Err(error) => return Err(error),
+                Err(StoreError::Closed) => return Err(StoreError::Closed),
+                // One auction that cannot close must not hold up the others.
+                Err(error) => {
+                    tracing::warn!(auction = %id, error = %error, "closing a due auction failed");
+                }
             }
         }
         Ok(closed)
@@ -702,7 +706,7 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
         }
         last_size = batch.len();
         let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
-        match execute_with_retry(&backend, &requests).await {
+        match execute_guarded(&backend, requests).await {
             Ok(results) => {
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 for result in &results {
@@ -720,16 +724,15 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
             Err(error) if batch.len() > 1 => {
                 tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
                 for job in batch.drain(..) {
-                    let single = std::slice::from_ref(&job.request);
-                    let result =
-                        execute_with_retry(&backend, single)
-                            .await
-                            .and_then(|mut results| {
-                                results
-                                    .pop()
-                                    .expect("one result per request")
-                                    .map_err(StoreError::from)
-                            });
+                    let single = vec![job.request.clone()];
+                    let result = execute_guarded(&backend, single)
+                        .await
+                        .and_then(|mut results| {
+                            results
+                                .pop()
+                                .expect("one result per request")
+                                .map_err(StoreError::from)
+                        });
                     let _ = job.reply.send(result);
                 }
             }
@@ -741,6 +744,18 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
             }
         }
     }
+}
+
+/// [`execute_with_retry`] on a task of its own, so that a bug that panics
+/// anywhere in a batch (loading included) fails that batch, never the writer.
+async fn execute_guarded(
+    backend: &Arc<Inner>,
+    batch: Vec<Request>,
+) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+    let backend = Arc::clone(backend);
+    tokio::spawn(async move { execute_with_retry(&backend, &batch).await })
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
 }
 
 /// Contention between server nodes never reaches the client: serialization

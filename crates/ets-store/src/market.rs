@@ -231,25 +231,64 @@ pub(crate) struct BookNeed {
     pub(crate) quantity: Decimal,
 }
 
-/// Adds an incoming order to the book needs of a batch.
+/// Adds an incoming order to the book needs of a batch. An order whose price
+/// or quantity is out of bounds reads nothing: it will be refused, and its
+/// numbers must not reach the loader's arithmetic.
 pub(crate) fn add_book_need(needs: &mut Vec<BookNeed>, order: &NewOrder) {
-    let side = order.side.opposite();
+    let in_bounds = matching::check_price(order.price).is_ok()
+        && order.quantity > Decimal::ZERO
+        && order.quantity <= ets_core::instrument::MAX_QUANTITY;
+    if in_bounds {
+        widen(
+            needs,
+            &order.instrument,
+            order.side.opposite(),
+            order.price,
+            order.quantity,
+        );
+    }
+}
+
+/// Makes the batch read the book of `side` down to `limit` (asks at or
+/// below it, bids at or above it) and `quantity` further along.
+fn widen(
+    needs: &mut Vec<BookNeed>,
+    instrument: &InstrumentCode,
+    side: Side,
+    limit: Decimal,
+    quantity: Decimal,
+) {
     if let Some(need) = needs
         .iter_mut()
-        .find(|n| n.instrument == order.instrument && n.side == side)
+        .find(|n| &n.instrument == instrument && n.side == side)
     {
-        need.limit = match order.side {
-            Side::Buy => need.limit.max(order.price),
-            Side::Sell => need.limit.min(order.price),
+        need.limit = match side {
+            Side::Sell => need.limit.max(limit),
+            Side::Buy => need.limit.min(limit),
         };
-        need.quantity += order.quantity;
+        // At most MAX_BATCH orders of at most 10^15 each: far inside Decimal.
+        need.quantity += quantity;
     } else {
         needs.push(BookNeed {
-            instrument: order.instrument.clone(),
+            instrument: instrument.clone(),
             side,
-            limit: order.price,
-            quantity: order.quantity,
+            limit,
+            quantity,
         });
+    }
+}
+
+/// Once the orders named by cancels are read: a cancel earlier in the batch
+/// takes its order's quantity out of the book, so each book the batch reads
+/// must reach that much further.
+pub(crate) fn widen_for_cancels(needs: &mut [BookNeed], named: &BTreeMap<Uuid, Order>) {
+    for order in named.values().filter(|o| o.status.is_resting()) {
+        if let Some(need) = needs
+            .iter_mut()
+            .find(|n| n.instrument == order.instrument && n.side == order.side)
+        {
+            need.quantity += order.remaining();
+        }
     }
 }
 
@@ -522,9 +561,16 @@ pub(crate) fn cancel_order(
     if !order.status.is_resting() {
         return Err(CommandError::OrderNotOpen);
     }
+    // A buy whose fills rounded up to its whole hold has nothing left to
+    // release: its hold is already settled.
+    let legs: Vec<Leg> = if order.held() > Decimal::ZERO {
+        vec![Leg::ReleaseHold { hold: order.id }]
+    } else {
+        Vec::new()
+    };
     let mut transaction = apply_legs(
         loaded,
-        &[Leg::ReleaseHold { hold: order.id }],
+        &legs,
         "order.cancelled",
         Some(order.id.to_string()),
         changes.at,

@@ -91,7 +91,8 @@ impl PostgresBackend {
             }
         }
 
-        self.load_market(conn, &mut needs, &mut loaded, now).await?;
+        self.load_market(conn, &mut needs, &mut loaded, batch, now)
+            .await?;
 
         let mut holds = Vec::new();
         if !needs.holds.is_empty() {
@@ -253,6 +254,7 @@ impl PostgresBackend {
         conn: &mut PgConnection,
         needs: &mut Needs,
         loaded: &mut Loaded,
+        batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         if !needs.proposals.is_empty() || needs.due_proposals {
@@ -309,8 +311,22 @@ impl PostgresBackend {
                 let bid = bid_from_row(row)?;
                 loaded.market.bids.insert(bid.id, bid);
             }
-            needs.add_auctions(&loaded.market);
+            needs.add_auctions(&loaded.market, batch);
         }
+        if !needs.orders.is_empty() {
+            let ids: Vec<Uuid> = needs.orders.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let order = order_from_row(row)?;
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         if !needs.book.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
@@ -341,19 +357,6 @@ impl PostgresBackend {
             )
             .bind(needs.book.iter().map(|n| n.limit).collect::<Vec<_>>())
             .bind(needs.book.iter().map(|n| n.quantity).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let order = order_from_row(row)?;
-                loaded.market.orders.insert(order.id, order);
-            }
-        }
-        if !needs.orders.is_empty() {
-            let ids: Vec<Uuid> = needs.orders.iter().copied().collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
-            ))
-            .bind(&ids)
             .fetch_all(&mut *conn)
             .await?;
             for row in &rows {

@@ -104,7 +104,8 @@ impl SqliteBackend {
                 );
             }
         }
-        self.load_market(conn, &mut needs, &mut loaded, now).await?;
+        self.load_market(conn, &mut needs, &mut loaded, batch, now)
+            .await?;
         let mut holds = Vec::new();
         for id in &needs.holds {
             let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
@@ -230,6 +231,7 @@ impl SqliteBackend {
         conn: &mut SqliteConnection,
         needs: &mut Needs,
         loaded: &mut Loaded,
+        batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let mut proposals = Vec::new();
@@ -294,7 +296,18 @@ impl SqliteBackend {
                 loaded.market.bids.insert(bid.id, bid);
             }
         }
-        needs.add_auctions(&loaded.market);
+        needs.add_auctions(&loaded.market, batch);
+        for id in &needs.orders {
+            let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                let order = order_from_row(&row)?;
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         for need in &needs.book {
             let (reach, priority) = match need.side {
                 Side::Sell => ("price_ticks <= ?3", "price_ticks, seq"),
@@ -316,16 +329,6 @@ impl SqliteBackend {
                 }
                 let order = order_from_row(row)?;
                 through += order.remaining();
-                loaded.market.orders.insert(order.id, order);
-            }
-        }
-        for id in &needs.orders {
-            let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                let order = order_from_row(&row)?;
                 loaded.market.orders.insert(order.id, order);
             }
         }
@@ -721,8 +724,9 @@ impl SqliteBackend {
 /// most 10^9 CNY: at most 10^11 fen).
 fn price_ticks(price: Decimal) -> Result<i64, sqlx::Error> {
     use rust_decimal::prelude::ToPrimitive;
-    (price * Decimal::ONE_HUNDRED)
-        .to_i64()
+    price
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|ticks| ticks.to_i64())
         .ok_or_else(|| decode_error("price"))
 }
 

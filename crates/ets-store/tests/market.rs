@@ -976,3 +976,182 @@ async fn a_price_band_holds_prices_near_the_previous_days_vwap() {
         }
     }
 }
+
+/// Applies `commands` as one batch (one database transaction), as the
+/// writer does when they arrive together.
+async fn one_batch(
+    db: &TestDatabase,
+    commands: Vec<Command>,
+) -> Vec<Result<Outcome, CommandError>> {
+    use ets_store::Backend;
+    let requests: Vec<ets_store::Request> = commands
+        .into_iter()
+        .map(|command| ets_store::Request {
+            actor: actor(),
+            idempotency: None,
+            command,
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let results = match db.kind {
+        ets_testkit::Kind::Postgres => {
+            let backend = ets_store::PostgresBackend::connect(&db.url)
+                .await
+                .expect("connect");
+            backend.execute(&requests, now).await
+        }
+        ets_testkit::Kind::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite:");
+            let backend = ets_store::SqliteBackend::open(path).await.expect("open");
+            backend.execute(&requests, now).await
+        }
+    };
+    results
+        .expect("the batch commits")
+        .into_iter()
+        .map(|r| r.map(|committed| committed.outcome))
+        .collect()
+}
+
+fn new_order(participant: Uuid, side: Side, quantity: &str, price: &str) -> NewOrder {
+    NewOrder {
+        id: Uuid::now_v7(),
+        participant_id: participant,
+        instrument: so2(),
+        side,
+        quantity: dec(quantity),
+        price: dec(price),
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_and_a_crossing_order_in_one_batch_leave_no_crossed_book() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (p1, p2, p3) = (
+            participant(&store, 1).await,
+            participant(&store, 2).await,
+            participant(&store, 3).await,
+        );
+        for who in [p1, p2] {
+            store
+                .execute(actor(), Command::allocate(who, so2.clone(), dec("10")))
+                .await
+                .expect("allocate");
+        }
+        store
+            .execute(actor(), Command::deposit(p3, dec("2000.00")))
+            .await
+            .expect("deposit");
+        let first = place(&store, p1, Side::Sell, "10", "100.00")
+            .await
+            .expect("ask");
+        place(&store, p2, Side::Sell, "10", "100.00")
+            .await
+            .expect("ask");
+        // The cancel takes the first ask out; the buy must still find the second.
+        let results = one_batch(
+            &db,
+            vec![
+                Command::CancelOrder {
+                    id: first.order.id,
+                    owner: Some(p1),
+                },
+                Command::PlaceOrder(new_order(p3, Side::Buy, "10", "100.00")),
+            ],
+        )
+        .await;
+        match &results[1] {
+            Ok(Outcome::Order(placed)) => {
+                assert_eq!(placed.order.status, OrderStatus::Filled, "{:?}", db.kind);
+                assert_eq!(placed.trades[0].seller_id, Some(p2));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.book(&so2, 10).await.expect("book"), Book::default());
+        assert_conserved(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn a_buy_whose_fills_used_its_whole_hold_can_still_be_cancelled() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await; // commission 0.1 %
+        let (buyer, seller) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::deposit(buyer, dec("100.00")))
+            .await
+            .expect("deposit");
+        store
+            .execute(actor(), Command::allocate(seller, so2.clone(), dec("1")))
+            .await
+            .expect("allocate");
+        // 1 t at 30.00 holds 30.00 + 0.03; 0.9999 t at 30.00 rounds up to the same.
+        let bid = place(&store, buyer, Side::Buy, "1", "30.00")
+            .await
+            .expect("bid");
+        assert_eq!(bid.order.hold_amount, dec("30.03"));
+        place(&store, seller, Side::Sell, "0.9999", "30.00")
+            .await
+            .expect("ask");
+        let resting = store
+            .order(bid.order.id)
+            .await
+            .expect("read")
+            .expect("order");
+        assert_eq!(
+            (resting.status, resting.remaining(), resting.held()),
+            (OrderStatus::PartiallyFilled, dec("0.0001"), dec("0.00"))
+        );
+        let cancelled = cancel(&store, bid.order.id, buyer).await.expect("cancel");
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert_eq!(
+            account(&store, buyer, &InstrumentCode::cny()).await,
+            (dec("69.97"), dec("0"))
+        );
+        assert_conserved(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn a_bid_and_the_close_in_one_batch_credit_the_winners_existing_account() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let p = participant(&store, 1).await;
+        store
+            .execute(actor(), Command::allocate(p, so2.clone(), dec("5")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::deposit(p, dec("100.00")))
+            .await
+            .expect("deposit");
+        let auction = offer(&store, auction_of("1", "10.00", Source::Issuance))
+            .await
+            .expect("offer");
+        let results = one_batch(
+            &db,
+            vec![
+                Command::PlaceBid(NewBid {
+                    id: Uuid::now_v7(),
+                    auction_id: auction.id,
+                    participant_id: p,
+                    quantity: dec("1"),
+                    price: dec("10.00"),
+                }),
+                Command::CloseAuction { id: auction.id },
+            ],
+        )
+        .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(account(&store, p, &so2).await, (dec("6"), dec("0")));
+        assert_eq!(
+            account(&store, p, &InstrumentCode::cny()).await,
+            (dec("90.00"), dec("0"))
+        );
+        assert_conserved(&store).await;
+    }
+}
