@@ -65,6 +65,14 @@ enum Endpoint {
     CreateAllocation,
     Deposit,
     Withdrawal,
+    PlaceOrder,
+    ListOrders,
+    GetOwnOrder,
+    GetOtherOrder,
+    CancelOwnOrder,
+    CancelOtherOrder,
+    Book,
+    ListTrades,
     Jwks,
     Healthz,
     Readyz,
@@ -117,6 +125,26 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         Endpoint::Withdrawal,
         [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
     ),
+    (
+        Endpoint::PlaceOrder,
+        [Forbidden, CREATED, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::ListOrders, [OK, OK, OK, Forbidden, Unauthorized]),
+    (Endpoint::GetOwnOrder, [OK, OK, OK, Forbidden, Unauthorized]),
+    (
+        Endpoint::GetOtherOrder,
+        [OK, NotFound, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CancelOwnOrder,
+        [Forbidden, OK, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CancelOtherOrder,
+        [Forbidden, NotFound, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::Book, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::ListTrades, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -148,6 +176,8 @@ struct World {
     server: TestServer,
     admin: String,
     enterprise: String,
+    /// The other participant's enterprise token (to place its orders).
+    other_enterprise: String,
     regulator: String,
     finance: String,
     own: Uuid,
@@ -166,6 +196,7 @@ impl World {
             server,
             admin,
             enterprise: String::new(),
+            other_enterprise: String::new(),
             regulator,
             finance,
             own: Uuid::nil(),
@@ -203,7 +234,32 @@ impl World {
                 .await;
         }
         world.enterprise = world.server.token(Role::Enterprise, Some(world.own)).await;
+        world.other_enterprise = world
+            .server
+            .token(Role::Enterprise, Some(world.other))
+            .await;
         world
+    }
+
+    /// A fresh resting sell order of `own` (or of the other participant).
+    async fn resting_order(&self, own: bool) -> String {
+        let token = if own {
+            &self.enterprise
+        } else {
+            &self.other_enterprise
+        };
+        let body = json!({
+            "instrument": self.instrument,
+            "side": "sell",
+            "quantity": "1",
+            "price": "900.00",
+        });
+        let answer = self
+            .server
+            .call("POST", "/v1/orders", token, Some(&body))
+            .await;
+        assert_eq!(answer.status, 201, "setup order: {:?}", answer.body);
+        answer.body["id"].as_str().expect("an id").to_owned()
     }
 
     fn next(&mut self) -> u32 {
@@ -314,6 +370,35 @@ impl World {
                     "reference": format!("WDR-{n}"),
                 })),
             ),
+            Endpoint::PlaceOrder => (
+                "POST",
+                "/v1/orders".to_owned(),
+                Some(json!({
+                    "instrument": instrument,
+                    "side": "sell",
+                    "quantity": "0.5",
+                    "price": "800.00",
+                })),
+            ),
+            Endpoint::ListOrders => ("GET", "/v1/orders".to_owned(), None),
+            Endpoint::GetOwnOrder => {
+                let id = self.resting_order(true).await;
+                ("GET", format!("/v1/orders/{id}"), None)
+            }
+            Endpoint::GetOtherOrder => {
+                let id = self.resting_order(false).await;
+                ("GET", format!("/v1/orders/{id}"), None)
+            }
+            Endpoint::CancelOwnOrder => {
+                let id = self.resting_order(true).await;
+                ("DELETE", format!("/v1/orders/{id}"), None)
+            }
+            Endpoint::CancelOtherOrder => {
+                let id = self.resting_order(false).await;
+                ("DELETE", format!("/v1/orders/{id}"), None)
+            }
+            Endpoint::Book => ("GET", format!("/v1/markets/{instrument}/book"), None),
+            Endpoint::ListTrades => ("GET", "/v1/trades".to_owned(), None),
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),
             Endpoint::Readyz => ("GET", "/readyz".to_owned(), None),

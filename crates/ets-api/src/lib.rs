@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 pub mod extract;
 mod ledger;
+mod market;
 pub mod metrics;
 pub mod page;
 pub mod problem;
@@ -179,6 +180,20 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::POST, "/v1/cash/deposits", post(ledger::deposit)),
         (Method::POST, "/v1/cash/withdrawals", post(ledger::withdraw)),
+        (Method::POST, "/v1/orders", post(market::place_order)),
+        (Method::GET, "/v1/orders", get(market::list_orders)),
+        (Method::GET, "/v1/orders/{id}", get(market::get_order)),
+        (
+            Method::DELETE,
+            "/v1/orders/{id}",
+            delete(market::cancel_order),
+        ),
+        (
+            Method::GET,
+            "/v1/markets/{instrument}/book",
+            get(market::book),
+        ),
+        (Method::GET, "/v1/trades", get(market::list_trades)),
     ]
 }
 

@@ -115,12 +115,17 @@ impl From<ets_core::LedgerError> for Problem {
 impl From<ets_store::CommandError> for Problem {
     fn from(error: ets_store::CommandError) -> Self {
         use ets_store::CommandError as E;
+        if error == E::UnknownOrder {
+            // Another participant's order is answered as if it did not exist.
+            return Self::not_found("order");
+        }
         let status = match &error {
             E::DuplicateCreditCode
             | E::DuplicateParticipant
             | E::DuplicateInstrument
             | E::DuplicateCredential => StatusCode::CONFLICT,
             E::UnknownCredential => StatusCode::NOT_FOUND,
+            E::OrderNotOpen => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, error.code(), error.to_string())

@@ -17,7 +17,9 @@ pub enum LedgerError {
     #[error("the region code must be a 6-digit administrative division code")]
     InvalidRegionCode,
     /// A price is zero, negative, above 10^9 or has more than 6 decimals.
-    #[error("the price must be greater than zero, at most 1000000000, with at most 6 decimals")]
+    #[error(
+        "the price must be greater than zero, at most 1000000000, in whole fen (at most 2 decimals)"
+    )]
     InvalidPrice,
     /// A unit fee or a paid-use period is out of range.
     #[error("the unit fee must be ≥ 0 with at most 6 decimals, and years 1 to 50")]
@@ -71,6 +73,19 @@ pub enum LedgerError {
     /// The account's available amount (balance − held) is smaller than asked.
     #[error("the available balance is insufficient")]
     InsufficientAvailableBalance,
+    /// A pollutant right trades only between participants inside its region.
+    #[error("the participant is outside the instrument's region")]
+    RegionMismatch,
+    /// The instrument cannot be traded: cash, or a pollutant right outside
+    /// its validity period.
+    #[error("the instrument is not tradable now")]
+    InstrumentNotTradable,
+    /// The price is outside the band around the previous business day's VWAP.
+    #[error("the price is outside the instrument's price band")]
+    PriceOutOfBand,
+    /// The order's value at its price is below one fen.
+    #[error("the order's value (quantity × price) must be at least 0.01 CNY")]
+    ValueTooSmall,
 }
 
 impl LedgerError {
@@ -97,6 +112,10 @@ impl LedgerError {
             Self::HoldExceeded => "hold_exceeded",
             Self::HoldExists => "hold_exists",
             Self::InsufficientAvailableBalance => "insufficient_available_balance",
+            Self::RegionMismatch => "region_mismatch",
+            Self::InstrumentNotTradable => "instrument_not_tradable",
+            Self::PriceOutOfBand => "price_out_of_band",
+            Self::ValueTooSmall => "value_too_small",
         }
     }
 }

@@ -232,11 +232,137 @@ impl Instrument {
         exact.rescale(self.scale);
         Ok(exact)
     }
+
+    /// Checks that a participant of `region` may trade this instrument on
+    /// business day `date` (SPEC §4): cash never trades; a pollutant right
+    /// trades only while valid and only inside its region.
+    ///
+    /// # Errors
+    /// `instrument_not_tradable` for cash or outside the validity period;
+    /// `region_mismatch` for a participant outside the region.
+    pub fn check_tradable(&self, region: &RegionCode, date: NaiveDate) -> Result<(), LedgerError> {
+        match self.kind {
+            InstrumentKind::Cash => Err(LedgerError::InstrumentNotTradable),
+            InstrumentKind::PollutantRight => {
+                let started = self.valid_from.is_none_or(|from| from <= date);
+                let ended = self.valid_to.is_some_and(|to| to < date);
+                if !started || ended {
+                    return Err(LedgerError::InstrumentNotTradable);
+                }
+                match &self.region_code {
+                    Some(home) if !home.contains(region) => Err(LedgerError::RegionMismatch),
+                    _ => Ok(()),
+                }
+            }
+            InstrumentKind::CarbonAllowance | InstrumentKind::CarbonOffset => Ok(()),
+        }
+    }
+
+    /// Checks a price against the instrument's band around `reference` (the
+    /// previous business day's VWAP): within `reference × (1 ± band)`,
+    /// bounds included. No band or no reference admits every price.
+    ///
+    /// # Errors
+    /// `price_out_of_band`.
+    pub fn check_band(
+        &self,
+        price: Decimal,
+        reference: Option<Decimal>,
+    ) -> Result<(), LedgerError> {
+        if let (Some(band), Some(reference)) = (self.price_band, reference) {
+            let low = reference * (Decimal::ONE - band);
+            let high = reference * (Decimal::ONE + band);
+            if price < low || price > high {
+                return Err(LedgerError::PriceOutOfBand);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The business day of an instant: its date in Asia/Shanghai (UTC+8 all
+/// year; China keeps no daylight saving time).
+#[must_use]
+pub fn business_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    (at + chrono::Duration::hours(8)).date_naive()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn so2(band: Option<&str>) -> Instrument {
+        Instrument::new(InstrumentSpec {
+            code: InstrumentCode::parse("SO2-320500-2026").expect("code"),
+            kind: InstrumentKind::PollutantRight,
+            pollutant: Some("SO2".to_owned()),
+            unit: "t".to_owned(),
+            scale: 4,
+            region_code: Some(RegionCode::parse("320500").expect("region")),
+            vintage: None,
+            valid_from: Some("2026-01-01".parse().expect("date")),
+            valid_to: Some("2026-12-31".parse().expect("date")),
+            commission_rate: Decimal::ZERO,
+            price_band: band.map(|b| b.parse().expect("band")),
+        })
+        .expect("instrument")
+    }
+
+    #[test]
+    fn a_pollutant_right_trades_inside_its_region_while_valid() {
+        let right = so2(None);
+        let suzhou_district = RegionCode::parse("320505").expect("region");
+        let nanjing = RegionCode::parse("320100").expect("region");
+        let day = |text: &str| text.parse::<NaiveDate>().expect("date");
+        assert_eq!(
+            right.check_tradable(&suzhou_district, day("2026-06-30")),
+            Ok(())
+        );
+        assert_eq!(
+            right.check_tradable(&suzhou_district, day("2026-12-31")),
+            Ok(())
+        );
+        assert_eq!(
+            right.check_tradable(&nanjing, day("2026-06-30")),
+            Err(LedgerError::RegionMismatch)
+        );
+        for outside in ["2025-12-31", "2027-01-01"] {
+            assert_eq!(
+                right.check_tradable(&suzhou_district, day(outside)),
+                Err(LedgerError::InstrumentNotTradable)
+            );
+        }
+        assert_eq!(
+            Instrument::cny().check_tradable(&nanjing, day("2026-06-30")),
+            Err(LedgerError::InstrumentNotTradable)
+        );
+    }
+
+    #[test]
+    fn the_price_band_is_inclusive_around_the_reference() {
+        let banded = so2(Some("0.10"));
+        let reference = Some(Decimal::new(10_000, 2));
+        for (price, ok) in [
+            (9_000, true),
+            (11_000, true),
+            (8_999, false),
+            (11_001, false),
+        ] {
+            let result = banded.check_band(Decimal::new(price, 2), reference);
+            assert_eq!(result.is_ok(), ok, "{price}");
+        }
+        assert_eq!(banded.check_band(Decimal::new(1, 2), None), Ok(()));
+        assert_eq!(so2(None).check_band(Decimal::new(1, 2), reference), Ok(()));
+    }
+
+    #[test]
+    fn business_days_are_shanghai_dates() {
+        let at = "2026-03-01T16:00:00Z".parse().expect("time");
+        assert_eq!(
+            business_date(at),
+            "2026-03-02".parse::<NaiveDate>().expect("date")
+        );
+    }
 
     #[test]
     fn the_largest_quantity_is_ten_to_the_fifteenth() {

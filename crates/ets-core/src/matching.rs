@@ -19,6 +19,25 @@ pub enum Side {
 }
 
 impl Side {
+    /// The stored and shown name: `buy` or `sell`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+        }
+    }
+
+    /// Parses a name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "buy" => Some(Self::Buy),
+            "sell" => Some(Self::Sell),
+            _ => None,
+        }
+    }
+
     /// The other side.
     #[must_use]
     pub fn opposite(self) -> Self {
@@ -125,8 +144,9 @@ pub fn match_incoming(
 /// overflow for checked inputs.
 pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
-/// The most decimal places a price may have.
-pub const PRICE_SCALE: u32 = 6;
+/// The most decimal places a price may have: prices are CNY per unit in
+/// whole fen, so the tick is 0.01.
+pub const PRICE_SCALE: u32 = 2;
 
 /// Checks an order's or a bid's price.
 ///
@@ -293,10 +313,11 @@ mod tests {
     }
 
     #[test]
-    fn prices_are_positive_bounded_and_at_most_six_places() {
+    fn prices_are_positive_bounded_and_in_whole_fen() {
         assert_eq!(check_price(dec("230.50")), Ok(dec("230.50")));
+        assert_eq!(check_price(dec("230.5000")), Ok(dec("230.5000")));
         assert_eq!(check_price(dec("1000000000")), Ok(dec("1000000000")));
-        for bad in ["0", "-1", "1000000000.01", "0.0000001"] {
+        for bad in ["0", "-1", "1000000000.01", "0.001", "12.345"] {
             assert_eq!(
                 check_price(dec(bad)),
                 Err(crate::LedgerError::InvalidPrice),

@@ -9,6 +9,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::market::{NewOrder, Order, Placed};
+
 /// A state change. Each one is applied atomically, journaled, and committed
 /// in one database transaction (possibly together with other commands of the
 /// same batch).
@@ -31,6 +33,16 @@ pub enum Command {
     Allocate(NewAllocation),
     /// Store the token signing key, unless one is stored already.
     CreateSigningKey(NewSigningKey),
+    /// Place a limit order in the book (and match it).
+    PlaceOrder(NewOrder),
+    /// Cancel a resting order.
+    CancelOrder {
+        /// Which order.
+        id: Uuid,
+        /// The participant that must own it (an enterprise cancelling its
+        /// own); `None` for the authority.
+        owner: Option<Uuid>,
+    },
 }
 
 /// An allocation to make.
@@ -351,6 +363,10 @@ pub enum Outcome {
         /// Its kid.
         kid: String,
     },
+    /// An order was placed (and perhaps traded).
+    Order(Placed),
+    /// An order was cancelled.
+    OrderCancelled(Order),
 }
 
 /// A committed ledger transaction.
@@ -416,6 +432,12 @@ pub enum CommandError {
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// No such order (or not the caller's).
+    #[error("no such order")]
+    UnknownOrder,
+    /// The order is already filled or cancelled.
+    #[error("the order is already filled or cancelled")]
+    OrderNotOpen,
 }
 
 impl CommandError {
@@ -434,6 +456,8 @@ impl CommandError {
             Self::SigningKeyExists => "signing_key_exists",
             Self::CashNotAllocatable => "invalid_instrument",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::UnknownOrder => "order_not_found",
+            Self::OrderNotOpen => "order_not_open",
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
     NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
+use crate::market::{self, BookNeed, Market, Order, Trade};
 
 /// What a batch must read (and lock) before it can be applied.
 #[derive(Debug, Default)]
@@ -36,6 +37,12 @@ pub(crate) struct Needs {
     pub(crate) client_ids: BTreeSet<String>,
     pub(crate) idempotency: BTreeSet<(String, String)>,
     pub(crate) signing_key: bool,
+    /// The parts of order books the batch's incoming orders may reach.
+    pub(crate) book: Vec<BookNeed>,
+    /// Orders named by id (cancels).
+    pub(crate) orders: BTreeSet<Uuid>,
+    /// Participants whose region a rule needs.
+    pub(crate) regions: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -69,6 +76,19 @@ impl Needs {
                 }
                 Command::Allocate(allocation) => needs.add_leg(&allocation_leg(allocation)),
                 Command::CreateSigningKey(_) => needs.signing_key = true,
+                Command::PlaceOrder(order) => {
+                    market::add_book_need(&mut needs.book, order);
+                    needs.regions.insert(order.participant_id);
+                    needs.participants.insert(order.participant_id);
+                    needs.instruments.insert(order.instrument.clone());
+                    needs.accounts.extend(market::book_accounts([(
+                        order.participant_id,
+                        order.instrument.clone(),
+                    )]));
+                }
+                Command::CancelOrder { id, .. } => {
+                    needs.orders.insert(*id);
+                }
             }
         }
         needs
@@ -117,6 +137,19 @@ impl Needs {
         }
     }
 
+    /// Once the orders are loaded: their holds, and the accounts their
+    /// fills credit.
+    pub(crate) fn add_orders(&mut self, orders: &BTreeMap<Uuid, Order>) {
+        self.holds.extend(orders.keys().copied());
+        self.participants
+            .extend(orders.values().map(|o| o.participant_id));
+        self.accounts.extend(market::book_accounts(
+            orders
+                .values()
+                .map(|o| (o.participant_id, o.instrument.clone())),
+        ));
+    }
+
     /// Once the holds are loaded: their accounts and instruments, and the
     /// accounts their settlements credit.
     pub(crate) fn add_hold_accounts(&mut self, holds: &[Hold], batch: &[Request]) {
@@ -159,6 +192,7 @@ pub(crate) struct Loaded {
     pub(crate) credentials: BTreeMap<String, bool>,
     pub(crate) idempotency: BTreeMap<(String, String), StoredIdempotency>,
     pub(crate) signing_key_exists: bool,
+    pub(crate) market: Market,
 }
 
 impl Loaded {
@@ -172,6 +206,7 @@ impl Loaded {
             credentials: BTreeMap::new(),
             idempotency: BTreeMap::new(),
             signing_key_exists: false,
+            market: Market::default(),
         }
     }
 }
@@ -193,6 +228,9 @@ pub(crate) struct Changes {
     pub(crate) idempotency: Vec<(IdempotencyKey, String)>,
     pub(crate) allocations: Vec<Allocation>,
     pub(crate) signing_keys: Vec<NewSigningKey>,
+    /// Orders placed or changed, as they now stand.
+    pub(crate) orders: BTreeMap<Uuid, Order>,
+    pub(crate) trades: Vec<Trade>,
 }
 
 impl Changes {
@@ -237,6 +275,8 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         idempotency: Vec::new(),
         allocations: Vec::new(),
         signing_keys: Vec::new(),
+        orders: BTreeMap::new(),
+        trades: Vec::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -458,6 +498,14 @@ fn apply_command<'a>(
             changes.transactions.push(transaction);
             Ok(("allocation.created", payload, Outcome::Allocation(record)))
         }
+        Command::PlaceOrder(order) => {
+            let (kind, payload, placed) = market::place_order(order, loaded, changes)?;
+            Ok((kind, payload, Outcome::Order(placed)))
+        }
+        Command::CancelOrder { id, owner } => {
+            let (kind, payload, order) = market::cancel_order(*id, *owner, loaded, changes)?;
+            Ok((kind, payload, Outcome::OrderCancelled(order)))
+        }
         Command::CreateSigningKey(key) => {
             if loaded.signing_key_exists {
                 return Err(CommandError::SigningKeyExists);
@@ -492,7 +540,7 @@ fn allocation_leg(allocation: &NewAllocation) -> Leg {
 
 /// Applies legs to the working set after checking that every participant
 /// they name exists.
-fn apply_legs(
+pub(crate) fn apply_legs(
     loaded: &mut Loaded,
     legs: &[Leg],
     kind: &str,
@@ -530,7 +578,7 @@ fn check_participants(leg: &Leg, known: &BTreeSet<Uuid>) -> Result<(), CommandEr
     Ok(())
 }
 
-fn transaction_payload(transaction: &Transaction) -> Value {
+pub(crate) fn transaction_payload(transaction: &Transaction) -> Value {
     let postings: Vec<Value> = transaction.postings.iter().map(posting_payload).collect();
     json!({
         "transaction_id": transaction.id,

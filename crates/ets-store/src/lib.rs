@@ -12,6 +12,7 @@
 
 mod command;
 mod engine;
+mod market;
 mod postgres;
 mod read;
 mod sqlite;
@@ -33,8 +34,12 @@ pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
+pub use market::{NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
 pub use postgres::PostgresBackend;
-pub use read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding};
+pub use read::{
+    AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
+    TradeFilter,
+};
 pub use sqlite::SqliteBackend;
 
 /// The most requests one database transaction carries.
@@ -147,6 +152,24 @@ pub trait Backend: Send + Sync + 'static {
         after: Option<&HistoryCursor>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<HistoryItem>, StoreError>> + Send;
+    /// One order.
+    fn order(&self, id: Uuid) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    /// Orders matching a filter, oldest first.
+    fn orders(
+        &self,
+        filter: &OrderFilter,
+    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
+    /// An instrument's aggregated book, at most `depth` levels a side.
+    fn book(
+        &self,
+        instrument: &InstrumentCode,
+        depth: usize,
+    ) -> impl Future<Output = Result<Book, StoreError>> + Send;
+    /// Trades matching a filter, oldest first.
+    fn trades(
+        &self,
+        filter: &TradeFilter,
+    ) -> impl Future<Output = Result<Vec<Trade>, StoreError>> + Send;
 }
 
 enum Inner {
@@ -439,6 +462,42 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<HistoryItem>, StoreError> {
         dispatch!(self, b => b.history(participant, instrument, after, limit).await)
+    }
+
+    /// One order.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        dispatch!(self, b => b.order(id).await)
+    }
+
+    /// Orders matching a filter, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        dispatch!(self, b => b.orders(filter).await)
+    }
+
+    /// An instrument's aggregated, anonymous book.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn book(
+        &self,
+        instrument: &InstrumentCode,
+        depth: usize,
+    ) -> Result<Book, StoreError> {
+        dispatch!(self, b => b.book(instrument, depth).await)
+    }
+
+    /// Trades matching a filter, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, StoreError> {
+        dispatch!(self, b => b.trades(filter).await)
     }
 
     /// Verifies the whole journal in the database: every entry's hash and link,

@@ -18,8 +18,12 @@ use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
-use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding};
+use crate::market::{Order, OrderStatus, Trade, TradeMethod};
+use crate::read::{
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter, TradeFilter,
+};
 use crate::{Backend, StoreError};
+use ets_core::matching::{OrderMoney, Side};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -81,6 +85,8 @@ impl PostgresBackend {
                 );
             }
         }
+
+        self.load_market(conn, &mut needs, &mut loaded).await?;
 
         let mut holds = Vec::new();
         if !needs.holds.is_empty() {
@@ -160,6 +166,57 @@ impl PostgresBackend {
             }
         }
 
+        if !needs.regions.is_empty() {
+            let ids: Vec<Uuid> = needs.regions.iter().copied().collect();
+            let rows = sqlx::query("SELECT id, region_code FROM participants WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in rows {
+                let region = RegionCode::parse(row.get("region_code"))
+                    .map_err(|_| decode_error("region code"))?;
+                loaded.market.regions.insert(row.get("id"), region);
+            }
+        }
+        let banded: Vec<String> = needs
+            .book
+            .iter()
+            .filter_map(|need| loaded.ledger.instrument(&need.instrument))
+            .filter(|instrument| instrument.price_band.is_some())
+            .map(|instrument| instrument.code.as_str().to_owned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !banded.is_empty() {
+            // The last business day before today with trades, per instrument.
+            let today = ets_core::instrument::business_date(
+                head_at.unwrap_or_else(Utc::now).max(Utc::now()),
+            );
+            let rows = sqlx::query(
+                "SELECT t.instrument, t.quantity, t.price FROM trades t \
+                 JOIN (SELECT instrument, max(business_date) AS day FROM trades \
+                       WHERE instrument = ANY($1) AND business_date < $2 GROUP BY instrument) d \
+                 ON t.instrument = d.instrument AND t.business_date = d.day",
+            )
+            .bind(&banded)
+            .bind(today)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut by_instrument: std::collections::BTreeMap<String, Vec<(Decimal, Decimal)>> =
+                std::collections::BTreeMap::new();
+            for row in rows {
+                by_instrument
+                    .entry(row.get("instrument"))
+                    .or_default()
+                    .push((row.get("quantity"), row.get("price")));
+            }
+            for (code, trades) in by_instrument {
+                if let Some(vwap) = crate::market::vwap(trades) {
+                    loaded.market.reference_prices.insert(code_of(&code)?, vwap);
+                }
+            }
+        }
+
         if needs.signing_key {
             loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
                 .fetch_optional(&mut *conn)
@@ -181,6 +238,135 @@ impl PostgresBackend {
             }
         }
         Ok(loaded)
+    }
+
+    /// Reads the part of each book the batch's orders can reach (in priority
+    /// order, up to the quantity they could take), and orders named by id.
+    /// No row locks: every writer holds the journal head lock already.
+    async fn load_market(
+        &self,
+        conn: &mut PgConnection,
+        needs: &mut Needs,
+        loaded: &mut Loaded,
+    ) -> Result<(), sqlx::Error> {
+        if !needs.book.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
+                     AS w(instrument, side, lim, needed) \
+                 CROSS JOIN LATERAL ( \
+                     SELECT {ORDER_COLUMNS}, sum(quantity - filled) OVER ( \
+                         ORDER BY CASE WHEN w.side = 'sell' THEN price ELSE -price END, seq) AS through \
+                     FROM orders \
+                     WHERE instrument = w.instrument AND side = w.side \
+                       AND status IN ('open', 'partially_filled') \
+                       AND CASE WHEN w.side = 'sell' THEN price <= w.lim ELSE price >= w.lim END \
+                 ) o \
+                 WHERE o.through - (o.quantity - o.filled) < w.needed"
+            ))
+            .bind(
+                needs
+                    .book
+                    .iter()
+                    .map(|n| n.instrument.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                needs
+                    .book
+                    .iter()
+                    .map(|n| n.side.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(needs.book.iter().map(|n| n.limit).collect::<Vec<_>>())
+            .bind(needs.book.iter().map(|n| n.quantity).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let order = order_from_row(row)?;
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        if !needs.orders.is_empty() {
+            let ids: Vec<Uuid> = needs.orders.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let order = order_from_row(row)?;
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        needs.add_orders(&loaded.market.orders);
+        Ok(())
+    }
+
+    async fn persist_market(
+        &self,
+        conn: &mut PgConnection,
+        changes: &Changes,
+    ) -> Result<(), sqlx::Error> {
+        if !changes.orders.is_empty() {
+            let orders: Vec<&Order> = changes.orders.values().collect();
+            sqlx::query(
+                "INSERT INTO orders (id, participant_id, instrument, side, price, quantity, filled, hold_amount, \
+                     exact_value, value, commission, status, seq, created_at, updated_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::numeric[], \
+                     $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], \
+                     $11::numeric[], $12::text[], $13::bigint[], $14::timestamptz[], $15::timestamptz[]) \
+                 ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, exact_value = excluded.exact_value, \
+                     value = excluded.value, commission = excluded.commission, status = excluded.status, \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.participant_id).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.instrument.as_str()).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.side.as_str()).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.price).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.quantity).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.filled).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.hold_amount).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.money.exact_value).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.money.value).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.money.commission).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.seq).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !changes.trades.is_empty() {
+            let trades = &changes.trades;
+            sqlx::query(
+                "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
+                     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
+                     business_date, transaction_id) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], \
+                     $6::numeric[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::numeric[], \
+                     $12::numeric[], $13::timestamptz[], $14::date[], $15::uuid[])",
+            )
+            .bind(trades.iter().map(|t| t.id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.instrument.as_str()).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.method.as_str()).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.quantity).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.price).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.value).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.buyer_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.seller_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.buy_order_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.sell_order_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.buyer_commission).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.seller_commission).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.executed_at).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.business_date).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.transaction_id).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn persist(&self, conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
@@ -405,6 +591,7 @@ impl PostgresBackend {
             .execute(&mut *conn)
             .await?;
         }
+        self.persist_market(conn, changes).await?;
         for key in &changes.signing_keys {
             sqlx::query(
                 "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (1, $1, $2, $3, $4)",
@@ -525,6 +712,56 @@ fn hold_from_row(row: &PgRow) -> Result<Hold, sqlx::Error> {
         remaining: row.get("remaining"),
         settled: row.get("settled"),
         status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
+    })
+}
+
+pub(crate) const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
+     hold_amount, exact_value, value, commission, status, seq, created_at, updated_at";
+
+fn order_from_row(row: &PgRow) -> Result<Order, sqlx::Error> {
+    Ok(Order {
+        id: row.try_get("id")?,
+        participant_id: row.try_get("participant_id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        side: Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?,
+        price: row.try_get("price")?,
+        quantity: row.try_get("quantity")?,
+        filled: row.try_get("filled")?,
+        hold_amount: row.try_get("hold_amount")?,
+        money: OrderMoney {
+            exact_value: row.try_get("exact_value")?,
+            value: row.try_get("value")?,
+            commission: row.try_get("commission")?,
+        },
+        status: OrderStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("order status"))?,
+        seq: row.try_get("seq")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) const TRADE_COLUMNS: &str = "id, instrument, method, quantity, price, value, buyer_id, seller_id, \
+     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, business_date, transaction_id";
+
+fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
+    Ok(Trade {
+        id: row.try_get("id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        method: TradeMethod::parse(row.try_get("method")?)
+            .ok_or_else(|| decode_error("trade method"))?,
+        quantity: row.try_get("quantity")?,
+        price: row.try_get("price")?,
+        value: row.try_get("value")?,
+        buyer_id: row.try_get("buyer_id")?,
+        seller_id: row.try_get("seller_id")?,
+        buy_order_id: row.try_get("buy_order_id")?,
+        sell_order_id: row.try_get("sell_order_id")?,
+        buyer_commission: row.try_get("buyer_commission")?,
+        seller_commission: row.try_get("seller_commission")?,
+        executed_at: row.try_get("executed_at")?,
+        business_date: row.try_get("business_date")?,
+        transaction_id: row.try_get("transaction_id")?,
     })
 }
 
@@ -960,5 +1197,69 @@ impl Backend for PostgresBackend {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(order_from_row).transpose()?)
+    }
+
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders \
+             WHERE ($1::uuid IS NULL OR participant_id = $1) AND ($2::text IS NULL OR instrument = $2) \
+             AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4) \
+             ORDER BY id LIMIT $5"
+        ))
+        .bind(filter.participant)
+        .bind(filter.instrument.as_ref().map(InstrumentCode::as_str))
+        .bind(filter.status.as_deref())
+        .bind(filter.after)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(order_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn book(&self, instrument: &InstrumentCode, depth: usize) -> Result<Book, StoreError> {
+        let rows = sqlx::query(
+            "SELECT side, price, sum(quantity - filled) AS quantity FROM orders \
+             WHERE instrument = $1 AND status IN ('open', 'partially_filled') GROUP BY side, price",
+        )
+        .bind(instrument.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let levels = rows
+            .iter()
+            .map(|row| {
+                let side = Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?;
+                Ok((side, row.try_get("price")?, row.try_get("quantity")?))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Book::from_orders(levels, depth))
+    }
+
+    async fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TRADE_COLUMNS} FROM trades \
+             WHERE ($1::uuid IS NULL OR buyer_id = $1 OR seller_id = $1) \
+             AND ($2::text IS NULL OR instrument = $2) AND ($3::text IS NULL OR method = $3) \
+             AND ($4::timestamptz IS NULL OR executed_at >= $4) \
+             AND ($5::timestamptz IS NULL OR executed_at < $5) \
+             AND ($6::uuid IS NULL OR id > $6) ORDER BY id LIMIT $7"
+        ))
+        .bind(filter.participant)
+        .bind(filter.instrument.as_ref().map(InstrumentCode::as_str))
+        .bind(filter.method.as_deref())
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.after)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
     }
 }

@@ -107,3 +107,80 @@ pub struct HistoryCursor {
     /// The last item's account version.
     pub version: i64,
 }
+
+/// Which orders to list, oldest first (ids are time-ordered UUIDv7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this participant's.
+    pub participant: Option<Uuid>,
+    /// Only this instrument's.
+    pub instrument: Option<InstrumentCode>,
+    /// Only in this status (`open`, `partially_filled`, `filled`, `cancelled`).
+    pub status: Option<String>,
+    /// After this id.
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Which trades to list, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TradeFilter {
+    /// Only trades this participant bought or sold in.
+    pub participant: Option<Uuid>,
+    /// Only this instrument's.
+    pub instrument: Option<InstrumentCode>,
+    /// Only this method (`order_book`, `negotiated`, `auction`).
+    pub method: Option<String>,
+    /// Executed at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Executed before.
+    pub to: Option<DateTime<Utc>>,
+    /// After this id.
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// One price level of the book: the open quantity of all orders at a price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookLevel {
+    /// The price.
+    pub price: Decimal,
+    /// Σ open quantity at it.
+    pub quantity: Decimal,
+}
+
+/// The aggregated, anonymous book of one instrument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Book {
+    /// Buy levels, best (highest) first.
+    pub bids: Vec<BookLevel>,
+    /// Sell levels, best (lowest) first.
+    pub asks: Vec<BookLevel>,
+}
+
+impl Book {
+    /// Builds the book from (side, price, open quantity) rows of resting
+    /// orders: levels summed, best first, at most `depth` per side.
+    pub(crate) fn from_orders(
+        rows: impl IntoIterator<Item = (ets_core::matching::Side, Decimal, Decimal)>,
+        depth: usize,
+    ) -> Self {
+        use std::collections::BTreeMap;
+        let mut bids: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        let mut asks: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        for (side, price, quantity) in rows {
+            let levels = match side {
+                ets_core::matching::Side::Buy => &mut bids,
+                ets_core::matching::Side::Sell => &mut asks,
+            };
+            *levels.entry(price.normalize()).or_default() += quantity;
+        }
+        let level = |(price, quantity): (Decimal, Decimal)| BookLevel { price, quantity };
+        Self {
+            bids: bids.into_iter().rev().take(depth).map(level).collect(),
+            asks: asks.into_iter().take(depth).map(level).collect(),
+        }
+    }
+}

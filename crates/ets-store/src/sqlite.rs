@@ -22,9 +22,14 @@ use uuid::Uuid;
 
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
+use crate::market::{Order, OrderStatus, Trade, TradeMethod};
 use crate::postgres::decode_error;
-use crate::read::{AccountState, Credential, HistoryCursor, HistoryItem, Holding, finish_holdings};
+use crate::read::{
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter, TradeFilter,
+    finish_holdings,
+};
 use crate::{Backend, StoreError};
+use ets_core::matching::{OrderMoney, Side};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -95,6 +100,7 @@ impl SqliteBackend {
                 );
             }
         }
+        self.load_market(conn, &mut needs, &mut loaded).await?;
         let mut holds = Vec::new();
         for id in &needs.holds {
             let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
@@ -154,6 +160,43 @@ impl SqliteBackend {
                 loaded.credit_codes.insert(code.clone());
             }
         }
+        for id in &needs.regions {
+            let row = sqlx::query("SELECT region_code FROM participants WHERE id = ?1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                let region = RegionCode::parse(row.get("region_code"))
+                    .map_err(|_| decode_error("region code"))?;
+                loaded.market.regions.insert(*id, region);
+            }
+        }
+        let today = ets_core::instrument::business_date(Utc::now());
+        let banded: std::collections::BTreeSet<InstrumentCode> = needs
+            .book
+            .iter()
+            .filter_map(|need| loaded.ledger.instrument(&need.instrument))
+            .filter(|instrument| instrument.price_band.is_some())
+            .map(|instrument| instrument.code.clone())
+            .collect();
+        for code in banded {
+            // The last business day before today with trades.
+            let rows = sqlx::query(
+                "SELECT quantity, price FROM trades WHERE instrument = ?1 AND business_date = \
+                 (SELECT max(business_date) FROM trades WHERE instrument = ?1 AND business_date < ?2)",
+            )
+            .bind(code.as_str())
+            .bind(today.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+            let trades = rows
+                .iter()
+                .map(|row| Ok((decimal(row, "quantity")?, decimal(row, "price")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            if let Some(vwap) = crate::market::vwap(trades) {
+                loaded.market.reference_prices.insert(code, vwap);
+            }
+        }
         if needs.signing_key {
             loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
                 .fetch_optional(&mut *conn)
@@ -174,6 +217,113 @@ impl SqliteBackend {
             }
         }
         Ok(loaded)
+    }
+
+    /// Reads the part of each book the batch's orders can reach (in priority
+    /// order, up to the quantity they could take), and orders named by id.
+    async fn load_market(
+        &self,
+        conn: &mut SqliteConnection,
+        needs: &mut Needs,
+        loaded: &mut Loaded,
+    ) -> Result<(), sqlx::Error> {
+        for need in &needs.book {
+            let (reach, priority) = match need.side {
+                Side::Sell => ("price_ticks <= ?3", "price_ticks, seq"),
+                Side::Buy => ("price_ticks >= ?3", "price_ticks DESC, seq"),
+            };
+            let rows = sqlx::query(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = ?1 AND side = ?2 \
+                 AND status IN ('open', 'partially_filled') AND {reach} ORDER BY {priority}"
+            ))
+            .bind(need.instrument.as_str())
+            .bind(need.side.as_str())
+            .bind(price_ticks(need.limit)?)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut through = Decimal::ZERO;
+            for row in &rows {
+                if through >= need.quantity {
+                    break;
+                }
+                let order = order_from_row(row)?;
+                through += order.remaining();
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        for id in &needs.orders {
+            let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(row) = row {
+                let order = order_from_row(&row)?;
+                loaded.market.orders.insert(order.id, order);
+            }
+        }
+        needs.add_orders(&loaded.market.orders);
+        Ok(())
+    }
+
+    async fn persist_market(
+        &self,
+        conn: &mut SqliteConnection,
+        changes: &Changes,
+    ) -> Result<(), sqlx::Error> {
+        for o in changes.orders.values() {
+            sqlx::query(
+                "INSERT INTO orders (id, participant_id, instrument, side, price, price_ticks, quantity, filled, \
+                     hold_amount, exact_value, value, commission, status, seq, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+                 ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, exact_value = excluded.exact_value, \
+                     value = excluded.value, commission = excluded.commission, status = excluded.status, \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(o.id.to_string())
+            .bind(o.participant_id.to_string())
+            .bind(o.instrument.as_str())
+            .bind(o.side.as_str())
+            .bind(o.price.to_string())
+            .bind(price_ticks(o.price)?)
+            .bind(o.quantity.to_string())
+            .bind(o.filled.to_string())
+            .bind(o.hold_amount.to_string())
+            .bind(o.money.exact_value.to_string())
+            .bind(o.money.value.to_string())
+            .bind(o.money.commission.to_string())
+            .bind(o.status.as_str())
+            .bind(o.seq)
+            .bind(format_time(o.created_at))
+            .bind(format_time(o.updated_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for t in &changes.trades {
+            sqlx::query(
+                "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
+                     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
+                     business_date, transaction_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .bind(t.id.to_string())
+            .bind(t.instrument.as_str())
+            .bind(t.method.as_str())
+            .bind(t.quantity.to_string())
+            .bind(t.price.to_string())
+            .bind(t.value.to_string())
+            .bind(t.buyer_id.to_string())
+            .bind(t.seller_id.map(|id| id.to_string()))
+            .bind(t.buy_order_id.map(|id| id.to_string()))
+            .bind(t.sell_order_id.map(|id| id.to_string()))
+            .bind(t.buyer_commission.to_string())
+            .bind(t.seller_commission.to_string())
+            .bind(format_time(t.executed_at))
+            .bind(t.business_date.to_string())
+            .bind(t.transaction_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn persist(
@@ -368,6 +518,7 @@ impl SqliteBackend {
             .execute(&mut *conn)
             .await?;
         }
+        self.persist_market(conn, changes).await?;
         for (key, outcome) in &changes.idempotency {
             sqlx::query(
                 "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
@@ -398,6 +549,73 @@ impl SqliteBackend {
         }
         Ok(changes.results)
     }
+}
+
+/// A price in fen, which orders the book in SQL (prices are whole fen, at
+/// most 10^9 CNY: at most 10^11 fen).
+fn price_ticks(price: Decimal) -> Result<i64, sqlx::Error> {
+    use rust_decimal::prelude::ToPrimitive;
+    (price * Decimal::ONE_HUNDRED)
+        .to_i64()
+        .ok_or_else(|| decode_error("price"))
+}
+
+const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
+     hold_amount, exact_value, value, commission, status, seq, created_at, updated_at";
+
+fn order_from_row(row: &SqliteRow) -> Result<Order, sqlx::Error> {
+    Ok(Order {
+        id: uuid(row, "id")?,
+        participant_id: uuid(row, "participant_id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        side: Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?,
+        price: decimal(row, "price")?,
+        quantity: decimal(row, "quantity")?,
+        filled: decimal(row, "filled")?,
+        hold_amount: decimal(row, "hold_amount")?,
+        money: OrderMoney {
+            exact_value: decimal(row, "exact_value")?,
+            value: decimal(row, "value")?,
+            commission: decimal(row, "commission")?,
+        },
+        status: OrderStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("order status"))?,
+        seq: row.try_get("seq")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+        updated_at: parse_time(row.try_get("updated_at")?)?,
+    })
+}
+
+const TRADE_COLUMNS: &str = "id, instrument, method, quantity, price, value, buyer_id, seller_id, \
+     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, business_date, transaction_id";
+
+fn optional_uuid(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| Uuid::parse_str(&t).map_err(|_| decode_error(column)))
+        .transpose()
+}
+
+fn trade_from_row(row: &SqliteRow) -> Result<Trade, sqlx::Error> {
+    Ok(Trade {
+        id: uuid(row, "id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        method: TradeMethod::parse(row.try_get("method")?)
+            .ok_or_else(|| decode_error("trade method"))?,
+        quantity: decimal(row, "quantity")?,
+        price: decimal(row, "price")?,
+        value: decimal(row, "value")?,
+        buyer_id: uuid(row, "buyer_id")?,
+        seller_id: optional_uuid(row, "seller_id")?,
+        buy_order_id: optional_uuid(row, "buy_order_id")?,
+        sell_order_id: optional_uuid(row, "sell_order_id")?,
+        buyer_commission: decimal(row, "buyer_commission")?,
+        seller_commission: decimal(row, "seller_commission")?,
+        executed_at: parse_time(row.try_get("executed_at")?)?,
+        business_date: date(row, "business_date")?.ok_or_else(|| decode_error("business date"))?,
+        transaction_id: uuid(row, "transaction_id")?,
+    })
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -809,5 +1027,69 @@ impl Backend for SqliteBackend {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(order_from_row).transpose()?)
+    }
+
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders \
+             WHERE (?1 IS NULL OR participant_id = ?1) AND (?2 IS NULL OR instrument = ?2) \
+             AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id > ?4) \
+             ORDER BY id LIMIT ?5"
+        ))
+        .bind(filter.participant.map(|id| id.to_string()))
+        .bind(filter.instrument.as_ref().map(InstrumentCode::as_str))
+        .bind(filter.status.as_deref())
+        .bind(filter.after.map(|id| id.to_string()))
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(order_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn book(&self, instrument: &InstrumentCode, depth: usize) -> Result<Book, StoreError> {
+        let rows = sqlx::query(
+            "SELECT side, price, quantity, filled FROM orders \
+             WHERE instrument = ?1 AND status IN ('open', 'partially_filled')",
+        )
+        .bind(instrument.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let levels = rows
+            .iter()
+            .map(|row| {
+                let side = Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?;
+                let open = decimal(row, "quantity")? - decimal(row, "filled")?;
+                Ok((side, decimal(row, "price")?, open))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Book::from_orders(levels, depth))
+    }
+
+    async fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TRADE_COLUMNS} FROM trades \
+             WHERE (?1 IS NULL OR buyer_id = ?1 OR seller_id = ?1) \
+             AND (?2 IS NULL OR instrument = ?2) AND (?3 IS NULL OR method = ?3) \
+             AND (?4 IS NULL OR executed_at >= ?4) AND (?5 IS NULL OR executed_at < ?5) \
+             AND (?6 IS NULL OR id > ?6) ORDER BY id LIMIT ?7"
+        ))
+        .bind(filter.participant.map(|id| id.to_string()))
+        .bind(filter.instrument.as_ref().map(InstrumentCode::as_str))
+        .bind(filter.method.as_deref())
+        .bind(filter.from.map(format_time))
+        .bind(filter.to.map(format_time))
+        .bind(filter.after.map(|id| id.to_string()))
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
     }
 }

@@ -1,0 +1,346 @@
+//! The market over HTTP: orders, the book, trades.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ets_core::matching::Side;
+use ets_core::{InstrumentCode, Role};
+use ets_store::{
+    Command, NewOrder, Order, OrderFilter, OrderStatus, Outcome, Trade, TradeFilter, TradeMethod,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::dto::{DecimalString, fixed, time};
+use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::page::{Page, checked_limit, decode_cursor};
+use crate::problem::Problem;
+use crate::registry::unexpected;
+use crate::submit::submit;
+
+/// `POST /v1/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrderRequest {
+    instrument: String,
+    side: String,
+    quantity: DecimalString,
+    price: DecimalString,
+}
+
+/// `POST /v1/orders` (enterprise): a limit order for the caller's
+/// participant, matched at once; answers the order and its trades.
+pub(crate) async fn place_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<OrderRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Enterprise])?;
+    let participant_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
+    let request = &body.value;
+    let side = Side::parse(&request.side)
+        .ok_or_else(|| Problem::unprocessable("invalid_body", "side must be buy or sell."))?;
+    let order = NewOrder {
+        id: Uuid::now_v7(),
+        participant_id,
+        instrument: InstrumentCode::parse(&request.instrument)?,
+        side,
+        quantity: request.quantity.0,
+        price: request.price.0,
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::PlaceOrder(order),
+    )
+    .await?;
+    let Outcome::Order(placed) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    let mut body = order_body(&placed.order);
+    body["trades"] = placed
+        .trades
+        .iter()
+        .map(|t| trade_body(t, &caller))
+        .collect();
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `?instrument=&status=&participant_id=&limit=&cursor=` of orders.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrdersQuery {
+    instrument: Option<String>,
+    status: Option<String>,
+    participant_id: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/orders`: an enterprise its own; admin and regulator everyone's.
+pub(crate) async fn list_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<OrdersQuery>,
+) -> Result<Json<Page<Value>>, Problem> {
+    caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
+    let limit = checked_limit(query.limit)?;
+    let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
+    if let Some(status) = &query.status
+        && OrderStatus::parse(status).is_none()
+    {
+        return Err(invalid_query(
+            "status must be open, partially_filled, filled or cancelled.",
+        ));
+    }
+    let filter = OrderFilter {
+        participant: participant_filter(&caller, query.participant_id.as_deref())?,
+        instrument: instrument_filter(query.instrument.as_deref())?,
+        status: query.status,
+        after,
+        limit: limit + 1,
+    };
+    let orders = state.store.orders(&filter).await?;
+    Ok(Json(Page::from_rows(orders, limit, |o| o.id, order_body)))
+}
+
+/// `GET /v1/orders/{id}`: the owner, admin and regulator.
+pub(crate) async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
+    let order = visible_order(&state, &caller, &id).await?;
+    Ok(Json(order_body(&order)))
+}
+
+/// `DELETE /v1/orders/{id}` (the owner): cancels the order and releases
+/// what it still holds.
+pub(crate) async fn cancel_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require(&[Role::Enterprise])?;
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("order"))?;
+    let committed = state
+        .store
+        .execute(
+            caller.actor(),
+            Command::CancelOrder {
+                id,
+                owner: caller.participant_id,
+            },
+        )
+        .await?;
+    let Outcome::OrderCancelled(order) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    Ok(Json(order_body(&order)))
+}
+
+/// `?depth=` of the book.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BookQuery {
+    depth: Option<i64>,
+}
+
+/// The most price levels a side of the book shows by default, and at most.
+const DEFAULT_DEPTH: i64 = 50;
+const MAX_DEPTH: i64 = 500;
+
+/// `GET /v1/markets/{instrument}/book` (any role): open quantity per price,
+/// best first; no orders, no participants.
+pub(crate) async fn book(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(code): Path<String>,
+    Params(query): Params<BookQuery>,
+) -> Result<Json<Value>, Problem> {
+    let depth = query.depth.unwrap_or(DEFAULT_DEPTH);
+    if !(1..=MAX_DEPTH).contains(&depth) {
+        return Err(invalid_query("depth must be 1 to 500."));
+    }
+    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
+    let instrument = state
+        .store
+        .instrument(&code)
+        .await?
+        .ok_or_else(|| Problem::not_found("instrument"))?;
+    let book = state
+        .store
+        .book(&code, usize::try_from(depth).unwrap_or(usize::MAX))
+        .await?;
+    let levels = |levels: &[ets_store::BookLevel]| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|l| {
+                json!({
+                    "price": fixed(l.price, ets_core::matching::PRICE_SCALE),
+                    "quantity": fixed(l.quantity, instrument.scale),
+                })
+            })
+            .collect()
+    };
+    Ok(Json(json!({
+        "instrument": code,
+        "bids": levels(&book.bids),
+        "asks": levels(&book.asks),
+    })))
+}
+
+/// `?instrument=&participant_id=&method=&from=&to=&limit=&cursor=` of trades.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TradesQuery {
+    instrument: Option<String>,
+    participant_id: Option<String>,
+    method: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/trades`: an enterprise its own trades only, never the
+/// counterparty of a book or auction trade; the other roles every trade.
+pub(crate) async fn list_trades(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<TradesQuery>,
+) -> Result<Json<Page<Value>>, Problem> {
+    let limit = checked_limit(query.limit)?;
+    let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
+    if let Some(method) = &query.method
+        && TradeMethod::parse(method).is_none()
+    {
+        return Err(invalid_query(
+            "method must be order_book, negotiated or auction.",
+        ));
+    }
+    let filter = TradeFilter {
+        participant: participant_filter(&caller, query.participant_id.as_deref())?,
+        instrument: instrument_filter(query.instrument.as_deref())?,
+        method: query.method,
+        from: query.from.as_deref().map(instant).transpose()?,
+        to: query.to.as_deref().map(instant).transpose()?,
+        after,
+        limit: limit + 1,
+    };
+    let trades = state.store.trades(&filter).await?;
+    Ok(Json(Page::from_rows(
+        trades,
+        limit,
+        |t| t.id,
+        |t| trade_body(t, &caller),
+    )))
+}
+
+/// An order as answered. Quantities at the instrument's scale (as stored),
+/// prices and money in fen; `held` is what the order still reserves.
+pub(crate) fn order_body(order: &Order) -> Value {
+    let scale = order.quantity.scale();
+    let held_scale = match order.side {
+        Side::Sell => scale,
+        Side::Buy => 2,
+    };
+    json!({
+        "id": order.id,
+        "participant_id": order.participant_id,
+        "instrument": order.instrument,
+        "side": order.side.as_str(),
+        "price": fixed(order.price, ets_core::matching::PRICE_SCALE),
+        "quantity": order.quantity.to_string(),
+        "filled_quantity": fixed(order.filled, scale),
+        "remaining_quantity": fixed(order.remaining(), scale),
+        "status": order.status.as_str(),
+        "held": fixed(order.held(), held_scale),
+        "value": fixed(order.money.value, 2),
+        "commission": fixed(order.money.commission, 2),
+        "created_at": time(order.created_at),
+        "updated_at": time(order.updated_at),
+    })
+}
+
+/// A trade as `caller` may see it: an enterprise sees its own side of a
+/// book or auction trade, never the counterparty.
+pub(crate) fn trade_body(trade: &Trade, caller: &Caller) -> Value {
+    let anonymous = caller.role == Role::Enterprise && trade.method != TradeMethod::Negotiated;
+    let shown = |participant: Option<Uuid>| {
+        participant.filter(|p| !anonymous || Some(*p) == caller.participant_id)
+    };
+    let mut body = json!({
+        "id": trade.id,
+        "instrument": trade.instrument,
+        "method": trade.method.as_str(),
+        "quantity": trade.quantity.to_string(),
+        "price": fixed(trade.price, ets_core::matching::PRICE_SCALE),
+        "value": fixed(trade.value, 2),
+        "buyer_commission": fixed(trade.buyer_commission, 2),
+        "seller_commission": fixed(trade.seller_commission, 2),
+        "executed_at": time(trade.executed_at),
+    });
+    if let Some(buyer) = shown(Some(trade.buyer_id)) {
+        body["buyer_participant_id"] = json!(buyer);
+    }
+    if let Some(seller) = shown(trade.seller_id) {
+        body["seller_participant_id"] = json!(seller);
+    }
+    body
+}
+
+async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> Result<Order, Problem> {
+    let id = Uuid::parse_str(id).map_err(|_| Problem::not_found("order"))?;
+    let order = state
+        .store
+        .order(id)
+        .await?
+        .ok_or_else(|| Problem::not_found("order"))?;
+    caller.may_see(order.participant_id, "order")?;
+    Ok(order)
+}
+
+/// The participant a list is narrowed to: an enterprise always its own (and
+/// naming another is 404); other roles whoever they name, or everyone.
+fn participant_filter(caller: &Caller, named: Option<&str>) -> Result<Option<Uuid>, Problem> {
+    let named = named
+        .map(Uuid::parse_str)
+        .transpose()
+        .map_err(|_| invalid_query("participant_id must be a UUID."))?;
+    if caller.role != Role::Enterprise {
+        return Ok(named);
+    }
+    let own = caller.participant_id.ok_or_else(Problem::forbidden)?;
+    if let Some(named) = named {
+        caller.may_see(named, "participant")?;
+    }
+    Ok(Some(own))
+}
+
+fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentCode>, Problem> {
+    code.map(InstrumentCode::parse)
+        .transpose()
+        .map_err(|_| invalid_query("instrument is not an instrument code."))
+}
+
+fn instant(text: &str) -> Result<DateTime<Utc>, Problem> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            invalid_query("from and to must be RFC 3339 times, e.g. 2026-01-31T16:00:00Z.")
+        })
+}
+
+fn invalid_query(detail: &'static str) -> Problem {
+    Problem::unprocessable("invalid_query", detail)
+}

@@ -1,0 +1,601 @@
+//! The market's records and how the writer applies market commands: the
+//! continuous order book (place, match, settle, cancel). Pure: the backend
+//! loads the crossing part of the book into [`Loaded`], these functions
+//! change the working set, and the backend persists what changed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ets_core::instrument::business_date;
+use ets_core::matching::{self, BookOrder, OrderMoney, Side};
+use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, RegionCode, SystemAccount};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::command::{CommandError, Transaction};
+use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Resting, nothing filled yet.
+    Open,
+    /// Resting, partly filled.
+    PartiallyFilled,
+    /// Wholly filled.
+    Filled,
+    /// Cancelled (by its owner, or its crossing remainder by self-trade
+    /// prevention); what it still held was released.
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// The stored and shown name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::PartiallyFilled => "partially_filled",
+            Self::Filled => "filled",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "partially_filled" => Some(Self::PartiallyFilled),
+            "filled" => Some(Self::Filled),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Whether the order still rests in the book.
+    #[must_use]
+    pub fn is_resting(self) -> bool {
+        matches!(self, Self::Open | Self::PartiallyFilled)
+    }
+}
+
+/// A limit order, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The order's id; also the id of its hold.
+    pub id: Uuid,
+    /// Whose order.
+    pub participant_id: Uuid,
+    /// What it trades.
+    pub instrument: InstrumentCode,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price, CNY per unit.
+    pub price: Decimal,
+    /// Quantity asked, at the instrument's scale.
+    pub quantity: Decimal,
+    /// Quantity filled so far.
+    pub filled: Decimal,
+    /// What its hold reserved when placed: the quantity (sell), or
+    /// [`matching::buy_hold`] (buy).
+    pub hold_amount: Decimal,
+    /// Cash paid (buy) or received (sell) and commission paid, cumulative.
+    pub money: OrderMoney,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// Arrival order in the whole ledger: the journal seq of its placement.
+    pub seq: i64,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// Quantity still open.
+    #[must_use]
+    pub fn remaining(&self) -> Decimal {
+        self.quantity - self.filled
+    }
+
+    /// What the order's hold still reserves: the unfilled quantity (sell) or
+    /// the unspent cash (buy) while it rests; nothing once filled or
+    /// cancelled (the rest was released).
+    #[must_use]
+    pub fn held(&self) -> Decimal {
+        if !self.status.is_resting() {
+            return Decimal::ZERO;
+        }
+        match self.side {
+            Side::Sell => self.remaining(),
+            Side::Buy => self.hold_amount - self.money.value - self.money.commission,
+        }
+    }
+
+    fn book_entry(&self) -> BookOrder {
+        BookOrder {
+            id: self.id,
+            participant: self.participant_id,
+            price: self.price,
+            remaining: self.remaining(),
+            seq: self.seq,
+        }
+    }
+}
+
+/// How a trade came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TradeMethod {
+    /// Matched in the continuous order book.
+    OrderBook,
+    /// A negotiated (bilateral) trade.
+    Negotiated,
+    /// Awarded in an auction.
+    Auction,
+}
+
+impl TradeMethod {
+    /// The stored and shown name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderBook => "order_book",
+            Self::Negotiated => "negotiated",
+            Self::Auction => "auction",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "order_book" => Some(Self::OrderBook),
+            "negotiated" => Some(Self::Negotiated),
+            "auction" => Some(Self::Auction),
+            _ => None,
+        }
+    }
+}
+
+/// A settled trade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    /// The trade's id.
+    pub id: Uuid,
+    /// What was traded.
+    pub instrument: InstrumentCode,
+    /// How.
+    pub method: TradeMethod,
+    /// How much.
+    pub quantity: Decimal,
+    /// At which price per unit.
+    pub price: Decimal,
+    /// Cash the buyer paid the seller for it.
+    pub value: Decimal,
+    /// Who bought.
+    pub buyer_id: Uuid,
+    /// Who sold (none when the authority sold, in an auction).
+    pub seller_id: Option<Uuid>,
+    /// The buy order, for a book trade.
+    pub buy_order_id: Option<Uuid>,
+    /// The sell order, for a book trade.
+    pub sell_order_id: Option<Uuid>,
+    /// Commission the buyer paid on it.
+    pub buyer_commission: Decimal,
+    /// Commission the seller paid on it.
+    pub seller_commission: Decimal,
+    /// When it settled.
+    pub executed_at: DateTime<Utc>,
+    /// Its business day (Asia/Shanghai).
+    pub business_date: NaiveDate,
+    /// The ledger transaction that settled it.
+    pub transaction_id: Uuid,
+}
+
+/// An order to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The order's id (and its hold's).
+    pub id: Uuid,
+    /// Whose order (the caller's participant).
+    pub participant_id: Uuid,
+    /// What it trades.
+    pub instrument: InstrumentCode,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit price.
+    pub price: Decimal,
+    /// Quantity.
+    pub quantity: Decimal,
+}
+
+/// What the writer must read for the book: per instrument and side to load,
+/// the least aggressive price an incoming order reaches and the total
+/// quantity the incoming orders could take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BookNeed {
+    /// Which book.
+    pub(crate) instrument: InstrumentCode,
+    /// Which side of it to load (opposite to the incoming orders).
+    pub(crate) side: Side,
+    /// Load resting orders at this price or better for the incoming side:
+    /// asks at or below it, bids at or above it.
+    pub(crate) limit: Decimal,
+    /// Resting orders beyond this cumulative quantity (in priority order)
+    /// cannot be reached by the batch.
+    pub(crate) quantity: Decimal,
+}
+
+/// Adds an incoming order to the book needs of a batch.
+pub(crate) fn add_book_need(needs: &mut Vec<BookNeed>, order: &NewOrder) {
+    let side = order.side.opposite();
+    if let Some(need) = needs
+        .iter_mut()
+        .find(|n| n.instrument == order.instrument && n.side == side)
+    {
+        need.limit = match order.side {
+            Side::Buy => need.limit.max(order.price),
+            Side::Sell => need.limit.min(order.price),
+        };
+        need.quantity += order.quantity;
+    } else {
+        needs.push(BookNeed {
+            instrument: order.instrument.clone(),
+            side,
+            limit: order.price,
+            quantity: order.quantity,
+        });
+    }
+}
+
+/// What the writer read of the market for a batch.
+#[derive(Debug, Default)]
+pub(crate) struct Market {
+    /// Orders read (the crossing part of the books, and orders named by
+    /// cancels) and orders placed by this batch, by id.
+    pub(crate) orders: BTreeMap<Uuid, Order>,
+    /// Participants' regions (for pollutant rights).
+    pub(crate) regions: BTreeMap<Uuid, RegionCode>,
+    /// The previous business day's VWAP of instruments with a price band.
+    pub(crate) reference_prices: BTreeMap<InstrumentCode, Decimal>,
+}
+
+/// What a placed order did: the order as it now stands, and its trades.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placed {
+    /// The order.
+    pub order: Order,
+    /// The trades it made, in execution order.
+    pub trades: Vec<Trade>,
+    /// The ledger transaction (hold, settlements, releases).
+    pub transaction: Transaction,
+}
+
+/// Places an order: checks the rules, holds what it may spend, matches it
+/// against the book (price–time priority, each fill at the resting price),
+/// settles every fill (rights, cash, both commissions) and rests or cancels
+/// the remainder; all in one ledger transaction.
+pub(crate) fn place_order(
+    new: &NewOrder,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Value, Placed), CommandError> {
+    let at = changes.at;
+    let instrument = loaded
+        .ledger
+        .instrument(&new.instrument)
+        .ok_or(LedgerError::UnknownInstrument)?
+        .clone();
+    let quantity = instrument.check_quantity(new.quantity)?;
+    let price = matching::check_price(new.price)?;
+    let region = loaded
+        .market
+        .regions
+        .get(&new.participant_id)
+        .ok_or(CommandError::UnknownParticipant)?;
+    instrument.check_tradable(region, business_date(at))?;
+    instrument.check_band(
+        price,
+        loaded.market.reference_prices.get(&new.instrument).copied(),
+    )?;
+    let rate = instrument.commission_rate;
+    let value = ets_core::fees::round_money(quantity * price);
+    if value.is_zero() {
+        return Err(LedgerError::ValueTooSmall.into());
+    }
+    let (hold_instrument, hold_amount) = match new.side {
+        Side::Sell => (new.instrument.clone(), quantity),
+        Side::Buy => (
+            InstrumentCode::cny(),
+            matching::buy_hold(quantity, price, rate),
+        ),
+    };
+    let mut order = Order {
+        id: new.id,
+        participant_id: new.participant_id,
+        instrument: new.instrument.clone(),
+        side: new.side,
+        price,
+        quantity,
+        filled: Decimal::ZERO,
+        hold_amount,
+        money: OrderMoney::default(),
+        status: OrderStatus::Open,
+        // The journal entry this request appends next.
+        seq: changes.head.seq + 1,
+        created_at: at,
+        updated_at: at,
+    };
+    let mut legs = vec![Leg::PlaceHold {
+        hold: order.id,
+        instrument: hold_instrument,
+        owner: Owner::Participant(order.participant_id),
+        quantity: hold_amount,
+        purpose: HoldPurpose::Order,
+    }];
+
+    let book: Vec<BookOrder> = loaded
+        .market
+        .orders
+        .values()
+        .filter(|o| {
+            o.instrument == order.instrument
+                && o.side == order.side.opposite()
+                && o.status.is_resting()
+        })
+        .map(Order::book_entry)
+        .collect();
+    let matched =
+        matching::match_incoming(order.side, order.participant_id, price, quantity, &book);
+
+    let mut touched: Vec<Order> = Vec::with_capacity(matched.fills.len());
+    let mut trades: Vec<Trade> = Vec::with_capacity(matched.fills.len());
+    for fill in &matched.fills {
+        let mut resting = loaded.market.orders[&fill.resting].clone();
+        let (buy, sell) = match order.side {
+            Side::Buy => (&mut order, &mut resting),
+            Side::Sell => (&mut resting, &mut order),
+        };
+        let (value, buyer_commission) = buy.money.buy_fill(fill.quantity, fill.price, rate);
+        let seller_commission = sell.money.sell_fill(fill.quantity, fill.price, value, rate);
+        for filled in [&mut *buy, &mut *sell] {
+            filled.filled += fill.quantity;
+            filled.status = if filled.remaining().is_zero() {
+                OrderStatus::Filled
+            } else {
+                OrderStatus::PartiallyFilled
+            };
+            filled.updated_at = at;
+        }
+        let trade = Trade {
+            id: Uuid::now_v7(),
+            instrument: new.instrument.clone(),
+            method: TradeMethod::OrderBook,
+            quantity: fill.quantity,
+            price: fill.price,
+            value,
+            buyer_id: buy.participant_id,
+            seller_id: Some(sell.participant_id),
+            buy_order_id: Some(buy.id),
+            sell_order_id: Some(sell.id),
+            buyer_commission,
+            seller_commission,
+            executed_at: at,
+            business_date: business_date(at),
+            // Known once the legs are applied.
+            transaction_id: Uuid::nil(),
+        };
+        settle_fill(&mut legs, &trade, buy.id, sell.id, sell.participant_id);
+        if resting.status == OrderStatus::Filled {
+            release_rest(&mut legs, &resting);
+        }
+        trades.push(trade);
+        touched.push(resting);
+    }
+    if matched.self_trade && order.remaining() > Decimal::ZERO {
+        // Self-trade prevention: the crossing remainder is cancelled.
+        order.status = OrderStatus::Cancelled;
+    }
+    if !order.status.is_resting() {
+        release_rest(&mut legs, &order);
+    }
+
+    let mut transaction = apply_legs(
+        loaded,
+        &legs,
+        "order.placed",
+        Some(order.id.to_string()),
+        at,
+    )?;
+    transaction.journal_seq = order.seq;
+    for trade in &mut trades {
+        trade.transaction_id = transaction.id;
+    }
+    for resting in touched {
+        changes.orders.insert(resting.id, resting.clone());
+        loaded.market.orders.insert(resting.id, resting);
+    }
+    changes.orders.insert(order.id, order.clone());
+    loaded.market.orders.insert(order.id, order.clone());
+    changes.trades.extend(trades.iter().cloned());
+    changes.transactions.push(transaction.clone());
+
+    let payload = json!({
+        "order": order_payload(&order),
+        "trades": trades.iter().map(trade_payload).collect::<Vec<_>>(),
+        "transaction": transaction_payload(&transaction),
+    });
+    Ok((
+        "order.placed",
+        payload,
+        Placed {
+            order,
+            trades,
+            transaction,
+        },
+    ))
+}
+
+/// The legs of one fill: the seller's held rights to the buyer; the buyer's
+/// held cash to the seller (the trade value) and to fee income (the buyer's
+/// commission); the seller's commission from its cash, which the value just
+/// credited covers.
+fn settle_fill(
+    legs: &mut Vec<Leg>,
+    trade: &Trade,
+    buy_order: Uuid,
+    sell_order: Uuid,
+    seller: Uuid,
+) {
+    let buyer = Owner::Participant(trade.buyer_id);
+    let seller = Owner::Participant(seller);
+    let fees = Owner::System(SystemAccount::FeeIncome);
+    legs.push(Leg::SettleHold {
+        hold: sell_order,
+        to: buyer,
+        quantity: trade.quantity,
+    });
+    if trade.value > Decimal::ZERO {
+        legs.push(Leg::SettleHold {
+            hold: buy_order,
+            to: seller,
+            quantity: trade.value,
+        });
+    }
+    if trade.buyer_commission > Decimal::ZERO {
+        legs.push(Leg::SettleHold {
+            hold: buy_order,
+            to: fees,
+            quantity: trade.buyer_commission,
+        });
+    }
+    if trade.seller_commission > Decimal::ZERO {
+        legs.push(Leg::Transfer {
+            instrument: InstrumentCode::cny(),
+            from: seller,
+            to: fees,
+            quantity: trade.seller_commission,
+        });
+    }
+}
+
+/// Releases what an order that stopped resting still holds (a buy filled
+/// below its limit, a cancelled remainder). `order` is already updated.
+fn release_rest(legs: &mut Vec<Leg>, order: &Order) {
+    let unused = match order.side {
+        Side::Sell => order.remaining(),
+        Side::Buy => order.hold_amount - order.money.value - order.money.commission,
+    };
+    if unused > Decimal::ZERO {
+        legs.push(Leg::ReleaseHold { hold: order.id });
+    }
+}
+
+/// Cancels a resting order and releases what it still holds. `owner`, when
+/// given, must be the order's participant (an enterprise cancelling).
+pub(crate) fn cancel_order(
+    id: Uuid,
+    owner: Option<Uuid>,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Value, Order), CommandError> {
+    let mut order = loaded
+        .market
+        .orders
+        .get(&id)
+        .filter(|o| owner.is_none_or(|p| p == o.participant_id))
+        .cloned()
+        .ok_or(CommandError::UnknownOrder)?;
+    if !order.status.is_resting() {
+        return Err(CommandError::OrderNotOpen);
+    }
+    let mut transaction = apply_legs(
+        loaded,
+        &[Leg::ReleaseHold { hold: order.id }],
+        "order.cancelled",
+        Some(order.id.to_string()),
+        changes.at,
+    )?;
+    transaction.journal_seq = changes.head.seq + 1;
+    order.status = OrderStatus::Cancelled;
+    order.updated_at = changes.at;
+    changes.orders.insert(order.id, order.clone());
+    loaded.market.orders.insert(order.id, order.clone());
+    let payload = json!({
+        "order": order_payload(&order),
+        "transaction": transaction_payload(&transaction),
+    });
+    changes.transactions.push(transaction);
+    Ok(("order.cancelled", payload, order))
+}
+
+fn order_payload(order: &Order) -> Value {
+    json!({
+        "order_id": order.id,
+        "participant_id": order.participant_id,
+        "instrument": order.instrument,
+        "side": order.side.as_str(),
+        "price": order.price.to_string(),
+        "quantity": order.quantity.to_string(),
+        "filled": order.filled.to_string(),
+        "status": order.status.as_str(),
+        "hold_amount": order.hold_amount.to_string(),
+        "value": order.money.value.to_string(),
+        "commission": order.money.commission.to_string(),
+    })
+}
+
+fn trade_payload(trade: &Trade) -> Value {
+    json!({
+        "trade_id": trade.id,
+        "instrument": trade.instrument,
+        "method": trade.method.as_str(),
+        "quantity": trade.quantity.to_string(),
+        "price": trade.price.to_string(),
+        "value": trade.value.to_string(),
+        "buyer_id": trade.buyer_id,
+        "seller_id": trade.seller_id,
+        "buy_order_id": trade.buy_order_id,
+        "sell_order_id": trade.sell_order_id,
+        "buyer_commission": trade.buyer_commission.to_string(),
+        "seller_commission": trade.seller_commission.to_string(),
+    })
+}
+
+/// The quantity-weighted average price of trades, rounded half-up to the
+/// fen (the price tick), or `None` without trades.
+#[must_use]
+pub(crate) fn vwap(trades: impl IntoIterator<Item = (Decimal, Decimal)>) -> Option<Decimal> {
+    let (quantity, value) = trades.into_iter().fold(
+        (Decimal::ZERO, Decimal::ZERO),
+        |(q, v), (quantity, price)| (q + quantity, v + quantity * price),
+    );
+    (quantity > Decimal::ZERO).then(|| ets_core::fees::round_money(value / quantity))
+}
+
+/// Accounts an order book batch touches beyond the holds: every
+/// participant's rights and cash accounts (fills credit both), fee income.
+pub(crate) fn book_accounts(
+    orders: impl IntoIterator<Item = (Uuid, InstrumentCode)>,
+) -> Vec<ets_core::AccountKey> {
+    let mut keys = vec![ets_core::AccountKey::new(
+        Owner::System(SystemAccount::FeeIncome),
+        InstrumentCode::cny(),
+    )];
+    for (participant, instrument) in orders {
+        keys.push(ets_core::AccountKey::new(
+            Owner::Participant(participant),
+            instrument,
+        ));
+        keys.push(ets_core::AccountKey::new(
+            Owner::Participant(participant),
+            InstrumentCode::cny(),
+        ));
+    }
+    keys
+}

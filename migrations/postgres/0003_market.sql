@@ -1,0 +1,48 @@
+-- The market: the order book, its trades, negotiated trades.
+
+-- An order's id is also the id of the hold that reserves what it may spend
+-- (rights for a sell, cash for a buy). Money so far is cumulative (see
+-- ets_core::matching::OrderMoney): exact_value = Σ quantity × price of its
+-- fills, value = cash paid or received, commission = commission paid.
+CREATE TABLE orders (
+    id              uuid PRIMARY KEY,
+    participant_id  uuid NOT NULL REFERENCES participants (id),
+    instrument      text NOT NULL REFERENCES instruments (code),
+    side            text NOT NULL CHECK (side IN ('buy', 'sell')),
+    price           numeric NOT NULL CHECK (price > 0),
+    quantity        numeric NOT NULL CHECK (quantity > 0),
+    filled          numeric NOT NULL CHECK (filled >= 0 AND filled <= quantity),
+    hold_amount     numeric NOT NULL CHECK (hold_amount > 0),
+    exact_value     numeric NOT NULL,
+    value           numeric NOT NULL,
+    commission      numeric NOT NULL,
+    status          text NOT NULL CHECK (status IN ('open', 'partially_filled', 'filled', 'cancelled')),
+    seq             bigint NOT NULL,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL
+);
+-- The book: open orders of one side in priority order.
+CREATE INDEX orders_book ON orders (instrument, side, price, seq)
+    WHERE status IN ('open', 'partially_filled');
+CREATE INDEX orders_by_participant ON orders (participant_id, id);
+
+CREATE TABLE trades (
+    id                 uuid PRIMARY KEY,
+    instrument         text NOT NULL REFERENCES instruments (code),
+    method             text NOT NULL CHECK (method IN ('order_book', 'negotiated', 'auction')),
+    quantity           numeric NOT NULL CHECK (quantity > 0),
+    price              numeric NOT NULL CHECK (price >= 0),
+    value              numeric NOT NULL CHECK (value >= 0),
+    buyer_id           uuid NOT NULL REFERENCES participants (id),
+    seller_id          uuid REFERENCES participants (id),
+    buy_order_id       uuid,
+    sell_order_id      uuid,
+    buyer_commission   numeric NOT NULL CHECK (buyer_commission >= 0),
+    seller_commission  numeric NOT NULL CHECK (seller_commission >= 0),
+    executed_at        timestamptz NOT NULL,
+    business_date      date NOT NULL,
+    transaction_id     uuid NOT NULL REFERENCES ledger_transactions (id)
+);
+CREATE INDEX trades_by_instrument_day ON trades (instrument, business_date);
+CREATE INDEX trades_by_buyer ON trades (buyer_id, id);
+CREATE INDEX trades_by_seller ON trades (seller_id, id);

@@ -1,0 +1,45 @@
+-- The market: the order book, its trades, negotiated trades. Decimals are
+-- exact text; price_ticks (the price in fen) orders the book in SQL.
+
+CREATE TABLE orders (
+    id              TEXT PRIMARY KEY,
+    participant_id  TEXT NOT NULL REFERENCES participants (id),
+    instrument      TEXT NOT NULL REFERENCES instruments (code),
+    side            TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    price           TEXT NOT NULL,
+    price_ticks     INTEGER NOT NULL CHECK (price_ticks > 0),
+    quantity        TEXT NOT NULL,
+    filled          TEXT NOT NULL,
+    hold_amount     TEXT NOT NULL,
+    exact_value     TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    commission      TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('open', 'partially_filled', 'filled', 'cancelled')),
+    seq             INTEGER NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX orders_book ON orders (instrument, side, price_ticks, seq)
+    WHERE status IN ('open', 'partially_filled');
+CREATE INDEX orders_by_participant ON orders (participant_id, id);
+
+CREATE TABLE trades (
+    id                 TEXT PRIMARY KEY,
+    instrument         TEXT NOT NULL REFERENCES instruments (code),
+    method             TEXT NOT NULL CHECK (method IN ('order_book', 'negotiated', 'auction')),
+    quantity           TEXT NOT NULL,
+    price              TEXT NOT NULL,
+    value              TEXT NOT NULL,
+    buyer_id           TEXT NOT NULL REFERENCES participants (id),
+    seller_id          TEXT REFERENCES participants (id),
+    buy_order_id       TEXT,
+    sell_order_id      TEXT,
+    buyer_commission   TEXT NOT NULL,
+    seller_commission  TEXT NOT NULL,
+    executed_at        TEXT NOT NULL,
+    business_date      TEXT NOT NULL,
+    transaction_id     TEXT NOT NULL REFERENCES ledger_transactions (id)
+) STRICT;
+CREATE INDEX trades_by_instrument_day ON trades (instrument, business_date);
+CREATE INDEX trades_by_buyer ON trades (buyer_id, id);
+CREATE INDEX trades_by_seller ON trades (seller_id, id);

@@ -1,0 +1,383 @@
+//! The order book over a real socket, on both databases: two sellers rest,
+//! a buyer sweeps them, everyone reads what they may — figures to the fen.
+
+use ets_core::Role;
+use ets_e2e::TestServer;
+use ets_testkit::TestDatabase;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn credit_code(n: u32) -> String {
+    let prefix = format!("91320500MA{n:07}");
+    let check = ets_core::CreditCode::check_character(&prefix).expect("prefix");
+    format!("{prefix}{check}")
+}
+
+const SO2: &str = "SO2-320500-2026";
+
+struct Market {
+    server: TestServer,
+    admin: String,
+    regulator: String,
+}
+
+impl Market {
+    async fn new(url: &str) -> Self {
+        let server = TestServer::start(url).await;
+        let admin = server.token(Role::Admin, None).await;
+        let regulator = server.token(Role::Regulator, None).await;
+        let instrument = json!({
+            "code": SO2, "kind": "pollutant_right", "pollutant": "SO2", "unit": "t", "scale": 4,
+            "region_code": "320500", "valid_from": "2026-01-01", "valid_to": "2030-12-31",
+            "commission_rate": "0.001"
+        });
+        let answer = server
+            .call("POST", "/v1/instruments", &admin, Some(&instrument))
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        Self {
+            server,
+            admin,
+            regulator,
+        }
+    }
+
+    /// A participant in `region` with rights and cash, and its token.
+    async fn enterprise(&self, n: u32, region: &str, rights: &str, cash: &str) -> (Uuid, String) {
+        let body = json!({"name": format!("企业 {n}"), "credit_code": credit_code(n), "region_code": region});
+        let answer = self
+            .server
+            .call("POST", "/v1/participants", &self.admin, Some(&body))
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let id = Uuid::parse_str(answer.body["id"].as_str().expect("id")).expect("uuid");
+        if rights != "0" {
+            let body = json!({"participant_id": id, "instrument": SO2, "quantity": rights, "method": "free"});
+            let answer = self
+                .server
+                .call("POST", "/v1/allocations", &self.admin, Some(&body))
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+        }
+        if cash != "0" {
+            let finance = self.server.token(Role::Finance, None).await;
+            let body =
+                json!({"participant_id": id, "amount": cash, "reference": format!("DEP-{n}")});
+            let answer = self
+                .server
+                .call("POST", "/v1/cash/deposits", &finance, Some(&body))
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+        }
+        (id, self.server.token(Role::Enterprise, Some(id)).await)
+    }
+
+    async fn order(&self, token: &str, side: &str, quantity: &str, price: &str) -> Value {
+        let body = json!({"instrument": SO2, "side": side, "quantity": quantity, "price": price});
+        let answer = self
+            .server
+            .call("POST", "/v1/orders", token, Some(&body))
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer.body
+    }
+
+    async fn holding(&self, participant: Uuid, instrument: &str) -> (String, String) {
+        let answer = self
+            .server
+            .call(
+                "GET",
+                &format!("/v1/participants/{participant}/holdings"),
+                &self.admin,
+                None,
+            )
+            .await;
+        let row = answer.body["holdings"]
+            .as_array()
+            .expect("holdings")
+            .iter()
+            .find(|h| h["instrument"] == instrument)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {instrument} in {}", answer.body));
+        (
+            row["balance"].as_str().expect("balance").to_owned(),
+            row["held"].as_str().expect("held").to_owned(),
+        )
+    }
+}
+
+fn strings(value: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .map(|k| value[*k].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_buy_sweeps_the_book_and_each_party_sees_only_what_it_may() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (a, a_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (b, b_token) = market.enterprise(2, "320506", "0", "10000.00").await;
+        let (c, c_token) = market.enterprise(3, "320500", "5", "0").await;
+
+        let ask_a = market.order(&a_token, "sell", "4", "250").await;
+        assert_eq!(
+            strings(
+                &ask_a,
+                &["status", "price", "quantity", "held", "filled_quantity"]
+            ),
+            ["open", "250.00", "4.0000", "4.0000", "0.0000"]
+        );
+        market.order(&c_token, "sell", "3.5", "248.50").await;
+        let book = market
+            .server
+            .call("GET", &format!("/v1/markets/{SO2}/book"), &b_token, None)
+            .await;
+        assert_eq!(
+            book.body,
+            json!({"instrument": SO2, "bids": [], "asks": [
+                {"price": "248.50", "quantity": "3.5000"}, {"price": "250.00", "quantity": "4.0000"}
+            ]})
+        );
+
+        let bid = market.order(&b_token, "buy", "6", "251.00").await;
+        assert_eq!(
+            strings(
+                &bid,
+                &["status", "filled_quantity", "held", "value", "commission"]
+            ),
+            ["filled", "6.0000", "0.00", "1494.75", "1.49"]
+        );
+        let trades = bid["trades"].as_array().expect("trades");
+        let figures: Vec<Vec<String>> = trades
+            .iter()
+            .map(|t| {
+                strings(
+                    t,
+                    &[
+                        "quantity",
+                        "price",
+                        "value",
+                        "buyer_commission",
+                        "seller_commission",
+                    ],
+                )
+            })
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                ["3.5000", "248.50", "869.75", "0.87", "0.87"],
+                ["2.5000", "250.00", "625.00", "0.62", "0.63"],
+            ]
+        );
+        // The buyer sees itself, never the sellers behind a book trade.
+        for trade in trades {
+            assert_eq!(trade["buyer_participant_id"], b.to_string());
+            assert!(trade.get("seller_participant_id").is_none(), "{trade}");
+        }
+
+        assert_eq!(
+            market.holding(b, "CNY").await,
+            ("8503.76".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(b, SO2).await,
+            ("6.0000".into(), "0.0000".into())
+        );
+        assert_eq!(
+            market.holding(a, "CNY").await,
+            ("624.37".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(a, SO2).await,
+            ("7.5000".into(), "1.5000".into())
+        );
+        assert_eq!(
+            market.holding(c, "CNY").await,
+            ("868.88".into(), "0.00".into())
+        );
+
+        // The seller's list shows its one trade, without the buyer.
+        let listed = market
+            .server
+            .call("GET", "/v1/trades", &c_token, None)
+            .await;
+        let items = listed.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", listed.body);
+        assert_eq!(items[0]["seller_participant_id"], c.to_string());
+        assert!(items[0].get("buyer_participant_id").is_none());
+        // The regulator sees both sides of every trade.
+        let all = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/trades?instrument={SO2}"),
+                &market.regulator,
+                None,
+            )
+            .await;
+        let items = all.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1]["seller_participant_id"], a.to_string());
+        assert_eq!(items[1]["buyer_participant_id"], b.to_string());
+        // An enterprise naming another participant's trades gets 404.
+        let other = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/trades?participant_id={a}"),
+                &c_token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (other.status, other.body["code"].as_str()),
+            (404, Some("not_found"))
+        );
+
+        // The rest of A's ask is cancelled by A, and only by A.
+        let id = ask_a["id"].as_str().expect("id");
+        let answer = market
+            .server
+            .call("DELETE", &format!("/v1/orders/{id}"), &c_token, None)
+            .await;
+        assert_eq!(answer.status, 404);
+        let answer = market
+            .server
+            .call("DELETE", &format!("/v1/orders/{id}"), &a_token, None)
+            .await;
+        assert_eq!(
+            strings(
+                &answer.body,
+                &["status", "filled_quantity", "remaining_quantity", "held"]
+            ),
+            ["cancelled", "2.5000", "1.5000", "0.0000"]
+        );
+        let answer = market
+            .server
+            .call("DELETE", &format!("/v1/orders/{id}"), &a_token, None)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (409, Some("order_not_open"))
+        );
+        assert_eq!(
+            market.holding(a, SO2).await,
+            ("7.5000".into(), "0.0000".into())
+        );
+
+        let verify = market.server.store.verify_journal().await.expect("verify");
+        assert!(verify.ok, "{verify:?}");
+    }
+}
+
+#[tokio::test]
+async fn orders_are_refused_with_a_code_and_change_nothing() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (_, token) = market.enterprise(1, "320505", "10", "100.00").await;
+        let (_, nanjing) = market.enterprise(2, "320100", "0", "100.00").await;
+        let cases = [
+            (
+                &token,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": 10}),
+                422,
+                "invalid_decimal",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "hold", "quantity": "1", "price": "10"}),
+                422,
+                "invalid_body",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": "10.001"}),
+                422,
+                "invalid_price",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": "0"}),
+                422,
+                "invalid_price",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "buy", "quantity": "0.00001", "price": "10"}),
+                422,
+                "scale_exceeded",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": "100.00"}),
+                422,
+                "insufficient_available_balance",
+            ),
+            (
+                &token,
+                json!({"instrument": SO2, "side": "sell", "quantity": "10.0001", "price": "1"}),
+                422,
+                "insufficient_available_balance",
+            ),
+            (
+                &token,
+                json!({"instrument": "CNY", "side": "sell", "quantity": "1", "price": "1"}),
+                422,
+                "instrument_not_tradable",
+            ),
+            (
+                &token,
+                json!({"instrument": "NOPE-1", "side": "sell", "quantity": "1", "price": "1"}),
+                422,
+                "unknown_instrument",
+            ),
+            (
+                &nanjing,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": "1"}),
+                422,
+                "region_mismatch",
+            ),
+            (
+                &market.admin,
+                json!({"instrument": SO2, "side": "buy", "quantity": "1", "price": "1"}),
+                403,
+                "forbidden",
+            ),
+        ];
+        let before = market
+            .server
+            .store
+            .journal(0, 10_000)
+            .await
+            .expect("journal")
+            .len();
+        for (caller, body, status, code) in cases {
+            let answer = market
+                .server
+                .call("POST", "/v1/orders", caller, Some(&body))
+                .await;
+            assert_eq!(
+                (answer.status, answer.body["code"].as_str()),
+                (status, Some(code)),
+                "{body} on {:?}: {}",
+                db.kind,
+                answer.body
+            );
+        }
+        let after = market
+            .server
+            .store
+            .journal(0, 10_000)
+            .await
+            .expect("journal")
+            .len();
+        assert_eq!(before, after, "a refused order wrote to the journal");
+        let answer = market
+            .server
+            .call("GET", "/v1/markets/NOPE-1/book", &token, None)
+            .await;
+        assert_eq!(answer.status, 404);
+    }
+}
