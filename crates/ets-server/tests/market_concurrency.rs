@@ -29,6 +29,9 @@ const BINARY: &str = env!("CARGO_BIN_EXE_ets-ledger");
 const ENTERPRISES: usize = 16;
 const CLIENTS: usize = 32;
 const DEPOSIT_CNY: &str = "2000000.00";
+/// Odd enterprises get this fraction of the rights and cash, little enough
+/// that their two clients race for the last of it and orders are refused.
+const POOR_DIVISOR: u32 = 50;
 /// Price levels per side read from a book: the most the API shows.
 const BOOK_DEPTH: usize = 500;
 
@@ -126,6 +129,15 @@ fn instruments() -> Vec<Instrument> {
             spread_steps: 80,
         },
     ]
+}
+
+/// Enterprise `n`'s share of a full endowment (rights or cash).
+fn endowment(n: usize, full: &str) -> Decimal {
+    if n % 2 == 1 {
+        dec(full) / Decimal::from(POOR_DIVISOR)
+    } else {
+        dec(full)
+    }
 }
 
 fn trading_time() -> Duration {
@@ -486,11 +498,11 @@ fn set_up(admin: &mut Api, address: &str) -> Market {
         for instrument in instruments() {
             let body = json!({
                 "participant_id": id, "instrument": instrument.code,
-                "quantity": instrument.allocation, "method": "free",
+                "quantity": endowment(n, instrument.allocation).to_string(), "method": "free",
             });
             admin.expect("POST", "/v1/allocations", Some(&body), 201);
         }
-        let body = json!({ "participant_id": id, "amount": DEPOSIT_CNY, "reference": format!("OPENING-{n}") });
+        let body = json!({ "participant_id": id, "amount": endowment(n, DEPOSIT_CNY).to_string(), "reference": format!("OPENING-{n}") });
         finance.expect("POST", "/v1/cash/deposits", Some(&body), 201);
         credentials.push(credential(admin, "enterprise", Some(&id)));
         credentials.push(credential(admin, "enterprise", Some(&id)));
@@ -969,7 +981,7 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
     // Holds are what the open orders need; rights and cash are conserved.
     let mut total_cash = Decimal::ZERO;
     let mut total_rights: BTreeMap<String, Decimal> = BTreeMap::new();
-    for participant in &market.participants {
+    for (n, participant) in market.participants.iter().enumerate() {
         let holdings = admin.expect(
             "GET",
             &format!("/v1/participants/{participant}/holdings"),
@@ -1004,15 +1016,15 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
                 "{participant} holds {held} {code}, its open orders need {needed}"
             );
             if code == "CNY" {
-                let expected =
-                    dec(DEPOSIT_CNY) + cash_moves.get(participant).copied().unwrap_or_default();
+                let expected = endowment(n, DEPOSIT_CNY)
+                    + cash_moves.get(participant).copied().unwrap_or_default();
                 assert_eq!(balance, expected, "{participant}: cash against its trades");
                 total_cash += balance;
             } else {
                 let allocation = instruments
                     .iter()
                     .find(|i| i.code == code)
-                    .map(|i| dec(i.allocation))
+                    .map(|i| endowment(n, i.allocation))
                     .unwrap_or_default();
                 let moved = rights_moves
                     .get(&(participant.clone(), code.to_owned()))
@@ -1028,14 +1040,16 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
         }
     }
     for instrument in &instruments {
-        let allocated = dec(instrument.allocation) * Decimal::from(ENTERPRISES);
+        let allocated: Decimal = (0..ENTERPRISES)
+            .map(|n| endowment(n, instrument.allocation))
+            .sum();
         assert_eq!(
             total_rights[instrument.code], allocated,
             "{} conserved",
             instrument.code
         );
     }
-    let deposited = dec(DEPOSIT_CNY) * Decimal::from(ENTERPRISES);
+    let deposited: Decimal = (0..ENTERPRISES).map(|n| endowment(n, DEPOSIT_CNY)).sum();
     assert_eq!(
         deposited - total_cash,
         commissions,
