@@ -46,3 +46,53 @@ CREATE TABLE trades (
 CREATE INDEX trades_by_instrument_day ON trades (instrument, business_date);
 CREATE INDEX trades_by_buyer ON trades (buyer_id, id);
 CREATE INDEX trades_by_seller ON trades (seller_id, id);
+
+-- A negotiated trade (协议转让): the seller's proposal to a named buyer. Its
+-- id is also the id of the hold on the seller's rights.
+CREATE TABLE negotiated_trades (
+    id            uuid PRIMARY KEY,
+    seller_id     uuid NOT NULL REFERENCES participants (id),
+    buyer_id      uuid NOT NULL REFERENCES participants (id),
+    instrument    text NOT NULL REFERENCES instruments (code),
+    quantity      numeric NOT NULL CHECK (quantity > 0),
+    price         numeric NOT NULL CHECK (price > 0),
+    status        text NOT NULL CHECK (status IN ('proposed', 'settled', 'rejected', 'cancelled', 'expired')),
+    expires_at    timestamptz NOT NULL,
+    trade_id      uuid REFERENCES trades (id),
+    created_at    timestamptz NOT NULL,
+    updated_at    timestamptz NOT NULL
+);
+CREATE INDEX negotiated_due ON negotiated_trades (expires_at) WHERE status = 'proposed';
+CREATE INDEX negotiated_by_seller ON negotiated_trades (seller_id, id);
+CREATE INDEX negotiated_by_buyer ON negotiated_trades (buyer_id, id);
+
+-- A sealed-bid uniform-price auction. Offered from the reserve, its quantity
+-- is held on the reserve account under the auction's id until the close.
+CREATE TABLE auctions (
+    id                uuid PRIMARY KEY,
+    instrument        text NOT NULL REFERENCES instruments (code),
+    quantity          numeric NOT NULL CHECK (quantity > 0),
+    reserve_price     numeric NOT NULL CHECK (reserve_price >= 0),
+    source            text NOT NULL CHECK (source IN ('reserve', 'issuance')),
+    lot_size          numeric,
+    max_bidder_share  numeric,
+    closes_at         timestamptz,
+    status            text NOT NULL CHECK (status IN ('open', 'cleared', 'failed')),
+    clearing_price    numeric,
+    sold_quantity     numeric,
+    created_at        timestamptz NOT NULL,
+    closed_at         timestamptz
+);
+
+-- A bid's id is also the id of the hold on its cash (quantity × price).
+CREATE TABLE bids (
+    id              uuid PRIMARY KEY,
+    auction_id      uuid NOT NULL REFERENCES auctions (id),
+    participant_id  uuid NOT NULL REFERENCES participants (id),
+    quantity        numeric NOT NULL CHECK (quantity > 0),
+    price           numeric NOT NULL CHECK (price >= 0),
+    seq             bigint NOT NULL,
+    awarded         numeric,
+    created_at      timestamptz NOT NULL
+);
+CREATE INDEX bids_by_auction ON bids (auction_id, seq);

@@ -43,3 +43,48 @@ CREATE TABLE trades (
 CREATE INDEX trades_by_instrument_day ON trades (instrument, business_date);
 CREATE INDEX trades_by_buyer ON trades (buyer_id, id);
 CREATE INDEX trades_by_seller ON trades (seller_id, id);
+
+CREATE TABLE negotiated_trades (
+    id            TEXT PRIMARY KEY,
+    seller_id     TEXT NOT NULL REFERENCES participants (id),
+    buyer_id      TEXT NOT NULL REFERENCES participants (id),
+    instrument    TEXT NOT NULL REFERENCES instruments (code),
+    quantity      TEXT NOT NULL,
+    price         TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('proposed', 'settled', 'rejected', 'cancelled', 'expired')),
+    expires_at    TEXT NOT NULL,
+    trade_id      TEXT REFERENCES trades (id),
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX negotiated_due ON negotiated_trades (expires_at) WHERE status = 'proposed';
+CREATE INDEX negotiated_by_seller ON negotiated_trades (seller_id, id);
+CREATE INDEX negotiated_by_buyer ON negotiated_trades (buyer_id, id);
+
+CREATE TABLE auctions (
+    id                TEXT PRIMARY KEY,
+    instrument        TEXT NOT NULL REFERENCES instruments (code),
+    quantity          TEXT NOT NULL,
+    reserve_price     TEXT NOT NULL,
+    source            TEXT NOT NULL CHECK (source IN ('reserve', 'issuance')),
+    lot_size          TEXT,
+    max_bidder_share  TEXT,
+    closes_at         TEXT,
+    status            TEXT NOT NULL CHECK (status IN ('open', 'cleared', 'failed')),
+    clearing_price    TEXT,
+    sold_quantity     TEXT,
+    created_at        TEXT NOT NULL,
+    closed_at         TEXT
+) STRICT;
+
+CREATE TABLE bids (
+    id              TEXT PRIMARY KEY,
+    auction_id      TEXT NOT NULL REFERENCES auctions (id),
+    participant_id  TEXT NOT NULL REFERENCES participants (id),
+    quantity        TEXT NOT NULL,
+    price           TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    awarded         TEXT,
+    created_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX bids_by_auction ON bids (auction_id, seq);

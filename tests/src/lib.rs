@@ -57,6 +57,7 @@ impl TestServer {
             .expect("the signing key");
         let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
+        ets_api::spawn_sweeper(store.clone());
         Self { address, store }
     }
 

@@ -381,3 +381,294 @@ async fn orders_are_refused_with_a_code_and_change_nothing() {
         assert_eq!(answer.status, 404);
     }
 }
+
+#[tokio::test]
+async fn a_negotiated_trade_settles_between_its_parties_and_lapses_on_its_own() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (seller, seller_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (buyer, buyer_token) = market.enterprise(2, "320506", "0", "5000.00").await;
+        let (_, outsider_token) = market.enterprise(3, "320500", "0", "0").await;
+
+        let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "3.3333", "price": "301.07"});
+        let offer = market
+            .server
+            .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
+            .await;
+        assert_eq!(offer.status, 201, "{}", offer.body);
+        assert_eq!(
+            strings(&offer.body, &["status", "quantity", "price", "value"]),
+            ["proposed", "3.3333", "301.07", "1003.56"]
+        );
+        assert_eq!(
+            market.holding(seller, SO2).await,
+            ("10.0000".into(), "3.3333".into())
+        );
+        let id = offer.body["id"].as_str().expect("id").to_owned();
+
+        // The buyer finds the offer addressed to it; an outsider cannot see it.
+        let listed = market
+            .server
+            .call(
+                "GET",
+                "/v1/negotiated-trades?status=proposed",
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(listed.body["items"][0]["id"], id.as_str());
+        let hidden = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/negotiated-trades/{id}"),
+                &outsider_token,
+                None,
+            )
+            .await;
+        assert_eq!(hidden.status, 404);
+        let stolen = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/accept"),
+                &outsider_token,
+                None,
+            )
+            .await;
+        assert_eq!(stolen.status, 404);
+
+        let settled = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/accept"),
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(settled.body["status"], "settled", "{}", settled.body);
+        assert!(settled.body["trade_id"].is_string());
+        assert_eq!(
+            market.holding(buyer, "CNY").await,
+            ("3995.44".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(seller, "CNY").await,
+            ("1002.56".into(), "0.00".into())
+        );
+        // Both parties of a negotiated trade know each other.
+        let trades = market
+            .server
+            .call("GET", "/v1/trades?method=negotiated", &seller_token, None)
+            .await;
+        let trade = &trades.body["items"][0];
+        assert_eq!(trade["buyer_participant_id"], buyer.to_string());
+        assert_eq!(trade["seller_participant_id"], seller.to_string());
+        assert_eq!(trade["id"], settled.body["trade_id"]);
+        let again = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/reject"),
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str()),
+            (409, Some("negotiated_trade_not_open"))
+        );
+
+        // An offer nobody answers lapses and its rights come back.
+        let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(500)).to_rfc3339();
+        let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "2", "price": "10", "expires_at": soon});
+        let brief = market
+            .server
+            .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
+            .await;
+        assert_eq!(brief.status, 201, "{}", brief.body);
+        let id = brief.body["id"].as_str().expect("id").to_owned();
+        let mut status = String::new();
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let answer = market
+                .server
+                .call(
+                    "GET",
+                    &format!("/v1/negotiated-trades/{id}"),
+                    &seller_token,
+                    None,
+                )
+                .await;
+            status = answer.body["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if status == "expired" {
+                break;
+            }
+        }
+        assert_eq!(status, "expired");
+        assert_eq!(
+            market.holding(seller, SO2).await,
+            ("6.6667".into(), "0.0000".into())
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_auction_keeps_bids_sealed_and_settles_every_winner_at_one_price() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (p1, t1) = market.enterprise(1, "320505", "0", "2000.00").await;
+        let (p2, t2) = market.enterprise(2, "320506", "0", "2000.00").await;
+        let (p3, t3) = market.enterprise(3, "320500", "0", "1000.00").await;
+        let body = json!({"instrument": SO2, "quantity": "10", "reserve_price": "200", "source": "issuance",
+                          "lot_size": "1", "max_bidder_share": "0.5"});
+        let created = market
+            .server
+            .call("POST", "/v1/auctions", &market.admin, Some(&body))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(
+            strings(
+                &created.body,
+                &["status", "reserve_price", "quantity", "source"]
+            ),
+            ["open", "200.00", "10.0000", "issuance"]
+        );
+        let id = created.body["id"].as_str().expect("id").to_owned();
+        let bids_path = format!("/v1/auctions/{id}/bids");
+        for (token, quantity, price) in [
+            (&t1, "4", "250"),
+            (&t2, "6", "240"),
+            (&t3, "4", "230"),
+            (&t1, "3", "230"),
+        ] {
+            let answer = market
+                .server
+                .call(
+                    "POST",
+                    &bids_path,
+                    token,
+                    Some(&json!({"quantity": quantity, "price": price})),
+                )
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+        }
+        let low = market
+            .server
+            .call(
+                "POST",
+                &bids_path,
+                &t2,
+                Some(&json!({"quantity": "1", "price": "199.99"})),
+            )
+            .await;
+        assert_eq!(
+            (low.status, low.body["code"].as_str()),
+            (422, Some("bid_below_reserve"))
+        );
+
+        // Sealed: an enterprise sees its own bids only.
+        let seen = market
+            .server
+            .call("GET", &format!("/v1/auctions/{id}"), &t1, None)
+            .await;
+        let bidders: Vec<&str> = seen.body["bids"]
+            .as_array()
+            .expect("bids")
+            .iter()
+            .filter_map(|b| b["participant_id"].as_str())
+            .collect();
+        assert_eq!(bidders, [p1.to_string(), p1.to_string()]);
+
+        let closed = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/auctions/{id}/close"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(closed.status, 200, "{}", closed.body);
+        assert_eq!(
+            strings(&closed.body, &["status", "clearing_price", "sold_quantity"]),
+            ["cleared", "230.00", "10.0000"]
+        );
+        let mut awards: Vec<(String, String)> = closed.body["awards"]
+            .as_array()
+            .expect("awards")
+            .iter()
+            .map(|a| {
+                (
+                    a["participant_id"].as_str().unwrap_or_default().to_owned(),
+                    a["quantity"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        awards.sort();
+        let mut expected = vec![
+            (p1.to_string(), "4.0000".to_owned()),
+            (p2.to_string(), "5.0000".to_owned()),
+            (p3.to_string(), "1.0000".to_owned()),
+        ];
+        expected.sort();
+        assert_eq!(awards, expected);
+        // After the close an enterprise still sees only its own award.
+        let seen = market
+            .server
+            .call("GET", &format!("/v1/auctions/{id}"), &t3, None)
+            .await;
+        assert_eq!(
+            seen.body["awards"],
+            json!([{"participant_id": p3, "quantity": "1.0000"}])
+        );
+        assert_eq!(
+            market.holding(p1, "CNY").await,
+            ("1080.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p2, "CNY").await,
+            ("850.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p3, "CNY").await,
+            ("770.00".into(), "0.00".into())
+        );
+        assert_eq!(
+            market.holding(p2, SO2).await,
+            ("5.0000".into(), "0.0000".into())
+        );
+        // Auction trades name no seller, and never the other winners.
+        let trades = market
+            .server
+            .call("GET", "/v1/trades?method=auction", &t1, None)
+            .await;
+        let items = trades.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{}", trades.body);
+        assert_eq!(
+            strings(
+                &items[0],
+                &["quantity", "price", "value", "buyer_participant_id"]
+            ),
+            ["4.0000", "230.00", "920.00", p1.to_string().as_str()]
+        );
+        assert!(items[0].get("seller_participant_id").is_none());
+        let again = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/auctions/{id}/close"),
+                &market.admin,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.body["code"].as_str()),
+            (409, Some("auction_closed"))
+        );
+    }
+}

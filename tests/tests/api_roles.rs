@@ -73,6 +73,15 @@ enum Endpoint {
     CancelOtherOrder,
     Book,
     ListTrades,
+    ProposeNegotiated,
+    ListNegotiated,
+    GetNegotiated,
+    AcceptNegotiated,
+    CreateAuction,
+    ListAuctions,
+    GetAuction,
+    PlaceBid,
+    CloseAuction,
     Jwks,
     Healthz,
     Readyz,
@@ -145,6 +154,36 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
     ),
     (Endpoint::Book, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::ListTrades, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::ProposeNegotiated,
+        [Forbidden, CREATED, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::ListNegotiated,
+        [OK, OK, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::GetNegotiated,
+        [OK, OK, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::AcceptNegotiated,
+        [Forbidden, OK, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CreateAuction,
+        [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
+    (Endpoint::ListAuctions, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::GetAuction, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::PlaceBid,
+        [Forbidden, CREATED, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::CloseAuction,
+        [OK, Forbidden, Forbidden, Forbidden, Unauthorized],
+    ),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -167,6 +206,15 @@ fn instrument_body(code: &str) -> Value {
         "region_code": "320500",
         "valid_from": "2026-01-01",
         "valid_to": "2030-12-31",
+    })
+}
+
+fn auction_body(instrument: &str) -> Value {
+    json!({
+        "instrument": instrument,
+        "quantity": "10",
+        "reserve_price": "1.00",
+        "source": "issuance",
     })
 }
 
@@ -239,6 +287,34 @@ impl World {
             .token(Role::Enterprise, Some(world.other))
             .await;
         world
+    }
+
+    /// A fresh open auction of newly issued rights.
+    async fn open_auction(&self) -> String {
+        let body = auction_body(&self.instrument);
+        let created = self.expect_created("/v1/auctions", Who::Admin, &body).await;
+        created["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// A fresh offer of 1 t at 1.00 from the other participant to `own`.
+    async fn offer_to_own(&self) -> String {
+        let body = json!({
+            "buyer_participant_id": self.own,
+            "instrument": self.instrument,
+            "quantity": "1",
+            "price": "1.00",
+        });
+        let answer = self
+            .server
+            .call(
+                "POST",
+                "/v1/negotiated-trades",
+                &self.other_enterprise,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "setup offer: {:?}", answer.body);
+        answer.body["id"].as_str().expect("an id").to_owned()
     }
 
     /// A fresh resting sell order of `own` (or of the other participant).
@@ -399,6 +475,47 @@ impl World {
             }
             Endpoint::Book => ("GET", format!("/v1/markets/{instrument}/book"), None),
             Endpoint::ListTrades => ("GET", "/v1/trades".to_owned(), None),
+            Endpoint::ProposeNegotiated => (
+                "POST",
+                "/v1/negotiated-trades".to_owned(),
+                Some(json!({
+                    "buyer_participant_id": other,
+                    "instrument": instrument,
+                    "quantity": "0.5",
+                    "price": "10.00",
+                })),
+            ),
+            Endpoint::ListNegotiated => ("GET", "/v1/negotiated-trades".to_owned(), None),
+            Endpoint::GetNegotiated => {
+                let id = self.offer_to_own().await;
+                ("GET", format!("/v1/negotiated-trades/{id}"), None)
+            }
+            Endpoint::AcceptNegotiated => {
+                let id = self.offer_to_own().await;
+                ("POST", format!("/v1/negotiated-trades/{id}/accept"), None)
+            }
+            Endpoint::CreateAuction => (
+                "POST",
+                "/v1/auctions".to_owned(),
+                Some(auction_body(&instrument)),
+            ),
+            Endpoint::ListAuctions => ("GET", "/v1/auctions".to_owned(), None),
+            Endpoint::GetAuction => {
+                let id = self.open_auction().await;
+                ("GET", format!("/v1/auctions/{id}"), None)
+            }
+            Endpoint::PlaceBid => {
+                let id = self.open_auction().await;
+                (
+                    "POST",
+                    format!("/v1/auctions/{id}/bids"),
+                    Some(json!({"quantity": "1", "price": "5.00"})),
+                )
+            }
+            Endpoint::CloseAuction => {
+                let id = self.open_auction().await;
+                ("POST", format!("/v1/auctions/{id}/close"), None)
+            }
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),
             Endpoint::Readyz => ("GET", "/readyz".to_owned(), None),

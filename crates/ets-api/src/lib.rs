@@ -1,6 +1,7 @@
 //! The HTTP API of ets-ledger: routes, problem+json errors, and the secrets
 //! of API credentials. Handlers stay thin: extract, call the store, answer.
 
+mod auctions;
 pub mod auth;
 pub mod dto;
 pub mod extract;
@@ -194,7 +195,75 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             get(market::book),
         ),
         (Method::GET, "/v1/trades", get(market::list_trades)),
+        (Method::POST, "/v1/negotiated-trades", post(market::propose)),
+        (
+            Method::GET,
+            "/v1/negotiated-trades",
+            get(market::list_proposals),
+        ),
+        (
+            Method::GET,
+            "/v1/negotiated-trades/{id}",
+            get(market::get_proposal),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/accept",
+            post(market::accept),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/reject",
+            post(market::reject),
+        ),
+        (
+            Method::POST,
+            "/v1/negotiated-trades/{id}/cancel",
+            post(market::cancel_proposal),
+        ),
+        (Method::POST, "/v1/auctions", post(auctions::create)),
+        (Method::GET, "/v1/auctions", get(auctions::list)),
+        (Method::GET, "/v1/auctions/{id}", get(auctions::get)),
+        (
+            Method::POST,
+            "/v1/auctions/{id}/bids",
+            post(auctions::place_bid),
+        ),
+        (
+            Method::POST,
+            "/v1/auctions/{id}/close",
+            post(auctions::close),
+        ),
     ]
+}
+
+/// How often each node looks for lapsed negotiated trades.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the task that does what falls due without anyone calling:
+/// negotiated trades past their expiry lapse, auctions past their closing
+/// time close. Every node may run it; the writer
+/// re-checks under the journal lock, so two nodes never expire one twice.
+pub fn spawn_sweeper(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match store.expire_proposals().await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "negotiated trades expired"),
+                Err(ets_store::StoreError::Closed) => break,
+                Err(error) => tracing::warn!(error = %error, "expiry sweep failed"),
+            }
+            match store.close_due_auctions().await {
+                Ok(0) => {}
+                Ok(closed) => tracing::info!(closed, "auctions closed at their closing time"),
+                Err(ets_store::StoreError::Closed) => break,
+                Err(error) => tracing::warn!(error = %error, "auction close sweep failed"),
+            }
+        }
+    })
 }
 
 /// The whole HTTP application, ready to serve or to call in tests.

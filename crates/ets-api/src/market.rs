@@ -1,4 +1,4 @@
-//! The market over HTTP: orders, the book, trades.
+//! The market over HTTP: orders, the book, trades, negotiated trades.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
 use ets_core::{InstrumentCode, Role};
 use ets_store::{
-    Command, NewOrder, Order, OrderFilter, OrderStatus, Outcome, Trade, TradeFilter, TradeMethod,
+    Answer, Command, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Proposal,
+    ProposalFilter, ProposalStatus, Trade, TradeFilter, TradeMethod,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -343,4 +344,187 @@ fn instant(text: &str) -> Result<DateTime<Utc>, Problem> {
 
 fn invalid_query(detail: &'static str) -> Problem {
     Problem::unprocessable("invalid_query", detail)
+}
+
+/// `POST /v1/negotiated-trades`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProposalRequest {
+    buyer_participant_id: Uuid,
+    instrument: String,
+    quantity: DecimalString,
+    price: DecimalString,
+    expires_at: Option<String>,
+}
+
+/// How long a proposal stays open when the seller names no expiry.
+const DEFAULT_PROPOSAL_HOURS: i64 = 24;
+
+/// `POST /v1/negotiated-trades` (enterprise, the seller): holds the rights
+/// and offers them to the named buyer.
+pub(crate) async fn propose(
+    State(state): State<AppState>,
+    caller: Caller,
+    idempotency: IdempotencyHeader,
+    method: Method,
+    uri: Uri,
+    body: Body<ProposalRequest>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Enterprise])?;
+    let seller_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
+    let request = &body.value;
+    let expires_at = match &request.expires_at {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                Problem::unprocessable("invalid_expiry", "expires_at must be an RFC 3339 time.")
+            })?,
+        None => Utc::now() + chrono::Duration::hours(DEFAULT_PROPOSAL_HOURS),
+    };
+    let proposal = NewProposal {
+        id: Uuid::now_v7(),
+        seller_id,
+        buyer_id: request.buyer_participant_id,
+        instrument: InstrumentCode::parse(&request.instrument)?,
+        quantity: request.quantity.0,
+        price: request.price.0,
+        expires_at,
+    };
+    let committed = submit(
+        &state,
+        &caller,
+        idempotency,
+        &method,
+        &uri,
+        &body.raw,
+        Command::Propose(proposal),
+    )
+    .await?;
+    let Outcome::Proposal(proposal) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    Ok((StatusCode::CREATED, Json(proposal_body(&proposal))).into_response())
+}
+
+/// `POST /v1/negotiated-trades/{id}/accept` (the buyer): settles the trade.
+pub(crate) async fn accept(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<Json<Value>, Problem> {
+    answer(state, caller, id, Answer::Accept).await
+}
+
+/// `POST /v1/negotiated-trades/{id}/reject` (the buyer).
+pub(crate) async fn reject(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<Json<Value>, Problem> {
+    answer(state, caller, id, Answer::Reject).await
+}
+
+/// `POST /v1/negotiated-trades/{id}/cancel` (the seller).
+pub(crate) async fn cancel_proposal(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+) -> Result<Json<Value>, Problem> {
+    answer(state, caller, id, Answer::Cancel).await
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    answer: Answer,
+) -> Result<Json<Value>, Problem> {
+    caller.require(&[Role::Enterprise])?;
+    let by = caller.participant_id.ok_or_else(Problem::forbidden)?;
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("negotiated trade"))?;
+    let committed = state
+        .store
+        .execute(caller.actor(), Command::AnswerProposal { id, answer, by })
+        .await?;
+    let Outcome::ProposalAnswered(resolved) = committed.outcome else {
+        return Err(unexpected(&committed.outcome));
+    };
+    Ok(Json(proposal_body(&resolved.proposal)))
+}
+
+/// `?status=&participant_id=&limit=&cursor=` of negotiated trades.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProposalsQuery {
+    status: Option<String>,
+    participant_id: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/negotiated-trades`: an enterprise those it sells or is offered;
+/// admin and regulator all.
+pub(crate) async fn list_proposals(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<ProposalsQuery>,
+) -> Result<Json<Page<Value>>, Problem> {
+    caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
+    let limit = checked_limit(query.limit)?;
+    let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
+    if let Some(status) = &query.status
+        && ProposalStatus::parse(status).is_none()
+    {
+        return Err(invalid_query(
+            "status must be proposed, settled, rejected, cancelled or expired.",
+        ));
+    }
+    let filter = ProposalFilter {
+        participant: participant_filter(&caller, query.participant_id.as_deref())?,
+        status: query.status,
+        after,
+        limit: limit + 1,
+    };
+    let proposals = state.store.proposals(&filter).await?;
+    Ok(Json(Page::from_rows(
+        proposals,
+        limit,
+        |p| p.id,
+        proposal_body,
+    )))
+}
+
+/// `GET /v1/negotiated-trades/{id}`: its parties, admin and regulator.
+pub(crate) async fn get_proposal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
+    let not_found = || Problem::not_found("negotiated trade");
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let proposal = state.store.proposal(id).await?.ok_or_else(not_found)?;
+    if caller.role == Role::Enterprise
+        && caller.participant_id != Some(proposal.seller_id)
+        && caller.participant_id != Some(proposal.buyer_id)
+    {
+        return Err(not_found());
+    }
+    Ok(Json(proposal_body(&proposal)))
+}
+
+fn proposal_body(proposal: &Proposal) -> Value {
+    json!({
+        "id": proposal.id,
+        "seller_participant_id": proposal.seller_id,
+        "buyer_participant_id": proposal.buyer_id,
+        "instrument": proposal.instrument,
+        "quantity": proposal.quantity.to_string(),
+        "price": fixed(proposal.price, ets_core::matching::PRICE_SCALE),
+        "value": fixed(proposal.value(), 2),
+        "status": proposal.status.as_str(),
+        "expires_at": time(proposal.expires_at),
+        "trade_id": proposal.trade_id,
+        "created_at": time(proposal.created_at),
+        "updated_at": time(proposal.updated_at),
+    })
 }

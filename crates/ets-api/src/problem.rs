@@ -115,9 +115,12 @@ impl From<ets_core::LedgerError> for Problem {
 impl From<ets_store::CommandError> for Problem {
     fn from(error: ets_store::CommandError) -> Self {
         use ets_store::CommandError as E;
-        if error == E::UnknownOrder {
-            // Another participant's order is answered as if it did not exist.
-            return Self::not_found("order");
+        // Another participant's object is answered as if it did not exist.
+        match error {
+            E::UnknownOrder => return Self::not_found("order"),
+            E::UnknownProposal => return Self::not_found("negotiated trade"),
+            E::UnknownAuction => return Self::not_found("auction"),
+            _ => {}
         }
         let status = match &error {
             E::DuplicateCreditCode
@@ -125,7 +128,9 @@ impl From<ets_store::CommandError> for Problem {
             | E::DuplicateInstrument
             | E::DuplicateCredential => StatusCode::CONFLICT,
             E::UnknownCredential => StatusCode::NOT_FOUND,
-            E::OrderNotOpen => StatusCode::CONFLICT,
+            E::OrderNotOpen | E::ProposalNotOpen | E::ProposalExpired | E::AuctionClosed => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         Self::new(status, error.code(), error.to_string())

@@ -254,6 +254,7 @@ async fn serve(
     tokens: &TokenSettings,
 ) -> Result<ExitCode, AnyError> {
     let store = open(url).await?;
+    let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?).await?;
     tracing::info!(kid = %state.tokens.signing_key().kid(), "token signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -262,6 +263,7 @@ async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, Closed, NewAuction, NewBid};
 use crate::market::{NewOrder, Order, Placed};
+use crate::negotiated::{Answer, NewProposal, Proposal, Resolved};
 
 /// A state change. Each one is applied atomically, journaled, and committed
 /// in one database transaction (possibly together with other commands of the
@@ -35,6 +37,29 @@ pub enum Command {
     CreateSigningKey(NewSigningKey),
     /// Place a limit order in the book (and match it).
     PlaceOrder(NewOrder),
+    /// Propose a negotiated trade to a named buyer.
+    Propose(NewProposal),
+    /// Accept, reject or cancel a proposal.
+    AnswerProposal {
+        /// Which proposal.
+        id: Uuid,
+        /// What to do with it.
+        answer: Answer,
+        /// The answering participant: the buyer accepts or rejects, the
+        /// seller cancels.
+        by: Uuid,
+    },
+    /// Expire the proposals whose time has passed (a sweeper calls this).
+    ExpireProposals,
+    /// Offer an auction.
+    CreateAuction(NewAuction),
+    /// Place a sealed bid.
+    PlaceBid(NewBid),
+    /// Close an auction: clear and settle, or fail.
+    CloseAuction {
+        /// Which auction.
+        id: Uuid,
+    },
     /// Cancel a resting order.
     CancelOrder {
         /// Which order.
@@ -367,6 +392,18 @@ pub enum Outcome {
     Order(Placed),
     /// An order was cancelled.
     OrderCancelled(Order),
+    /// A negotiated trade was proposed.
+    Proposal(Proposal),
+    /// A proposal was accepted (with its trade), rejected or cancelled.
+    ProposalAnswered(Resolved),
+    /// These proposals expired.
+    ProposalsExpired(Vec<Uuid>),
+    /// An auction was offered.
+    Auction(Auction),
+    /// A bid was placed.
+    Bid(AuctionBid),
+    /// An auction was closed.
+    AuctionClosed(Closed),
 }
 
 /// A committed ledger transaction.
@@ -438,6 +475,33 @@ pub enum CommandError {
     /// The order is already filled or cancelled.
     #[error("the order is already filled or cancelled")]
     OrderNotOpen,
+    /// No such proposal (or not the caller's to answer).
+    #[error("no such negotiated trade")]
+    UnknownProposal,
+    /// The proposal was already settled, rejected, cancelled or expired.
+    #[error("the negotiated trade is no longer proposed")]
+    ProposalNotOpen,
+    /// The proposal's time has passed.
+    #[error("the negotiated trade has expired")]
+    ProposalExpired,
+    /// An expiry must lie in the future (and within 30 days).
+    #[error("expires_at must be in the future and at most 30 days ahead")]
+    InvalidExpiry,
+    /// Nothing was due (the sweeper found no expired proposal).
+    #[error("nothing is due")]
+    NothingDue,
+    /// No such auction.
+    #[error("no such auction")]
+    UnknownAuction,
+    /// The auction takes no more bids, or is already closed.
+    #[error("the auction is closed")]
+    AuctionClosed,
+    /// A bid below the reserve price.
+    #[error("the bid's price is below the auction's reserve price")]
+    BidBelowReserve,
+    /// The offering or a bid breaks an auction rule.
+    #[error(transparent)]
+    Auction(#[from] ets_core::auction::AuctionError),
 }
 
 impl CommandError {
@@ -458,6 +522,15 @@ impl CommandError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::UnknownOrder => "order_not_found",
             Self::OrderNotOpen => "order_not_open",
+            Self::UnknownProposal => "negotiated_trade_not_found",
+            Self::ProposalNotOpen => "negotiated_trade_not_open",
+            Self::ProposalExpired => "negotiated_trade_expired",
+            Self::InvalidExpiry => "invalid_expiry",
+            Self::NothingDue => "nothing_due",
+            Self::UnknownAuction => "auction_not_found",
+            Self::AuctionClosed => "auction_closed",
+            Self::BidBelowReserve => "bid_below_reserve",
+            Self::Auction(reason) => reason.code(),
         }
     }
 }

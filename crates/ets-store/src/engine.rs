@@ -20,11 +20,13 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::auctions::{self, Auction, AuctionBid};
 use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
     NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
 use crate::market::{self, BookNeed, Market, Order, Trade};
+use crate::negotiated::{self, Proposal};
 
 /// What a batch must read (and lock) before it can be applied.
 #[derive(Debug, Default)]
@@ -43,6 +45,14 @@ pub(crate) struct Needs {
     pub(crate) orders: BTreeSet<Uuid>,
     /// Participants whose region a rule needs.
     pub(crate) regions: BTreeSet<Uuid>,
+    /// Proposals named by id.
+    pub(crate) proposals: BTreeSet<Uuid>,
+    /// Whether to load the proposals whose time has passed.
+    pub(crate) due_proposals: bool,
+    /// Auctions named by id.
+    pub(crate) auctions: BTreeSet<Uuid>,
+    /// Auctions whose bids must be read too (closes).
+    pub(crate) auction_bids: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -88,6 +98,41 @@ impl Needs {
                 }
                 Command::CancelOrder { id, .. } => {
                     needs.orders.insert(*id);
+                }
+                Command::Propose(proposal) => {
+                    for party in [proposal.seller_id, proposal.buyer_id] {
+                        needs.regions.insert(party);
+                        needs.participants.insert(party);
+                    }
+                    needs.instruments.insert(proposal.instrument.clone());
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::Participant(proposal.seller_id),
+                        proposal.instrument.clone(),
+                    ));
+                }
+                Command::AnswerProposal { id, .. } => {
+                    needs.proposals.insert(*id);
+                }
+                Command::ExpireProposals => needs.due_proposals = true,
+                Command::CreateAuction(auction) => {
+                    needs.instruments.insert(auction.instrument.clone());
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::System(ets_core::SystemAccount::Reserve),
+                        auction.instrument.clone(),
+                    ));
+                }
+                Command::PlaceBid(bid) => {
+                    needs.auctions.insert(bid.auction_id);
+                    needs.regions.insert(bid.participant_id);
+                    needs.participants.insert(bid.participant_id);
+                    needs.accounts.insert(AccountKey::new(
+                        Owner::Participant(bid.participant_id),
+                        ets_core::InstrumentCode::cny(),
+                    ));
+                }
+                Command::CloseAuction { id } => {
+                    needs.auctions.insert(*id);
+                    needs.auction_bids.insert(*id);
                 }
             }
         }
@@ -148,6 +193,52 @@ impl Needs {
                 .values()
                 .map(|o| (o.participant_id, o.instrument.clone())),
         ));
+    }
+
+    /// Once the proposals are loaded: their holds, both parties' accounts
+    /// (settlement moves rights and cash both ways) and the buyer's region.
+    pub(crate) fn add_proposals(&mut self, proposals: &BTreeMap<Uuid, Proposal>) {
+        for proposal in proposals.values() {
+            self.holds.insert(proposal.id);
+            self.regions.insert(proposal.buyer_id);
+            self.participants
+                .extend([proposal.buyer_id, proposal.seller_id]);
+            self.instruments.insert(proposal.instrument.clone());
+            self.accounts.extend(market::book_accounts([
+                (proposal.buyer_id, proposal.instrument.clone()),
+                (proposal.seller_id, proposal.instrument.clone()),
+            ]));
+        }
+    }
+
+    /// Once the auctions (and the bids of those closing) are loaded: the
+    /// holds, the source and proceeds accounts, every bidder's accounts.
+    pub(crate) fn add_auctions(&mut self, market: &Market) {
+        use ets_core::SystemAccount;
+        for auction in market.auctions.values() {
+            self.holds.insert(auction.id);
+            self.instruments.insert(auction.instrument.clone());
+            for system in [SystemAccount::Reserve, SystemAccount::Issuance] {
+                self.accounts.insert(AccountKey::new(
+                    Owner::System(system),
+                    auction.instrument.clone(),
+                ));
+            }
+            self.accounts.insert(AccountKey::new(
+                Owner::System(SystemAccount::AuctionProceeds),
+                ets_core::InstrumentCode::cny(),
+            ));
+        }
+        for bid in market.bids.values() {
+            self.holds.insert(bid.id);
+            self.participants.insert(bid.participant_id);
+            if let Some(auction) = market.auctions.get(&bid.auction_id) {
+                self.accounts.extend(market::book_accounts([(
+                    bid.participant_id,
+                    auction.instrument.clone(),
+                )]));
+            }
+        }
     }
 
     /// Once the holds are loaded: their accounts and instruments, and the
@@ -231,6 +322,10 @@ pub(crate) struct Changes {
     /// Orders placed or changed, as they now stand.
     pub(crate) orders: BTreeMap<Uuid, Order>,
     pub(crate) trades: Vec<Trade>,
+    /// Proposals made or changed, as they now stand.
+    pub(crate) proposals: BTreeMap<Uuid, Proposal>,
+    pub(crate) auctions: BTreeMap<Uuid, Auction>,
+    pub(crate) bids: BTreeMap<Uuid, AuctionBid>,
 }
 
 impl Changes {
@@ -277,6 +372,9 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         signing_keys: Vec::new(),
         orders: BTreeMap::new(),
         trades: Vec::new(),
+        proposals: BTreeMap::new(),
+        auctions: BTreeMap::new(),
+        bids: BTreeMap::new(),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -505,6 +603,30 @@ fn apply_command<'a>(
         Command::CancelOrder { id, owner } => {
             let (kind, payload, order) = market::cancel_order(*id, *owner, loaded, changes)?;
             Ok((kind, payload, Outcome::OrderCancelled(order)))
+        }
+        Command::Propose(proposal) => {
+            let (kind, payload, proposal) = negotiated::propose(proposal, loaded, changes)?;
+            Ok((kind, payload, Outcome::Proposal(proposal)))
+        }
+        Command::AnswerProposal { id, answer, by } => {
+            let (kind, payload, resolved) = negotiated::answer(*id, *answer, *by, loaded, changes)?;
+            Ok((kind, payload, Outcome::ProposalAnswered(resolved)))
+        }
+        Command::ExpireProposals => {
+            let (kind, payload, ids) = negotiated::expire_due(loaded, changes)?;
+            Ok((kind, payload, Outcome::ProposalsExpired(ids)))
+        }
+        Command::CreateAuction(auction) => {
+            let (kind, payload, auction) = auctions::create(auction, loaded, changes)?;
+            Ok((kind, payload, Outcome::Auction(auction)))
+        }
+        Command::PlaceBid(bid) => {
+            let (kind, payload, bid) = auctions::bid(bid, loaded, changes)?;
+            Ok((kind, payload, Outcome::Bid(bid)))
+        }
+        Command::CloseAuction { id } => {
+            let (kind, payload, closed) = auctions::close(*id, loaded, changes)?;
+            Ok((kind, payload, Outcome::AuctionClosed(closed)))
         }
         Command::CreateSigningKey(key) => {
             if loaded.signing_key_exists {

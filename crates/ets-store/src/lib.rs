@@ -10,9 +10,11 @@
 //! PostgreSQL's durability (`fsync`, `synchronous_commit`) and still do
 //! thousands of transfers a second.
 
+mod auctions;
 mod command;
 mod engine;
 mod market;
+mod negotiated;
 mod postgres;
 mod read;
 mod sqlite;
@@ -30,15 +32,17 @@ use ets_core::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
 pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
 pub use market::{NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
+pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
-    TradeFilter,
+    ProposalFilter, TradeFilter,
 };
 pub use sqlite::SqliteBackend;
 
@@ -170,6 +174,41 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         filter: &TradeFilter,
     ) -> impl Future<Output = Result<Vec<Trade>, StoreError>> + Send;
+    /// One negotiated trade.
+    fn proposal(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Proposal>, StoreError>> + Send;
+    /// Negotiated trades matching a filter, oldest first.
+    fn proposals(
+        &self,
+        filter: &ProposalFilter,
+    ) -> impl Future<Output = Result<Vec<Proposal>, StoreError>> + Send;
+    /// One auction.
+    fn auction(&self, id: Uuid)
+    -> impl Future<Output = Result<Option<Auction>, StoreError>> + Send;
+    /// Auctions, oldest first, optionally in one status, after a cursor.
+    fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Auction>, StoreError>> + Send;
+    /// An auction's bids in arrival order.
+    fn bids(
+        &self,
+        auction: Uuid,
+    ) -> impl Future<Output = Result<Vec<AuctionBid>, StoreError>> + Send;
+    /// Open auctions whose closing time has passed.
+    fn auctions_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+    /// Whether any proposal is still open past its expiry.
+    fn proposals_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 enum Inner {
@@ -500,6 +539,94 @@ impl Store {
         dispatch!(self, b => b.trades(filter).await)
     }
 
+    /// One negotiated trade.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
+        dispatch!(self, b => b.proposal(id).await)
+    }
+
+    /// Negotiated trades matching a filter, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        dispatch!(self, b => b.proposals(filter).await)
+    }
+
+    /// One auction.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        dispatch!(self, b => b.auction(id).await)
+    }
+
+    /// Auctions, oldest first.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        dispatch!(self, b => b.auctions(status, after, limit).await)
+    }
+
+    /// An auction's bids in arrival order.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        dispatch!(self, b => b.bids(auction).await)
+    }
+
+    /// Closes every open auction whose closing time has passed (each in its
+    /// own transaction). Returns how many this call closed; another node
+    /// closing one first is not an error.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn close_due_auctions(&self) -> Result<usize, StoreError> {
+        let due = dispatch!(self, b => b.auctions_due(Utc::now()).await)?;
+        let mut closed = 0;
+        for id in due {
+            match self
+                .execute(system_actor(), Command::CloseAuction { id })
+                .await
+            {
+                Ok(_) => closed += 1,
+                Err(StoreError::Command(CommandError::AuctionClosed)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Expires every proposal whose time has passed, if there is one:
+    /// releases their holds in one journaled transaction. Returns how many.
+    /// Every node may call this on a timer; a cheap read comes first, and
+    /// the writer re-checks under the journal lock.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn expire_proposals(&self) -> Result<usize, StoreError> {
+        if !dispatch!(self, b => b.proposals_due(Utc::now()).await)? {
+            return Ok(0);
+        }
+        match self.execute(system_actor(), Command::ExpireProposals).await {
+            Ok(Committed {
+                outcome: Outcome::ProposalsExpired(ids),
+                ..
+            }) => Ok(ids.len()),
+            Ok(_) | Err(StoreError::Command(CommandError::NothingDue)) => Ok(0),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Verifies the whole journal in the database: every entry's hash and link,
     /// no gap, and nothing missing at the end (the recorded head must be the
     /// last entry).
@@ -528,6 +655,15 @@ impl Store {
             verification.first_bad_seq = Some(good_head.seq + 1);
         }
         Ok(verification)
+    }
+}
+
+/// The journal's actor for what the ledger does on its own (expiries,
+/// scheduled auction closes).
+fn system_actor() -> Actor {
+    Actor {
+        client_id: "system:scheduler".to_owned(),
+        role: "system".to_owned(),
     }
 }
 

@@ -263,6 +263,12 @@ pub(crate) struct Market {
     pub(crate) regions: BTreeMap<Uuid, RegionCode>,
     /// The previous business day's VWAP of instruments with a price band.
     pub(crate) reference_prices: BTreeMap<InstrumentCode, Decimal>,
+    /// Negotiated trade proposals read (named, or due to expire), by id.
+    pub(crate) proposals: BTreeMap<Uuid, crate::negotiated::Proposal>,
+    /// Auctions read or created, by id.
+    pub(crate) auctions: BTreeMap<Uuid, crate::auctions::Auction>,
+    /// Bids of the auctions closing in this batch, and bids placed, by id.
+    pub(crate) bids: BTreeMap<Uuid, crate::auctions::AuctionBid>,
 }
 
 /// What a placed order did: the order as it now stands, and its trades.

@@ -16,11 +16,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
+use crate::negotiated::{Proposal, ProposalStatus};
 use crate::read::{
-    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter, TradeFilter,
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
+    ProposalFilter, TradeFilter,
 };
 use crate::{Backend, StoreError};
 use ets_core::matching::{OrderMoney, Side};
@@ -60,6 +63,7 @@ impl PostgresBackend {
         batch: &[Request],
         head: JournalHead,
         head_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
     ) -> Result<Loaded, sqlx::Error> {
         let mut loaded = Loaded::new(head, head_at);
         let mut needs = Needs::of(batch);
@@ -86,7 +90,7 @@ impl PostgresBackend {
             }
         }
 
-        self.load_market(conn, &mut needs, &mut loaded).await?;
+        self.load_market(conn, &mut needs, &mut loaded, now).await?;
 
         let mut holds = Vec::new();
         if !needs.holds.is_empty() {
@@ -248,7 +252,51 @@ impl PostgresBackend {
         conn: &mut PgConnection,
         needs: &mut Needs,
         loaded: &mut Loaded,
+        now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        if !needs.proposals.is_empty() || needs.due_proposals {
+            let ids: Vec<Uuid> = needs.proposals.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ANY($1) \
+                 UNION SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+                 WHERE $2 AND status = 'proposed' AND expires_at <= $3"
+            ))
+            .bind(&ids)
+            .bind(needs.due_proposals)
+            .bind(now)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let proposal = proposal_from_row(row)?;
+                loaded.market.proposals.insert(proposal.id, proposal);
+            }
+            needs.add_proposals(&loaded.market.proposals);
+        }
+        if !needs.auctions.is_empty() {
+            let ids: Vec<Uuid> = needs.auctions.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let auction = auction_from_row(row)?;
+                loaded.market.auctions.insert(auction.id, auction);
+            }
+            let closing: Vec<Uuid> = needs.auction_bids.iter().copied().collect();
+            let rows = sqlx::query(&format!(
+                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ANY($1)"
+            ))
+            .bind(&closing)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let bid = bid_from_row(row)?;
+                loaded.market.bids.insert(bid.id, bid);
+            }
+            needs.add_auctions(&loaded.market);
+        }
         if !needs.book.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
@@ -338,9 +386,83 @@ impl PostgresBackend {
             .execute(&mut *conn)
             .await?;
         }
-        if !changes.trades.is_empty() {
-            let trades = &changes.trades;
+        for a in changes.auctions.values() {
             sqlx::query(
+                "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                     closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                     sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+            )
+            .bind(a.id)
+            .bind(a.instrument.as_str())
+            .bind(a.quantity)
+            .bind(a.reserve_price)
+            .bind(a.source.as_str())
+            .bind(a.lot_size)
+            .bind(a.max_bidder_share)
+            .bind(a.closes_at)
+            .bind(a.status.as_str())
+            .bind(a.clearing_price)
+            .bind(a.sold_quantity)
+            .bind(a.created_at)
+            .bind(a.closed_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !changes.bids.is_empty() {
+            let bids: Vec<&AuctionBid> = changes.bids.values().collect();
+            sqlx::query(
+                "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], \
+                     $6::bigint[], $7::numeric[], $8::timestamptz[]) \
+                 ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+            )
+            .bind(bids.iter().map(|b| b.id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.auction_id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.participant_id).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.quantity).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.price).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.seq).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.awarded).collect::<Vec<_>>())
+            .bind(bids.iter().map(|b| b.created_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        // Trades before proposals: a settled proposal refers to its trade.
+        insert_trades(conn, &changes.trades).await?;
+        if !changes.proposals.is_empty() {
+            let proposals: Vec<&Proposal> = changes.proposals.values().collect();
+            sqlx::query(
+                "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
+                     expires_at, trade_id, created_at, updated_at) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[], \
+                     $6::numeric[], $7::text[], $8::timestamptz[], $9::uuid[], $10::timestamptz[], \
+                     $11::timestamptz[]) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(proposals.iter().map(|p| p.id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.seller_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.buyer_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.instrument.as_str()).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.quantity).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.price).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.status.as_str()).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.expires_at).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.trade_id).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.created_at).collect::<Vec<_>>())
+            .bind(proposals.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_trades(conn: &mut PgConnection, trades: &[Trade]) -> Result<(), sqlx::Error> {
+    if !trades.is_empty() {
+        sqlx::query(
                 "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
                      buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
                      business_date, transaction_id) \
@@ -365,10 +487,11 @@ impl PostgresBackend {
             .bind(trades.iter().map(|t| t.transaction_id).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
-        }
-        Ok(())
     }
+    Ok(())
+}
 
+impl PostgresBackend {
     async fn persist(&self, conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
         let at = changes.at;
         for p in &changes.participants {
@@ -765,6 +888,64 @@ fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
     })
 }
 
+const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
+
+fn auction_from_row(row: &PgRow) -> Result<Auction, sqlx::Error> {
+    Ok(Auction {
+        id: row.try_get("id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        quantity: row.try_get("quantity")?,
+        reserve_price: row.try_get("reserve_price")?,
+        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
+        lot_size: row.try_get("lot_size")?,
+        max_bidder_share: row.try_get("max_bidder_share")?,
+        closes_at: row.try_get("closes_at")?,
+        status: AuctionStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("auction status"))?,
+        clearing_price: row.try_get("clearing_price")?,
+        sold_quantity: row.try_get("sold_quantity")?,
+        created_at: row.try_get("created_at")?,
+        closed_at: row.try_get("closed_at")?,
+    })
+}
+
+const BID_COLUMNS: &str =
+    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
+
+fn bid_from_row(row: &PgRow) -> Result<AuctionBid, sqlx::Error> {
+    Ok(AuctionBid {
+        id: row.try_get("id")?,
+        auction_id: row.try_get("auction_id")?,
+        participant_id: row.try_get("participant_id")?,
+        quantity: row.try_get("quantity")?,
+        price: row.try_get("price")?,
+        seq: row.try_get("seq")?,
+        awarded: row.try_get("awarded")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const PROPOSAL_COLUMNS: &str = "id, seller_id, buyer_id, instrument, quantity, price, status, expires_at, \
+     trade_id, created_at, updated_at";
+
+fn proposal_from_row(row: &PgRow) -> Result<Proposal, sqlx::Error> {
+    Ok(Proposal {
+        id: row.try_get("id")?,
+        seller_id: row.try_get("seller_id")?,
+        buyer_id: row.try_get("buyer_id")?,
+        instrument: code_of(row.try_get("instrument")?)?,
+        quantity: row.try_get("quantity")?,
+        price: row.try_get("price")?,
+        status: ProposalStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("proposal status"))?,
+        expires_at: row.try_get("expires_at")?,
+        trade_id: row.try_get("trade_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
 const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
      valid_to, commission_rate, price_band FROM instruments";
 
@@ -832,7 +1013,7 @@ impl PostgresBackend {
             seq: head.try_get("seq")?,
             hash: head.try_get("hash")?,
         };
-        let loaded = self.load(conn, batch, head, head_at).await?;
+        let loaded = self.load(conn, batch, head, head_at, now).await?;
         let changes =
             crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
         if changes.is_empty() {
@@ -1261,5 +1442,91 @@ impl Backend for PostgresBackend {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(proposal_from_row).transpose()?)
+    }
+
+    async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+             WHERE ($1::uuid IS NULL OR seller_id = $1 OR buyer_id = $1) AND ($2::text IS NULL OR status = $2) \
+             AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4"
+        ))
+        .bind(filter.participant)
+        .bind(filter.status.as_deref())
+        .bind(filter.after)
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(proposal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(auction_from_row).transpose()?)
+    }
+
+    async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE ($1::text IS NULL OR status = $1) \
+             AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(status)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(auction_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = $1 ORDER BY seq"
+        ))
+        .bind(auction)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM auctions WHERE status = 'open' AND closes_at <= $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn proposals_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM negotiated_trades WHERE status = 'proposed' AND expires_at <= $1 LIMIT 1")
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 }

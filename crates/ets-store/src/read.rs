@@ -123,6 +123,19 @@ pub struct OrderFilter {
     pub limit: i64,
 }
 
+/// Which negotiated trades to list, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProposalFilter {
+    /// Only those this participant sells or is offered.
+    pub participant: Option<Uuid>,
+    /// Only in this status.
+    pub status: Option<String>,
+    /// After this id.
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}
+
 /// Which trades to list, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TradeFilter {

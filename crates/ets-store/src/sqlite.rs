@@ -20,13 +20,15 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
+use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
+use crate::negotiated::{Proposal, ProposalStatus};
 use crate::postgres::decode_error;
 use crate::read::{
-    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter, TradeFilter,
-    finish_holdings,
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
+    ProposalFilter, TradeFilter, finish_holdings,
 };
 use crate::{Backend, StoreError};
 use ets_core::matching::{OrderMoney, Side};
@@ -69,6 +71,7 @@ impl SqliteBackend {
         &self,
         conn: &mut SqliteConnection,
         batch: &[Request],
+        now: DateTime<Utc>,
     ) -> Result<Loaded, sqlx::Error> {
         let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
             .fetch_one(&mut *conn)
@@ -100,7 +103,7 @@ impl SqliteBackend {
                 );
             }
         }
-        self.load_market(conn, &mut needs, &mut loaded).await?;
+        self.load_market(conn, &mut needs, &mut loaded, now).await?;
         let mut holds = Vec::new();
         for id in &needs.holds {
             let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
@@ -226,7 +229,59 @@ impl SqliteBackend {
         conn: &mut SqliteConnection,
         needs: &mut Needs,
         loaded: &mut Loaded,
+        now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        let mut proposals = Vec::new();
+        for id in &needs.proposals {
+            let row = sqlx::query(&format!(
+                "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            proposals.extend(row);
+        }
+        if needs.due_proposals {
+            proposals.extend(
+                sqlx::query(&format!(
+                    "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+                     WHERE status = 'proposed' AND expires_at <= ?1"
+                ))
+                .bind(format_time(now))
+                .fetch_all(&mut *conn)
+                .await?,
+            );
+        }
+        for row in &proposals {
+            let proposal = proposal_from_row(row)?;
+            loaded.market.proposals.insert(proposal.id, proposal);
+        }
+        needs.add_proposals(&loaded.market.proposals);
+        for id in &needs.auctions {
+            let row = sqlx::query(&format!(
+                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                let auction = auction_from_row(&row)?;
+                loaded.market.auctions.insert(auction.id, auction);
+            }
+        }
+        for id in &needs.auction_bids {
+            let rows = sqlx::query(&format!(
+                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ?1"
+            ))
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in &rows {
+                let bid = bid_from_row(row)?;
+                loaded.market.bids.insert(bid.id, bid);
+            }
+        }
+        needs.add_auctions(&loaded.market);
         for need in &needs.book {
             let (reach, priority) = match need.side {
                 Side::Sell => ("price_ticks <= ?3", "price_ticks, seq"),
@@ -320,6 +375,70 @@ impl SqliteBackend {
             .bind(format_time(t.executed_at))
             .bind(t.business_date.to_string())
             .bind(t.transaction_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        for a in changes.auctions.values() {
+            sqlx::query(
+                "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                     closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                     sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+            )
+            .bind(a.id.to_string())
+            .bind(a.instrument.as_str())
+            .bind(a.quantity.to_string())
+            .bind(a.reserve_price.to_string())
+            .bind(a.source.as_str())
+            .bind(a.lot_size.map(|d| d.to_string()))
+            .bind(a.max_bidder_share.map(|d| d.to_string()))
+            .bind(a.closes_at.map(format_time))
+            .bind(a.status.as_str())
+            .bind(a.clearing_price.map(|d| d.to_string()))
+            .bind(a.sold_quantity.map(|d| d.to_string()))
+            .bind(format_time(a.created_at))
+            .bind(a.closed_at.map(format_time))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for b in changes.bids.values() {
+            sqlx::query(
+                "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+            )
+            .bind(b.id.to_string())
+            .bind(b.auction_id.to_string())
+            .bind(b.participant_id.to_string())
+            .bind(b.quantity.to_string())
+            .bind(b.price.to_string())
+            .bind(b.seq)
+            .bind(b.awarded.map(|d| d.to_string()))
+            .bind(format_time(b.created_at))
+            .execute(&mut *conn)
+            .await?;
+        }
+        // After the trades: a settled proposal refers to its trade.
+        for p in changes.proposals.values() {
+            sqlx::query(
+                "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
+                     expires_at, trade_id, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(p.id.to_string())
+            .bind(p.seller_id.to_string())
+            .bind(p.buyer_id.to_string())
+            .bind(p.instrument.as_str())
+            .bind(p.quantity.to_string())
+            .bind(p.price.to_string())
+            .bind(p.status.as_str())
+            .bind(format_time(p.expires_at))
+            .bind(p.trade_id.map(|id| id.to_string()))
+            .bind(format_time(p.created_at))
+            .bind(format_time(p.updated_at))
             .execute(&mut *conn)
             .await?;
         }
@@ -541,7 +660,7 @@ impl SqliteBackend {
         batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
-        let loaded = self.load(conn, batch).await?;
+        let loaded = self.load(conn, batch, now).await?;
         let changes = crate::engine::apply_batch_guarded(batch, loaded, now)
             .ok_or_else(|| sqlx::Error::Protocol("applying the batch panicked".to_owned()))?;
         if !changes.is_empty() {
@@ -615,6 +734,77 @@ fn trade_from_row(row: &SqliteRow) -> Result<Trade, sqlx::Error> {
         executed_at: parse_time(row.try_get("executed_at")?)?,
         business_date: date(row, "business_date")?.ok_or_else(|| decode_error("business date"))?,
         transaction_id: uuid(row, "transaction_id")?,
+    })
+}
+
+const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
+
+fn optional_decimal(row: &SqliteRow, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| Decimal::from_str(&t).map_err(|_| decode_error(column)))
+        .transpose()
+}
+
+fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.as_deref().map(parse_time).transpose()
+}
+
+fn auction_from_row(row: &SqliteRow) -> Result<Auction, sqlx::Error> {
+    Ok(Auction {
+        id: uuid(row, "id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        quantity: decimal(row, "quantity")?,
+        reserve_price: decimal(row, "reserve_price")?,
+        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
+        lot_size: optional_decimal(row, "lot_size")?,
+        max_bidder_share: optional_decimal(row, "max_bidder_share")?,
+        closes_at: optional_time(row, "closes_at")?,
+        status: AuctionStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("auction status"))?,
+        clearing_price: optional_decimal(row, "clearing_price")?,
+        sold_quantity: optional_decimal(row, "sold_quantity")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+        closed_at: optional_time(row, "closed_at")?,
+    })
+}
+
+const BID_COLUMNS: &str =
+    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
+
+fn bid_from_row(row: &SqliteRow) -> Result<AuctionBid, sqlx::Error> {
+    Ok(AuctionBid {
+        id: uuid(row, "id")?,
+        auction_id: uuid(row, "auction_id")?,
+        participant_id: uuid(row, "participant_id")?,
+        quantity: decimal(row, "quantity")?,
+        price: decimal(row, "price")?,
+        seq: row.try_get("seq")?,
+        awarded: optional_decimal(row, "awarded")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+    })
+}
+
+const PROPOSAL_COLUMNS: &str = "id, seller_id, buyer_id, instrument, quantity, price, status, expires_at, \
+     trade_id, created_at, updated_at";
+
+fn proposal_from_row(row: &SqliteRow) -> Result<Proposal, sqlx::Error> {
+    Ok(Proposal {
+        id: uuid(row, "id")?,
+        seller_id: uuid(row, "seller_id")?,
+        buyer_id: uuid(row, "buyer_id")?,
+        instrument: InstrumentCode::parse(row.try_get("instrument")?)
+            .map_err(|_| decode_error("instrument code"))?,
+        quantity: decimal(row, "quantity")?,
+        price: decimal(row, "price")?,
+        status: ProposalStatus::parse(row.try_get("status")?)
+            .ok_or_else(|| decode_error("proposal status"))?,
+        expires_at: parse_time(row.try_get("expires_at")?)?,
+        trade_id: optional_uuid(row, "trade_id")?,
+        created_at: parse_time(row.try_get("created_at")?)?,
+        updated_at: parse_time(row.try_get("updated_at")?)?,
     })
 }
 
@@ -1091,5 +1281,94 @@ impl Backend for SqliteBackend {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(proposal_from_row).transpose()?)
+    }
+
+    async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
+             WHERE (?1 IS NULL OR seller_id = ?1 OR buyer_id = ?1) AND (?2 IS NULL OR status = ?2) \
+             AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
+        ))
+        .bind(filter.participant.map(|id| id.to_string()))
+        .bind(filter.status.as_deref())
+        .bind(filter.after.map(|id| id.to_string()))
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(proposal_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(auction_from_row).transpose()?)
+    }
+
+    async fn auctions(
+        &self,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Auction>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUCTION_COLUMNS} FROM auctions WHERE (?1 IS NULL OR status = ?1) \
+             AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+        ))
+        .bind(status)
+        .bind(after.map(|id| id.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(auction_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ?1 ORDER BY seq"
+        ))
+        .bind(auction.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM auctions WHERE status = 'open' AND closes_at <= ?1 ORDER BY id",
+        )
+        .bind(format_time(now))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter()
+            .map(|id| Uuid::parse_str(id).map_err(|_| StoreError::from(decode_error("auction id"))))
+            .collect()
+    }
+
+    async fn proposals_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM negotiated_trades WHERE status = 'proposed' AND expires_at <= ?1 LIMIT 1")
+            .bind(format_time(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 }

@@ -8,8 +8,9 @@ use ets_core::{
     AccountKey, Decimal, InstrumentCode, LedgerError, Owner, Participant, RegionCode, SystemAccount,
 };
 use ets_store::{
-    Book, BookLevel, Command, CommandError, NewOrder, Order, OrderFilter, OrderStatus, Outcome,
-    Placed, Store, StoreError, TradeFilter,
+    Answer, Auction, AuctionBid, AuctionStatus, Book, BookLevel, Closed, Command, CommandError,
+    NewAuction, NewBid, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Placed,
+    Proposal, ProposalStatus, Resolved, Source, Store, StoreError, TradeFilter,
 };
 use ets_testkit::TestDatabase;
 use uuid::Uuid;
@@ -317,5 +318,443 @@ async fn refused_orders_change_nothing() {
             (dec("100.00"), dec("0"))
         );
         let _ = so2;
+    }
+}
+
+async fn propose(
+    store: &Store,
+    seller: Uuid,
+    buyer: Uuid,
+    quantity: &str,
+    price: &str,
+    expires_in: chrono::Duration,
+) -> Result<Proposal, StoreError> {
+    let proposal = NewProposal {
+        id: Uuid::now_v7(),
+        seller_id: seller,
+        buyer_id: buyer,
+        instrument: so2(),
+        quantity: dec(quantity),
+        price: dec(price),
+        expires_at: chrono::Utc::now() + expires_in,
+    };
+    match store
+        .execute(actor(), Command::Propose(proposal))
+        .await?
+        .outcome
+    {
+        Outcome::Proposal(proposal) => Ok(proposal),
+        other => panic!("a proposal, got {other:?}"),
+    }
+}
+
+async fn answer(store: &Store, id: Uuid, answer: Answer, by: Uuid) -> Result<Resolved, StoreError> {
+    match store
+        .execute(actor(), Command::AnswerProposal { id, answer, by })
+        .await?
+        .outcome
+    {
+        Outcome::ProposalAnswered(resolved) => Ok(resolved),
+        other => panic!("an answered proposal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_negotiated_trade_holds_the_rights_and_settles_on_acceptance() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await; // commission 0.1 %
+        let (seller, buyer) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(seller, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::deposit(buyer, dec("5000.00")))
+            .await
+            .expect("deposit");
+        let hour = chrono::Duration::hours(1);
+
+        // 3.3333 t at 301.07: value 1003.56 (1003.556... half-up), commission 1.00 each.
+        let offer = propose(&store, seller, buyer, "3.3333", "301.07", hour)
+            .await
+            .expect("propose");
+        assert_eq!(offer.status, ProposalStatus::Proposed);
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("10"), dec("3.3333"))
+        );
+        // Only the named buyer answers; the seller cannot accept its own offer.
+        assert_eq!(
+            refusal(answer(&store, offer.id, Answer::Accept, seller).await),
+            CommandError::UnknownProposal
+        );
+        let settled = answer(&store, offer.id, Answer::Accept, buyer)
+            .await
+            .expect("accept");
+        assert_eq!(settled.proposal.status, ProposalStatus::Settled);
+        let trade = settled.trade.expect("a trade");
+        assert_eq!(
+            (trade.value, trade.buyer_commission, trade.seller_commission),
+            (dec("1003.56"), dec("1.00"), dec("1.00"))
+        );
+        assert_eq!(settled.proposal.trade_id, Some(trade.id));
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, buyer, &so2).await,
+            (dec("3.3333"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, buyer, &InstrumentCode::cny()).await,
+            (dec("3995.44"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, seller, &InstrumentCode::cny()).await,
+            (dec("1002.56"), dec("0"))
+        );
+        assert_eq!(
+            refusal(answer(&store, offer.id, Answer::Reject, buyer).await),
+            CommandError::ProposalNotOpen
+        );
+
+        // Rejected and cancelled offers release the rights.
+        let second = propose(&store, seller, buyer, "1", "10", hour)
+            .await
+            .expect("propose");
+        answer(&store, second.id, Answer::Reject, buyer)
+            .await
+            .expect("reject");
+        let third = propose(&store, seller, buyer, "1", "10", hour)
+            .await
+            .expect("propose");
+        assert_eq!(
+            refusal(answer(&store, third.id, Answer::Cancel, buyer).await),
+            CommandError::UnknownProposal
+        );
+        answer(&store, third.id, Answer::Cancel, seller)
+            .await
+            .expect("cancel");
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("0"))
+        );
+
+        // A buyer without the cash cannot accept; the offer stays open.
+        let dear = propose(&store, seller, buyer, "5", "1000", hour)
+            .await
+            .expect("propose");
+        assert_eq!(
+            refusal(answer(&store, dear.id, Answer::Accept, buyer).await),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        let stored = store
+            .proposal(dear.id)
+            .await
+            .expect("read")
+            .expect("proposal");
+        assert_eq!(stored.status, ProposalStatus::Proposed);
+
+        // An offer that lapses is released by the sweeper, and cannot be
+        // accepted once its time has passed.
+        let brief = propose(
+            &store,
+            seller,
+            buyer,
+            "1",
+            "10",
+            chrono::Duration::milliseconds(300),
+        )
+        .await
+        .expect("propose");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            refusal(answer(&store, brief.id, Answer::Accept, buyer).await),
+            CommandError::ProposalExpired
+        );
+        assert_eq!(store.expire_proposals().await.expect("sweep"), 1);
+        assert_eq!(store.expire_proposals().await.expect("sweep"), 0);
+        let stored = store
+            .proposal(brief.id)
+            .await
+            .expect("read")
+            .expect("proposal");
+        assert_eq!(stored.status, ProposalStatus::Expired);
+        assert_eq!(
+            account(&store, seller, &so2).await,
+            (dec("6.6667"), dec("5"))
+        );
+
+        for (quantity, price, expires, reason) in [
+            ("1", "10", -hour, CommandError::InvalidExpiry),
+            (
+                "1",
+                "10",
+                chrono::Duration::days(31),
+                CommandError::InvalidExpiry,
+            ),
+            (
+                "100",
+                "10",
+                hour,
+                CommandError::Ledger(LedgerError::InsufficientAvailableBalance),
+            ),
+        ] {
+            assert_eq!(
+                refusal(propose(&store, seller, buyer, quantity, price, expires).await),
+                reason
+            );
+        }
+        assert_eq!(
+            refusal(propose(&store, seller, seller, "1", "10", hour).await),
+            CommandError::Ledger(LedgerError::SameAccount)
+        );
+        assert_conserved(&store).await;
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+async fn offer(store: &Store, new: NewAuction) -> Result<Auction, StoreError> {
+    match store
+        .execute(actor(), Command::CreateAuction(new))
+        .await?
+        .outcome
+    {
+        Outcome::Auction(auction) => Ok(auction),
+        other => panic!("an auction, got {other:?}"),
+    }
+}
+
+async fn bid(
+    store: &Store,
+    auction: Uuid,
+    bidder: Uuid,
+    quantity: &str,
+    price: &str,
+) -> Result<AuctionBid, StoreError> {
+    let new = NewBid {
+        id: Uuid::now_v7(),
+        auction_id: auction,
+        participant_id: bidder,
+        quantity: dec(quantity),
+        price: dec(price),
+    };
+    match store
+        .execute(actor(), Command::PlaceBid(new))
+        .await?
+        .outcome
+    {
+        Outcome::Bid(bid) => Ok(bid),
+        other => panic!("a bid, got {other:?}"),
+    }
+}
+
+async fn close(store: &Store, id: Uuid) -> Result<Closed, StoreError> {
+    match store
+        .execute(actor(), Command::CloseAuction { id })
+        .await?
+        .outcome
+    {
+        Outcome::AuctionClosed(closed) => Ok(closed),
+        other => panic!("a closed auction, got {other:?}"),
+    }
+}
+
+fn auction_of(quantity: &str, reserve: &str, source: Source) -> NewAuction {
+    NewAuction {
+        id: Uuid::now_v7(),
+        instrument: so2(),
+        quantity: dec(quantity),
+        reserve_price: dec(reserve),
+        source,
+        lot_size: None,
+        max_bidder_share: None,
+        closes_at: None,
+    }
+}
+
+#[tokio::test]
+async fn an_auction_from_the_reserve_caps_shares_and_charges_one_price() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (p1, p2, p3) = (
+            participant(&store, 1).await,
+            participant(&store, 2).await,
+            participant(&store, 3).await,
+        );
+        // The reserve gets 100 t back from a closing plant.
+        store
+            .execute(actor(), Command::allocate(p3, so2.clone(), dec("100")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::reclaim(p3, so2.clone(), dec("100")))
+            .await
+            .expect("reclaim");
+        for (who, cash) in [(p1, "2000.00"), (p2, "2000.00"), (p3, "1000.00")] {
+            store
+                .execute(actor(), Command::deposit(who, dec(cash)))
+                .await
+                .expect("deposit");
+        }
+        let reserve = Owner::System(SystemAccount::Reserve);
+        let mut terms = auction_of("10", "200.00", Source::Reserve);
+        terms.lot_size = Some(dec("1"));
+        terms.max_bidder_share = Some(dec("0.5"));
+        let auction = offer(&store, terms).await.expect("offer");
+        assert_eq!(balance(&store, reserve, &so2).await, dec("100"));
+
+        let b1 = bid(&store, auction.id, p1, "4", "250.00")
+            .await
+            .expect("bid");
+        let b2 = bid(&store, auction.id, p2, "6", "240.00")
+            .await
+            .expect("bid");
+        let b3 = bid(&store, auction.id, p3, "4", "230.00")
+            .await
+            .expect("bid");
+        let b4 = bid(&store, auction.id, p1, "3", "230.00")
+            .await
+            .expect("bid");
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "2", "190.00").await),
+            CommandError::BidBelowReserve
+        );
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "1.5", "250.00").await).code(),
+            "bid_not_multiple_of_lot"
+        );
+        // Each bid holds quantity × its price.
+        assert_eq!(
+            account(&store, p1, &InstrumentCode::cny()).await,
+            (dec("2000.00"), dec("1690.00"))
+        );
+
+        let closed = close(&store, auction.id).await.expect("close");
+        // p2's 6 t is capped to 5; p1's cheaper bid is trimmed to 1 t; 250
+        // and 240 fill in full (4 + 5); the 1 t left at 230 goes pro rata
+        // (⌊1 × 4/5⌋ = ⌊1 × 1/5⌋ = 0) and its remainder to the earlier bid.
+        let awards: Vec<(Uuid, Option<Decimal>)> =
+            closed.bids.iter().map(|b| (b.id, b.awarded)).collect();
+        assert_eq!(
+            awards,
+            [
+                (b1.id, Some(dec("4"))),
+                (b2.id, Some(dec("5"))),
+                (b3.id, Some(dec("1"))),
+                (b4.id, Some(dec("0"))),
+            ]
+        );
+        assert_eq!(closed.auction.status, AuctionStatus::Cleared);
+        assert_eq!(closed.auction.clearing_price, Some(dec("230.00")));
+        assert_eq!(closed.auction.sold_quantity, Some(dec("10")));
+        let paid: Vec<Decimal> = closed.trades.iter().map(|t| t.value).collect();
+        assert_eq!(paid, [dec("920.00"), dec("1150.00"), dec("230.00")]);
+        assert_eq!(
+            account(&store, p1, &InstrumentCode::cny()).await,
+            (dec("1080.00"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, p2, &InstrumentCode::cny()).await,
+            (dec("850.00"), dec("0"))
+        );
+        assert_eq!(
+            account(&store, p3, &InstrumentCode::cny()).await,
+            (dec("770.00"), dec("0"))
+        );
+        assert_eq!(account(&store, p1, &so2).await, (dec("4"), dec("0")));
+        assert_eq!(account(&store, p2, &so2).await, (dec("5"), dec("0")));
+        assert_eq!(account(&store, p3, &so2).await, (dec("1"), dec("0")));
+        assert_eq!(balance(&store, reserve, &so2).await, dec("90"));
+        assert_eq!(
+            balance(
+                &store,
+                Owner::System(SystemAccount::AuctionProceeds),
+                &InstrumentCode::cny()
+            )
+            .await,
+            dec("2300.00")
+        );
+        assert_eq!(
+            refusal(close(&store, auction.id).await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(
+            refusal(bid(&store, auction.id, p2, "1", "300.00").await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(store.bids(auction.id).await.expect("bids").len(), 4);
+        assert_conserved(&store).await;
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}
+
+#[tokio::test]
+async fn an_issued_offering_sells_what_is_bid_and_an_auction_without_bids_fails() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let p = participant(&store, 1).await;
+        store
+            .execute(actor(), Command::deposit(p, dec("1000.00")))
+            .await
+            .expect("deposit");
+        // Undersubscribed: 3 t of 5 are bid, at the reserve; 2 are never issued.
+        let auction = offer(&store, auction_of("5", "100.00", Source::Issuance))
+            .await
+            .expect("offer");
+        bid(&store, auction.id, p, "3", "100.00")
+            .await
+            .expect("bid");
+        let closed = close(&store, auction.id).await.expect("close");
+        assert_eq!(
+            (closed.auction.clearing_price, closed.auction.sold_quantity),
+            (Some(dec("100.00")), Some(dec("3")))
+        );
+        assert_eq!(account(&store, p, &so2).await, (dec("3"), dec("0")));
+        assert_eq!(balance(&store, issuance(), &so2).await, dec("-3"));
+        assert_eq!(
+            account(&store, p, &InstrumentCode::cny()).await,
+            (dec("700.00"), dec("0"))
+        );
+
+        // No bid: the auction fails and nothing moves.
+        let empty = offer(&store, auction_of("5", "100.00", Source::Issuance))
+            .await
+            .expect("offer");
+        let closed = close(&store, empty.id).await.expect("close");
+        assert_eq!(closed.auction.status, AuctionStatus::Failed);
+        assert!(closed.trades.is_empty());
+        assert_eq!(balance(&store, issuance(), &so2).await, dec("-3"));
+        // An auction with a closing time takes no bid after it, and the
+        // scheduler closes it.
+        let mut timed = auction_of("1", "10.00", Source::Issuance);
+        timed.closes_at = Some(chrono::Utc::now() + chrono::Duration::milliseconds(300));
+        let timed = offer(&store, timed).await.expect("offer");
+        bid(&store, timed.id, p, "1", "10.00").await.expect("bid");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(
+            refusal(bid(&store, timed.id, p, "1", "11.00").await),
+            CommandError::AuctionClosed
+        );
+        assert_eq!(store.close_due_auctions().await.expect("close"), 1);
+        assert_eq!(store.close_due_auctions().await.expect("close"), 0);
+        let stored = store
+            .auction(timed.id)
+            .await
+            .expect("read")
+            .expect("auction");
+        assert_eq!(stored.status, AuctionStatus::Cleared);
+        assert_eq!(account(&store, p, &so2).await, (dec("4"), dec("0")));
+
+        // A reserve offering needs the reserve to hold the quantity.
+        assert_eq!(
+            refusal(offer(&store, auction_of("5", "100.00", Source::Reserve)).await),
+            CommandError::Ledger(LedgerError::InsufficientAvailableBalance)
+        );
+        assert_conserved(&store).await;
     }
 }

@@ -1,0 +1,537 @@
+//! Sealed-bid uniform-price auctions in the ledger: the authority offers a
+//! quantity (held on the reserve, or to be newly issued); enterprises bid
+//! with their cash held; the close clears the bids with
+//! [`ets_core::auction::clear`] and settles every award at the one clearing
+//! price in one transaction, or, when no bid is valid, releases everything.
+
+use chrono::{DateTime, Utc};
+use ets_core::auction::{self, Clearing, Offering};
+use ets_core::fees::round_money;
+use ets_core::instrument::business_date;
+use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::command::CommandError;
+use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
+use crate::market::{Trade, TradeMethod};
+
+/// Where the offered quantity comes from, and where what is unsold returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The government reserve (held there until the close).
+    Reserve,
+    /// Newly issued at the close (unsold quantity is simply not issued).
+    Issuance,
+}
+
+impl Source {
+    /// The stored and shown name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reserve => "reserve",
+            Self::Issuance => "issuance",
+        }
+    }
+
+    /// Parses a name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "reserve" => Some(Self::Reserve),
+            "issuance" => Some(Self::Issuance),
+            _ => None,
+        }
+    }
+
+    fn owner(self) -> Owner {
+        Owner::System(match self {
+            Self::Reserve => SystemAccount::Reserve,
+            Self::Issuance => SystemAccount::Issuance,
+        })
+    }
+}
+
+/// Where an auction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuctionStatus {
+    /// Taking bids.
+    Open,
+    /// Closed with at least one award.
+    Cleared,
+    /// Closed without a valid bid; nothing moved.
+    Failed,
+}
+
+impl AuctionStatus {
+    /// The stored and shown name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Cleared => "cleared",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "cleared" => Some(Self::Cleared),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An auction, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Auction {
+    /// Its id; also the id of the hold on the reserve.
+    pub id: Uuid,
+    /// What is offered.
+    pub instrument: InstrumentCode,
+    /// How much, at the instrument's scale.
+    pub quantity: Decimal,
+    /// The lowest price accepted, CNY per unit (fen).
+    pub reserve_price: Decimal,
+    /// From the reserve or newly issued.
+    pub source: Source,
+    /// Bids and awards are whole lots of this size, if set.
+    pub lot_size: Option<Decimal>,
+    /// The largest share of the quantity one bidder may win, if set.
+    pub max_bidder_share: Option<Decimal>,
+    /// After this no bid is taken.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Where it stands.
+    pub status: AuctionStatus,
+    /// The one price every winner paid, once cleared.
+    pub clearing_price: Option<Decimal>,
+    /// What was sold, once closed.
+    pub sold_quantity: Option<Decimal>,
+    /// When offered.
+    pub created_at: DateTime<Utc>,
+    /// When closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Auction {
+    fn offering(&self, scale: u32) -> Offering {
+        Offering {
+            quantity: self.quantity,
+            reserve_price: self.reserve_price,
+            lot_size: self.lot_size,
+            max_bidder_share: self.max_bidder_share,
+            scale,
+        }
+    }
+
+    fn takes_bids(&self, at: DateTime<Utc>) -> bool {
+        self.status == AuctionStatus::Open && self.closes_at.is_none_or(|close| at < close)
+    }
+}
+
+/// A sealed bid, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuctionBid {
+    /// Its id; also the id of the hold on the bidder's cash.
+    pub id: Uuid,
+    /// Which auction.
+    pub auction_id: Uuid,
+    /// Who bids.
+    pub participant_id: Uuid,
+    /// How much it asks for.
+    pub quantity: Decimal,
+    /// The most it pays per unit.
+    pub price: Decimal,
+    /// Arrival order (the journal seq of its placement).
+    pub seq: i64,
+    /// What it won, once the auction closed.
+    pub awarded: Option<Decimal>,
+    /// When placed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An auction to offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuction {
+    /// Its id.
+    pub id: Uuid,
+    /// What.
+    pub instrument: InstrumentCode,
+    /// How much.
+    pub quantity: Decimal,
+    /// The lowest price accepted.
+    pub reserve_price: Decimal,
+    /// From where.
+    pub source: Source,
+    /// Lot size, if any.
+    pub lot_size: Option<Decimal>,
+    /// Per-bidder cap as a share of the quantity, if any.
+    pub max_bidder_share: Option<Decimal>,
+    /// When bidding ends, if set.
+    pub closes_at: Option<DateTime<Utc>>,
+}
+
+/// A bid to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBid {
+    /// Its id (and its hold's).
+    pub id: Uuid,
+    /// Which auction.
+    pub auction_id: Uuid,
+    /// The bidder (the caller's participant).
+    pub participant_id: Uuid,
+    /// How much.
+    pub quantity: Decimal,
+    /// The most it pays per unit.
+    pub price: Decimal,
+}
+
+/// A closed auction with its bids (awards filled in) and trades.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closed {
+    /// The auction as it now stands.
+    pub auction: Auction,
+    /// Every bid, with what it won.
+    pub bids: Vec<AuctionBid>,
+    /// One trade per winning bid.
+    pub trades: Vec<Trade>,
+}
+
+/// Offers an auction; from the reserve, its quantity is held there.
+pub(crate) fn create(
+    new: &NewAuction,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Value, Auction), CommandError> {
+    let at = changes.at;
+    let instrument = loaded
+        .ledger
+        .instrument(&new.instrument)
+        .ok_or(LedgerError::UnknownInstrument)?
+        .clone();
+    if instrument.kind == ets_core::InstrumentKind::Cash {
+        return Err(LedgerError::InstrumentNotTradable.into());
+    }
+    let quantity = instrument.check_quantity(new.quantity)?;
+    // No reserve (zero) is allowed; otherwise a price in whole fen.
+    if !new.reserve_price.is_zero() {
+        matching::check_price(new.reserve_price)?;
+    }
+    if new.closes_at.is_some_and(|close| close <= at) {
+        return Err(CommandError::InvalidExpiry);
+    }
+    let auction = Auction {
+        id: new.id,
+        instrument: new.instrument.clone(),
+        quantity,
+        reserve_price: new.reserve_price,
+        source: new.source,
+        lot_size: new.lot_size,
+        max_bidder_share: new.max_bidder_share,
+        closes_at: new.closes_at.map(ets_core::journal::truncate_to_micros),
+        status: AuctionStatus::Open,
+        clearing_price: None,
+        sold_quantity: None,
+        created_at: at,
+        closed_at: None,
+    };
+    auction.offering(instrument.scale).validate()?;
+    let transaction = match new.source {
+        Source::Reserve => {
+            let mut transaction = apply_legs(
+                loaded,
+                &[Leg::PlaceHold {
+                    hold: auction.id,
+                    instrument: auction.instrument.clone(),
+                    owner: Source::Reserve.owner(),
+                    quantity,
+                    purpose: HoldPurpose::Other,
+                }],
+                "auction.created",
+                Some(auction.id.to_string()),
+                at,
+            )?;
+            transaction.journal_seq = changes.head.seq + 1;
+            Some(transaction)
+        }
+        Source::Issuance => None,
+    };
+    let payload = json!({
+        "auction": auction_payload(&auction),
+        "transaction": transaction.as_ref().map(transaction_payload),
+    });
+    changes.transactions.extend(transaction);
+    loaded.market.auctions.insert(auction.id, auction.clone());
+    changes.auctions.insert(auction.id, auction.clone());
+    Ok(("auction.created", payload, auction))
+}
+
+/// Places a sealed bid, holding quantity × price of the bidder's cash.
+pub(crate) fn bid(
+    new: &NewBid,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Value, AuctionBid), CommandError> {
+    let at = changes.at;
+    let auction = loaded
+        .market
+        .auctions
+        .get(&new.auction_id)
+        .cloned()
+        .ok_or(CommandError::UnknownAuction)?;
+    if !auction.takes_bids(at) {
+        return Err(CommandError::AuctionClosed);
+    }
+    let instrument = loaded
+        .ledger
+        .instrument(&auction.instrument)
+        .ok_or(LedgerError::UnknownInstrument)?
+        .clone();
+    let price = matching::check_price(new.price)?;
+    if price < auction.reserve_price {
+        return Err(CommandError::BidBelowReserve);
+    }
+    let region = loaded
+        .market
+        .regions
+        .get(&new.participant_id)
+        .ok_or(CommandError::UnknownParticipant)?;
+    instrument.check_tradable(region, business_date(at))?;
+    let seq = changes.head.seq + 1;
+    let mut core_bid = auction::Bid {
+        id: new.id,
+        bidder: new.participant_id,
+        quantity: new.quantity,
+        price,
+        seq: u64::try_from(seq).unwrap_or_default(),
+    };
+    auction.offering(instrument.scale).check_bid(&core_bid)?;
+    core_bid.quantity = instrument.check_quantity(new.quantity)?;
+    let hold = round_money(core_bid.quantity * price);
+    if hold.is_zero() {
+        return Err(LedgerError::ValueTooSmall.into());
+    }
+    let mut transaction = apply_legs(
+        loaded,
+        &[Leg::PlaceHold {
+            hold: new.id,
+            instrument: InstrumentCode::cny(),
+            owner: Owner::Participant(new.participant_id),
+            quantity: hold,
+            purpose: HoldPurpose::Bid,
+        }],
+        "auction.bid",
+        Some(auction.id.to_string()),
+        at,
+    )?;
+    transaction.journal_seq = seq;
+    let bid = AuctionBid {
+        id: new.id,
+        auction_id: auction.id,
+        participant_id: new.participant_id,
+        quantity: core_bid.quantity,
+        price,
+        seq,
+        awarded: None,
+        created_at: at,
+    };
+    // The journal keeps the bid (it is the audit trail); the API keeps it
+    // sealed from other enterprises.
+    let payload = json!({
+        "bid": bid_payload(&bid),
+        "transaction": transaction_payload(&transaction),
+    });
+    changes.transactions.push(transaction);
+    loaded.market.bids.insert(bid.id, bid.clone());
+    changes.bids.insert(bid.id, bid.clone());
+    Ok(("auction.bid", payload, bid))
+}
+
+/// Closes an auction: clears its bids and settles the awards, or fails.
+pub(crate) fn close(
+    id: Uuid,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Value, Closed), CommandError> {
+    let at = changes.at;
+    let mut auction = loaded
+        .market
+        .auctions
+        .get(&id)
+        .cloned()
+        .ok_or(CommandError::UnknownAuction)?;
+    if auction.status != AuctionStatus::Open {
+        return Err(CommandError::AuctionClosed);
+    }
+    let instrument = loaded
+        .ledger
+        .instrument(&auction.instrument)
+        .ok_or(LedgerError::UnknownInstrument)?
+        .clone();
+    let mut bids: Vec<AuctionBid> = loaded
+        .market
+        .bids
+        .values()
+        .filter(|b| b.auction_id == id)
+        .cloned()
+        .collect();
+    bids.sort_by_key(|b| b.seq);
+    let core_bids: Vec<auction::Bid> = bids
+        .iter()
+        .map(|b| auction::Bid {
+            id: b.id,
+            bidder: b.participant_id,
+            quantity: b.quantity,
+            price: b.price,
+            seq: u64::try_from(b.seq).unwrap_or_default(),
+        })
+        .collect();
+    let clearing = auction::clear(&auction.offering(instrument.scale), &core_bids)?;
+
+    let mut legs = Vec::new();
+    let mut trades = Vec::new();
+    let source = auction.source;
+    let (kind, clearing_price, sold) = match &clearing {
+        Clearing::Failed => ("auction.failed", None, Decimal::ZERO),
+        Clearing::Cleared {
+            clearing_price,
+            sold,
+            awards,
+            ..
+        } => {
+            for award in awards {
+                let pay = round_money(award.quantity * *clearing_price);
+                let winner = Owner::Participant(award.bidder);
+                legs.push(match source {
+                    Source::Reserve => Leg::SettleHold {
+                        hold: auction.id,
+                        to: winner,
+                        quantity: award.quantity,
+                    },
+                    Source::Issuance => Leg::Transfer {
+                        instrument: auction.instrument.clone(),
+                        from: source.owner(),
+                        to: winner,
+                        quantity: award.quantity,
+                    },
+                });
+                if pay > Decimal::ZERO {
+                    legs.push(Leg::SettleHold {
+                        hold: award.bid,
+                        to: Owner::System(SystemAccount::AuctionProceeds),
+                        quantity: pay,
+                    });
+                }
+                trades.push(Trade {
+                    id: Uuid::now_v7(),
+                    instrument: auction.instrument.clone(),
+                    method: TradeMethod::Auction,
+                    quantity: award.quantity,
+                    price: *clearing_price,
+                    value: pay,
+                    buyer_id: award.bidder,
+                    seller_id: None,
+                    buy_order_id: Some(award.bid),
+                    sell_order_id: None,
+                    buyer_commission: Decimal::ZERO,
+                    seller_commission: Decimal::ZERO,
+                    executed_at: at,
+                    business_date: business_date(at),
+                    transaction_id: Uuid::nil(),
+                });
+                if let Some(bid) = bids.iter_mut().find(|b| b.id == award.bid) {
+                    bid.awarded = Some(award.quantity);
+                }
+            }
+            ("auction.cleared", Some(*clearing_price), *sold)
+        }
+    };
+    // What was not spent or sold goes back: each bid's unused cash, and the
+    // unsold quantity to the reserve.
+    for bid in &mut bids {
+        let spent = bid.awarded.map_or(Decimal::ZERO, |q| {
+            round_money(q * clearing_price.unwrap_or_default())
+        });
+        if round_money(bid.quantity * bid.price) > spent {
+            legs.push(Leg::ReleaseHold { hold: bid.id });
+        }
+        bid.awarded.get_or_insert(Decimal::ZERO);
+    }
+    if source == Source::Reserve && sold < auction.quantity {
+        legs.push(Leg::ReleaseHold { hold: auction.id });
+    }
+    let transaction = if legs.is_empty() {
+        None
+    } else {
+        let mut transaction = apply_legs(loaded, &legs, kind, Some(auction.id.to_string()), at)?;
+        transaction.journal_seq = changes.head.seq + 1;
+        for trade in &mut trades {
+            trade.transaction_id = transaction.id;
+        }
+        Some(transaction)
+    };
+    auction.status = if clearing_price.is_some() {
+        AuctionStatus::Cleared
+    } else {
+        AuctionStatus::Failed
+    };
+    auction.clearing_price = clearing_price;
+    auction.sold_quantity = Some(sold);
+    auction.closed_at = Some(at);
+    let payload = json!({
+        "auction": auction_payload(&auction),
+        "awards": bids.iter().filter(|b| b.awarded.is_some_and(|q| q > Decimal::ZERO)).map(bid_payload).collect::<Vec<_>>(),
+        "transaction": transaction.as_ref().map(transaction_payload),
+    });
+    changes.transactions.extend(transaction);
+    changes.trades.extend(trades.iter().cloned());
+    for bid in &bids {
+        loaded.market.bids.insert(bid.id, bid.clone());
+        changes.bids.insert(bid.id, bid.clone());
+    }
+    loaded.market.auctions.insert(auction.id, auction.clone());
+    changes.auctions.insert(auction.id, auction.clone());
+    Ok((
+        kind,
+        payload,
+        Closed {
+            auction,
+            bids,
+            trades,
+        },
+    ))
+}
+
+fn auction_payload(auction: &Auction) -> Value {
+    json!({
+        "auction_id": auction.id,
+        "instrument": auction.instrument,
+        "quantity": auction.quantity.to_string(),
+        "reserve_price": auction.reserve_price.to_string(),
+        "source": auction.source.as_str(),
+        "lot_size": auction.lot_size.map(|d| d.to_string()),
+        "max_bidder_share": auction.max_bidder_share.map(|d| d.to_string()),
+        "status": auction.status.as_str(),
+        "clearing_price": auction.clearing_price.map(|d| d.to_string()),
+        "sold_quantity": auction.sold_quantity.map(|d| d.to_string()),
+    })
+}
+
+fn bid_payload(bid: &AuctionBid) -> Value {
+    json!({
+        "bid_id": bid.id,
+        "participant_id": bid.participant_id,
+        "quantity": bid.quantity.to_string(),
+        "price": bid.price.to_string(),
+        "awarded": bid.awarded.map(|d| d.to_string()),
+    })
+}
