@@ -22,9 +22,12 @@ CREATE TABLE orders (
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL
 );
--- The book: open orders of one side in priority order.
-CREATE INDEX orders_book ON orders (instrument, side, price, seq)
-    WHERE status IN ('open', 'partially_filled');
+-- The book: open orders of each side in priority order (best price, then
+-- earliest), so reading its top is an index range scan.
+CREATE INDEX orders_asks ON orders (instrument, price, seq)
+    WHERE side = 'sell' AND status IN ('open', 'partially_filled');
+CREATE INDEX orders_bids ON orders (instrument, price DESC, seq)
+    WHERE side = 'buy' AND status IN ('open', 'partially_filled');
 CREATE INDEX orders_by_participant ON orders (participant_id, id);
 
 CREATE TABLE trades (

@@ -20,8 +20,10 @@ CREATE TABLE orders (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 ) STRICT;
-CREATE INDEX orders_book ON orders (instrument, side, price_ticks, seq)
-    WHERE status IN ('open', 'partially_filled');
+CREATE INDEX orders_asks ON orders (instrument, price_ticks, seq)
+    WHERE side = 'sell' AND status IN ('open', 'partially_filled');
+CREATE INDEX orders_bids ON orders (instrument, price_ticks DESC, seq)
+    WHERE side = 'buy' AND status IN ('open', 'partially_filled');
 CREATE INDEX orders_by_participant ON orders (participant_id, id);
 
 CREATE TABLE trades (

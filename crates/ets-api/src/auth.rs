@@ -145,7 +145,7 @@ pub(crate) async fn token(
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |c| c.secret_hash.clone());
     let secret = request.client_secret.clone();
-    let matches = tokio::task::spawn_blocking(move || verify_secret(&secret, &stored_hash))
+    let matches = crate::secret::run_hashing(move || verify_secret(&secret, &stored_hash))
         .await
         .map_err(|e| Problem::internal(&e))?;
     let credential = match credential {

@@ -253,7 +253,7 @@ pub(crate) async fn get_instrument(
 
 /// argon2 takes tens of milliseconds of CPU: keep it off the async workers.
 async fn hash_off_the_runtime(secret: String) -> Result<String, Problem> {
-    tokio::task::spawn_blocking(move || secret::hash_secret(&secret))
+    secret::run_hashing(move || secret::hash_secret(&secret))
         .await
         .map_err(|e| Problem::internal(&e))?
         .map_err(|e| Problem::internal(&e))

@@ -26,6 +26,26 @@ fn random_hex(bytes: usize) -> Result<String, SecretError> {
     Ok(hex::encode(buffer))
 }
 
+/// How many argon2 computations (each takes about 19 MiB for a moment) run at
+/// once on this node; the rest wait their turn. Bounds the memory a burst of
+/// token requests can take.
+pub const CONCURRENT_HASHES: usize = 4;
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs an argon2 computation on a blocking thread, at most
+/// [`CONCURRENT_HASHES`] at a time.
+///
+/// # Errors
+/// When the blocking task fails (it panicked).
+pub async fn run_hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _permit = HASHING.acquire().await.ok();
+    tokio::task::spawn_blocking(work).await
+}
+
 /// The argon2id PHC string of a secret, with a fresh random salt.
 ///
 /// # Errors

@@ -231,6 +231,30 @@ pub(crate) struct BookNeed {
     pub(crate) quantity: Decimal,
 }
 
+/// Resting orders read per page when a batch reads the top of a book.
+pub(crate) const BOOK_PAGE: i64 = 64;
+
+/// Takes, from one page of a book side in priority order, the orders a need
+/// can reach: up to and including the one that brings the running total to
+/// the quantity needed. Returns whether the next page is needed too (the
+/// page was full and the quantity not reached).
+pub(crate) fn take_reachable(
+    need: &BookNeed,
+    page: Vec<Order>,
+    through: &mut Decimal,
+    into: &mut BTreeMap<Uuid, Order>,
+) -> bool {
+    let full = i64::try_from(page.len()).is_ok_and(|n| n >= BOOK_PAGE);
+    for order in page {
+        if *through >= need.quantity {
+            return false;
+        }
+        *through += order.remaining();
+        into.insert(order.id, order);
+    }
+    full && *through < need.quantity
+}
+
 /// Adds an incoming order to the book needs of a batch. An order whose price
 /// or quantity is out of bounds reads nothing: it will be refused, and its
 /// numbers must not reach the loader's arithmetic.

@@ -3,8 +3,9 @@
 //! locks the journal head row first, so writers of all nodes are ordered and
 //! READ COMMITTED reads after that lock see every earlier commit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::{
@@ -35,6 +36,17 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 #[derive(Clone)]
 pub struct PostgresBackend {
     pool: PgPool,
+    known: Arc<Mutex<Known>>,
+}
+
+/// What never changes once committed, kept per process so the writer does
+/// not read it again for every batch: instruments (no endpoint edits one)
+/// and participants' existence and regions. Only rows read back from the
+/// database enter it, so another node's writes are seen on the first miss.
+#[derive(Debug, Default)]
+struct Known {
+    instruments: HashMap<InstrumentCode, Instrument>,
+    regions: HashMap<Uuid, RegionCode>,
 }
 
 impl PostgresBackend {
@@ -49,13 +61,22 @@ impl PostgresBackend {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            known: Arc::default(),
+        })
     }
 
     /// The pool, for tests and tools that inspect the database directly.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn load(
@@ -94,12 +115,15 @@ impl PostgresBackend {
         self.load_market(conn, &mut needs, &mut loaded, batch, now)
             .await?;
 
+        // No row locks below: every writer of every node holds the journal
+        // head lock for its whole transaction, so nothing read here can
+        // change before this batch commits.
         let mut holds = Vec::new();
         if !needs.holds.is_empty() {
             let ids: Vec<Uuid> = needs.holds.iter().copied().collect();
             let rows = sqlx::query(
                 "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds \
-                 WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                 WHERE id = ANY($1)",
             )
             .bind(&ids)
             .fetch_all(&mut *conn)
@@ -112,8 +136,7 @@ impl PostgresBackend {
             let (owners, instruments) = account_columns(&needs.accounts);
             let rows = sqlx::query(
                 "SELECT owner, instrument, balance, held, version FROM accounts \
-                 WHERE (owner, instrument) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
-                 ORDER BY owner COLLATE \"C\", instrument COLLATE \"C\" FOR UPDATE",
+                 WHERE (owner, instrument) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
             )
             .bind(&owners)
             .bind(&instruments)
@@ -133,18 +156,27 @@ impl PostgresBackend {
             loaded.ledger.load_hold(hold);
         }
 
-        if !needs.instruments.is_empty() {
-            let codes: Vec<String> = needs
-                .instruments
-                .iter()
-                .map(|c| c.as_str().to_owned())
-                .collect();
+        let mut codes: Vec<String> = Vec::new();
+        {
+            let known = self.known();
+            for code in &needs.instruments {
+                match known.instruments.get(code) {
+                    Some(instrument) => loaded.ledger.add_instrument(instrument.clone()),
+                    None => codes.push(code.as_str().to_owned()),
+                }
+            }
+        }
+        if !codes.is_empty() {
             let rows = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ANY($1)"))
                 .bind(&codes)
                 .fetch_all(&mut *conn)
                 .await?;
             for row in &rows {
-                loaded.ledger.add_instrument(instrument_from_row(row)?);
+                let instrument = instrument_from_row(row)?;
+                self.known()
+                    .instruments
+                    .insert(instrument.code.clone(), instrument.clone());
+                loaded.ledger.add_instrument(instrument);
             }
         }
 
@@ -156,32 +188,41 @@ impl PostgresBackend {
                 loaded.participants.insert(id);
             }
         }
-        if !needs.participants.is_empty() || !needs.credit_codes.is_empty() {
-            let ids: Vec<Uuid> = needs.participants.iter().copied().collect();
+        let mut ids: Vec<Uuid> = Vec::new();
+        {
+            let known = self.known();
+            for id in needs.participants.iter().chain(&needs.regions) {
+                match known.regions.get(id) {
+                    Some(region) => {
+                        loaded.participants.insert(*id);
+                        if needs.regions.contains(id) {
+                            loaded.market.regions.insert(*id, region.clone());
+                        }
+                    }
+                    None => ids.push(*id),
+                }
+            }
+        }
+        if !ids.is_empty() || !needs.credit_codes.is_empty() {
             let codes: Vec<String> = needs.credit_codes.iter().cloned().collect();
             let rows = sqlx::query(
-                "SELECT id, credit_code FROM participants WHERE id = ANY($1) OR credit_code = ANY($2)",
+                "SELECT id, credit_code, region_code FROM participants \
+                 WHERE id = ANY($1) OR credit_code = ANY($2)",
             )
             .bind(&ids)
             .bind(&codes)
             .fetch_all(&mut *conn)
             .await?;
             for row in rows {
-                loaded.participants.insert(row.get("id"));
-                loaded.credit_codes.insert(row.get("credit_code"));
-            }
-        }
-
-        if !needs.regions.is_empty() {
-            let ids: Vec<Uuid> = needs.regions.iter().copied().collect();
-            let rows = sqlx::query("SELECT id, region_code FROM participants WHERE id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in rows {
-                let region = RegionCode::parse(row.get("region_code"))
+                let id: Uuid = row.try_get("id")?;
+                let region = RegionCode::parse(row.try_get("region_code")?)
                     .map_err(|_| decode_error("region code"))?;
-                loaded.market.regions.insert(row.get("id"), region);
+                self.known().regions.insert(id, region.clone());
+                if needs.regions.contains(&id) {
+                    loaded.market.regions.insert(id, region);
+                }
+                loaded.participants.insert(id);
+                loaded.credit_codes.insert(row.try_get("credit_code")?);
             }
         }
         let banded: Vec<String> = needs
@@ -327,41 +368,46 @@ impl PostgresBackend {
             }
         }
         crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
-        if !needs.book.is_empty() {
-            let rows = sqlx::query(&format!(
-                "SELECT o.* FROM UNNEST($1::text[], $2::text[], $3::numeric[], $4::numeric[]) \
-                     AS w(instrument, side, lim, needed) \
-                 CROSS JOIN LATERAL ( \
-                     SELECT {ORDER_COLUMNS}, sum(quantity - filled) OVER ( \
-                         ORDER BY CASE WHEN w.side = 'sell' THEN price ELSE -price END, seq) AS through \
-                     FROM orders \
-                     WHERE instrument = w.instrument AND side = w.side \
-                       AND status IN ('open', 'partially_filled') \
-                       AND CASE WHEN w.side = 'sell' THEN price <= w.lim ELSE price >= w.lim END \
-                 ) o \
-                 WHERE o.through - (o.quantity - o.filled) < w.needed"
-            ))
-            .bind(
-                needs
-                    .book
+        for need in &needs.book {
+            // Best price first, then earliest: the order the index keeps.
+            let (reach, after, order_by) = match need.side {
+                Side::Sell => ("price <= $3", "(price, seq) > ($4, $5)", "price, seq"),
+                Side::Buy => (
+                    "price >= $3",
+                    "(price < $4 OR (price = $4 AND seq > $5))",
+                    "price DESC, seq",
+                ),
+            };
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = $2 \
+                 AND status IN ('open', 'partially_filled') AND {reach} \
+                 AND ($4::numeric IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
+                page = crate::market::BOOK_PAGE
+            );
+            let mut through = Decimal::ZERO;
+            let mut last: Option<(Decimal, i64)> = None;
+            loop {
+                let rows = sqlx::query(&sql)
+                    .bind(need.instrument.as_str())
+                    .bind(need.side.as_str())
+                    .bind(need.limit)
+                    .bind(last.map(|(price, _)| price))
+                    .bind(last.map(|(_, seq)| seq))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let page = rows
                     .iter()
-                    .map(|n| n.instrument.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                needs
-                    .book
-                    .iter()
-                    .map(|n| n.side.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(needs.book.iter().map(|n| n.limit).collect::<Vec<_>>())
-            .bind(needs.book.iter().map(|n| n.quantity).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let order = order_from_row(row)?;
-                loaded.market.orders.insert(order.id, order);
+                    .map(order_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                last = page.last().map(|o| (o.price, o.seq));
+                if !crate::market::take_reachable(
+                    need,
+                    page,
+                    &mut through,
+                    &mut loaded.market.orders,
+                ) {
+                    break;
+                }
             }
         }
         needs.add_orders(&loaded.market.orders);
@@ -373,36 +419,6 @@ impl PostgresBackend {
         conn: &mut PgConnection,
         changes: &Changes,
     ) -> Result<(), sqlx::Error> {
-        if !changes.orders.is_empty() {
-            let orders: Vec<&Order> = changes.orders.values().collect();
-            sqlx::query(
-                "INSERT INTO orders (id, participant_id, instrument, side, price, quantity, filled, hold_amount, \
-                     exact_value, value, commission, status, seq, created_at, updated_at) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::numeric[], \
-                     $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], \
-                     $11::numeric[], $12::text[], $13::bigint[], $14::timestamptz[], $15::timestamptz[]) \
-                 ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, exact_value = excluded.exact_value, \
-                     value = excluded.value, commission = excluded.commission, status = excluded.status, \
-                     updated_at = excluded.updated_at",
-            )
-            .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.participant_id).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.instrument.as_str()).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.side.as_str()).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.price).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.quantity).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.filled).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.hold_amount).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.money.exact_value).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.money.value).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.money.commission).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.seq).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
-            .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        }
         for r in &changes.reclamations {
             sqlx::query(
                 "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
@@ -480,8 +496,8 @@ impl PostgresBackend {
             .execute(&mut *conn)
             .await?;
         }
-        // Trades before proposals: a settled proposal refers to its trade.
-        insert_trades(conn, &changes.trades).await?;
+        // The trades were written by PERSIST_BATCH, before this: a settled
+        // proposal refers to its trade.
         if !changes.proposals.is_empty() {
             let proposals: Vec<&Proposal> = changes.proposals.values().collect();
             sqlx::query(
@@ -509,37 +525,6 @@ impl PostgresBackend {
         }
         Ok(())
     }
-}
-
-async fn insert_trades(conn: &mut PgConnection, trades: &[Trade]) -> Result<(), sqlx::Error> {
-    if !trades.is_empty() {
-        sqlx::query(
-                "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
-                     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
-                     business_date, transaction_id) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], \
-                     $6::numeric[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::numeric[], \
-                     $12::numeric[], $13::timestamptz[], $14::date[], $15::uuid[])",
-            )
-            .bind(trades.iter().map(|t| t.id).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.instrument.as_str()).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.method.as_str()).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.quantity).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.price).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.value).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.buyer_id).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.seller_id).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.buy_order_id).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.sell_order_id).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.buyer_commission).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.seller_commission).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.executed_at).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.business_date).collect::<Vec<_>>())
-            .bind(trades.iter().map(|t| t.transaction_id).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
 
 impl PostgresBackend {
@@ -613,7 +598,7 @@ impl PostgresBackend {
             }
         }
         // One statement writes the whole batch: one round trip, whatever its size.
-        sqlx::query(PERSIST_BATCH)
+        let query = sqlx::query(PERSIST_BATCH)
             .bind(changes.at)
             .bind(
                 accounts
@@ -729,7 +714,70 @@ impl PostgresBackend {
                     .iter()
                     .map(|(_, o)| o.as_str())
                     .collect::<Vec<_>>(),
+            );
+        let orders: Vec<&Order> = changes.orders.values().collect();
+        let trades = &changes.trades;
+        query
+            .bind(orders.iter().map(|o| o.id).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.participant_id).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.instrument.as_str())
+                    .collect::<Vec<_>>(),
             )
+            .bind(orders.iter().map(|o| o.side.as_str()).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.price).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.quantity).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.filled).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.hold_amount).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.money.exact_value)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(orders.iter().map(|o| o.money.value).collect::<Vec<_>>())
+            .bind(
+                orders
+                    .iter()
+                    .map(|o| o.money.commission)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(orders.iter().map(|o| o.status.as_str()).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.seq).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.created_at).collect::<Vec<_>>())
+            .bind(orders.iter().map(|o| o.updated_at).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.id).collect::<Vec<_>>())
+            .bind(
+                trades
+                    .iter()
+                    .map(|t| t.instrument.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(trades.iter().map(|t| t.method.as_str()).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.quantity).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.price).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.value).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.buyer_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.seller_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.buy_order_id).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.sell_order_id).collect::<Vec<_>>())
+            .bind(
+                trades
+                    .iter()
+                    .map(|t| t.buyer_commission)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                trades
+                    .iter()
+                    .map(|t| t.seller_commission)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(trades.iter().map(|t| t.executed_at).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.business_date).collect::<Vec<_>>())
+            .bind(trades.iter().map(|t| t.transaction_id).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
         for allocation in &changes.allocations {
@@ -782,7 +830,7 @@ impl PostgresBackend {
 }
 
 /// Writes a batch's accounts, transactions, postings, holds, journal entries,
-/// head and idempotency records in one statement. Data-modifying CTEs run
+/// head, idempotency records, orders and trades in one statement. Data-modifying CTEs run
 /// with one snapshot; the foreign key from postings to their transactions is
 /// checked at the end of the statement, when both exist.
 const PERSIST_BATCH: &str = "\
@@ -816,6 +864,24 @@ WITH accounts_written AS (
                          $33::text[], $34::text[], $35::text[])
 ), head_written AS (
     UPDATE journal_head SET seq = $36, hash = $37, at = $1 WHERE id = 1
+), orders_written AS (
+    INSERT INTO orders (id, participant_id, instrument, side, price, quantity, filled, hold_amount,
+                        exact_value, value, commission, status, seq, created_at, updated_at)
+    SELECT * FROM UNNEST($42::uuid[], $43::uuid[], $44::text[], $45::text[], $46::numeric[],
+                         $47::numeric[], $48::numeric[], $49::numeric[], $50::numeric[],
+                         $51::numeric[], $52::numeric[], $53::text[], $54::bigint[],
+                         $55::timestamptz[], $56::timestamptz[])
+    ON CONFLICT (id) DO UPDATE
+    SET filled = excluded.filled, exact_value = excluded.exact_value, value = excluded.value,
+        commission = excluded.commission, status = excluded.status, updated_at = excluded.updated_at
+), trades_written AS (
+    INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id,
+                        buy_order_id, sell_order_id, buyer_commission, seller_commission,
+                        executed_at, business_date, transaction_id)
+    SELECT * FROM UNNEST($57::uuid[], $58::text[], $59::text[], $60::numeric[], $61::numeric[],
+                         $62::numeric[], $63::uuid[], $64::uuid[], $65::uuid[], $66::uuid[],
+                         $67::numeric[], $68::numeric[], $69::timestamptz[], $70::date[],
+                         $71::uuid[])
 )
 INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at)
 SELECT scope, key, fingerprint, outcome, $1
@@ -1081,13 +1147,17 @@ impl PostgresBackend {
             seq: head.try_get("seq")?,
             hash: head.try_get("hash")?,
         };
+        let started = std::time::Instant::now();
         let loaded = self.load(conn, batch, head, head_at, now).await?;
+        let loaded_at = started.elapsed();
         let changes =
             crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
+        let applied_at = started.elapsed();
         if changes.is_empty() {
             conn.execute("ROLLBACK").await?;
         } else {
             self.persist(conn, &changes).await?;
+            let persisted_at = started.elapsed();
             if let Err(error) = conn.execute("COMMIT").await {
                 return Err(BatchFailure::CommitUnknown {
                     error,
@@ -1095,6 +1165,14 @@ impl PostgresBackend {
                     results: changes.results,
                 });
             }
+            tracing::debug!(
+                requests = batch.len(),
+                load_us = loaded_at.as_micros(),
+                apply_us = (applied_at - loaded_at).as_micros(),
+                persist_us = (persisted_at - applied_at).as_micros(),
+                commit_us = (started.elapsed() - persisted_at).as_micros(),
+                "batch committed"
+            );
         }
         Ok(changes.results)
     }

@@ -309,27 +309,52 @@ impl SqliteBackend {
         }
         crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         for need in &needs.book {
-            let (reach, priority) = match need.side {
-                Side::Sell => ("price_ticks <= ?3", "price_ticks, seq"),
-                Side::Buy => ("price_ticks >= ?3", "price_ticks DESC, seq"),
+            // Best price first, then earliest: the order the index keeps.
+            let (reach, after, order_by) = match need.side {
+                Side::Sell => (
+                    "price_ticks <= ?3",
+                    "(price_ticks, seq) > (?4, ?5)",
+                    "price_ticks, seq",
+                ),
+                Side::Buy => (
+                    "price_ticks >= ?3",
+                    "(price_ticks < ?4 OR (price_ticks = ?4 AND seq > ?5))",
+                    "price_ticks DESC, seq",
+                ),
             };
-            let rows = sqlx::query(&format!(
+            let sql = format!(
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = ?1 AND side = ?2 \
-                 AND status IN ('open', 'partially_filled') AND {reach} ORDER BY {priority}"
-            ))
-            .bind(need.instrument.as_str())
-            .bind(need.side.as_str())
-            .bind(price_ticks(need.limit)?)
-            .fetch_all(&mut *conn)
-            .await?;
+                 AND status IN ('open', 'partially_filled') AND {reach} \
+                 AND (?4 IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
+                page = crate::market::BOOK_PAGE
+            );
             let mut through = Decimal::ZERO;
-            for row in &rows {
-                if through >= need.quantity {
+            let mut last: Option<(i64, i64)> = None;
+            loop {
+                let rows = sqlx::query(&sql)
+                    .bind(need.instrument.as_str())
+                    .bind(need.side.as_str())
+                    .bind(price_ticks(need.limit)?)
+                    .bind(last.map(|(ticks, _)| ticks))
+                    .bind(last.map(|(_, seq)| seq))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let page = rows
+                    .iter()
+                    .map(order_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                last = match page.last() {
+                    Some(order) => Some((price_ticks(order.price)?, order.seq)),
+                    None => None,
+                };
+                if !crate::market::take_reachable(
+                    need,
+                    page,
+                    &mut through,
+                    &mut loaded.market.orders,
+                ) {
                     break;
                 }
-                let order = order_from_row(row)?;
-                through += order.remaining();
-                loaded.market.orders.insert(order.id, order);
             }
         }
         needs.add_orders(&loaded.market.orders);
