@@ -368,50 +368,91 @@ impl PostgresBackend {
             }
         }
         crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
-        for need in &needs.book {
-            // Best price first, then earliest: the order the index keeps.
-            let (reach, after, order_by) = match need.side {
-                Side::Sell => ("price <= $3", "(price, seq) > ($4, $5)", "price, seq"),
-                Side::Buy => (
-                    "price >= $3",
-                    "(price < $4 OR (price = $4 AND seq > $5))",
-                    "price DESC, seq",
-                ),
-            };
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = $2 \
-                 AND status IN ('open', 'partially_filled') AND {reach} \
-                 AND ($4::numeric IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
-                page = crate::market::BOOK_PAGE
-            );
-            let mut through = Decimal::ZERO;
-            let mut last: Option<(Decimal, i64)> = None;
-            loop {
-                let rows = sqlx::query(&sql)
-                    .bind(need.instrument.as_str())
-                    .bind(need.side.as_str())
-                    .bind(need.limit)
-                    .bind(last.map(|(price, _)| price))
-                    .bind(last.map(|(_, seq)| seq))
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let page = rows
+        // The first page of every book the batch reaches, one query a side;
+        // further pages (rare: a batch taking more than a page) one by one.
+        for side in [Side::Sell, Side::Buy] {
+            let wanted: Vec<&crate::market::BookNeed> =
+                needs.book.iter().filter(|n| n.side == side).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let (reach, order_by) = book_order(side);
+            let rows = sqlx::query(&format!(
+                "SELECT o.* FROM UNNEST($1::text[], $2::numeric[]) AS w(instrument, lim) \
+                 CROSS JOIN LATERAL (SELECT {ORDER_COLUMNS} FROM orders \
+                     WHERE instrument = w.instrument AND side = '{side}' \
+                     AND status IN ('open', 'partially_filled') AND price {reach} w.lim \
+                     ORDER BY {order_by} LIMIT {page}) o",
+                side = side.as_str(),
+                page = crate::market::BOOK_PAGE,
+            ))
+            .bind(
+                wanted
                     .iter()
-                    .map(order_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                last = page.last().map(|o| (o.price, o.seq));
-                if !crate::market::take_reachable(
-                    need,
-                    page,
-                    &mut through,
-                    &mut loaded.market.orders,
-                ) {
-                    break;
+                    .map(|n| n.instrument.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(wanted.iter().map(|n| n.limit).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut pages: HashMap<InstrumentCode, Vec<Order>> = HashMap::new();
+            for row in &rows {
+                let order = order_from_row(row)?;
+                pages
+                    .entry(order.instrument.clone())
+                    .or_default()
+                    .push(order);
+            }
+            for need in wanted {
+                let mut page = pages.remove(&need.instrument).unwrap_or_default();
+                let mut through = Decimal::ZERO;
+                loop {
+                    sort_by_priority(&mut page, side);
+                    let last = page.last().map(|o| (o.price, o.seq));
+                    let more = crate::market::take_reachable(
+                        need,
+                        page,
+                        &mut through,
+                        &mut loaded.market.orders,
+                    );
+                    let Some((price, seq)) = last.filter(|_| more) else {
+                        break;
+                    };
+                    page = self.book_page_after(conn, need, price, seq).await?;
                 }
             }
         }
         needs.add_orders(&loaded.market.orders);
         Ok(())
+    }
+
+    /// The next page of a book side after (price, seq), in priority order.
+    async fn book_page_after(
+        &self,
+        conn: &mut PgConnection,
+        need: &crate::market::BookNeed,
+        price: Decimal,
+        seq: i64,
+    ) -> Result<Vec<Order>, sqlx::Error> {
+        let (reach, order_by) = book_order(need.side);
+        let after = match need.side {
+            Side::Sell => "(price, seq) > ($3, $4)",
+            Side::Buy => "(price < $3 OR (price = $3 AND seq > $4))",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = '{side}' \
+             AND status IN ('open', 'partially_filled') AND price {reach} $2 AND {after} \
+             ORDER BY {order_by} LIMIT {page}",
+            side = need.side.as_str(),
+            page = crate::market::BOOK_PAGE,
+        ))
+        .bind(need.instrument.as_str())
+        .bind(need.limit)
+        .bind(price)
+        .bind(seq)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(order_from_row).collect()
     }
 
     async fn persist_market(
@@ -953,6 +994,23 @@ fn hold_from_row(row: &PgRow) -> Result<Hold, sqlx::Error> {
         settled: row.get("settled"),
         status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
     })
+}
+
+/// How a book side is reached and ordered: asks at or below the incoming
+/// limit, lowest first; bids at or above it, highest first; earliest first
+/// at one price. The partial indexes `orders_asks`/`orders_bids` keep it.
+fn book_order(side: Side) -> (&'static str, &'static str) {
+    match side {
+        Side::Sell => ("<=", "price, seq"),
+        Side::Buy => (">=", "price DESC, seq"),
+    }
+}
+
+fn sort_by_priority(orders: &mut [Order], side: Side) {
+    orders.sort_by(|a, b| match side {
+        Side::Sell => a.price.cmp(&b.price).then(a.seq.cmp(&b.seq)),
+        Side::Buy => b.price.cmp(&a.price).then(a.seq.cmp(&b.seq)),
+    });
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \

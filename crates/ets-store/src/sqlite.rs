@@ -312,20 +312,23 @@ impl SqliteBackend {
             // Best price first, then earliest: the order the index keeps.
             let (reach, after, order_by) = match need.side {
                 Side::Sell => (
-                    "price_ticks <= ?3",
-                    "(price_ticks, seq) > (?4, ?5)",
+                    "price_ticks <= ?2",
+                    "(price_ticks, seq) > (?3, ?4)",
                     "price_ticks, seq",
                 ),
                 Side::Buy => (
-                    "price_ticks >= ?3",
-                    "(price_ticks < ?4 OR (price_ticks = ?4 AND seq > ?5))",
+                    "price_ticks >= ?2",
+                    "(price_ticks < ?3 OR (price_ticks = ?3 AND seq > ?4))",
                     "price_ticks DESC, seq",
                 ),
             };
+            // The side is written into the statement, so SQLite can use the
+            // side's partial index.
             let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = ?1 AND side = ?2 \
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = ?1 AND side = '{side}' \
                  AND status IN ('open', 'partially_filled') AND {reach} \
-                 AND (?4 IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
+                 AND (?3 IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
+                side = need.side.as_str(),
                 page = crate::market::BOOK_PAGE
             );
             let mut through = Decimal::ZERO;
@@ -333,7 +336,6 @@ impl SqliteBackend {
             loop {
                 let rows = sqlx::query(&sql)
                     .bind(need.instrument.as_str())
-                    .bind(need.side.as_str())
                     .bind(price_ticks(need.limit)?)
                     .bind(last.map(|(ticks, _)| ticks))
                     .bind(last.map(|(_, seq)| seq))

@@ -1155,3 +1155,38 @@ async fn a_bid_and_the_close_in_one_batch_credit_the_winners_existing_account() 
         assert_conserved(&store).await;
     }
 }
+
+#[tokio::test]
+async fn an_order_that_sweeps_more_than_a_page_of_the_book_fills_in_priority_order() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (seller, buyer) = (participant(&store, 1).await, participant(&store, 2).await);
+        store
+            .execute(actor(), Command::allocate(seller, so2.clone(), dec("150")))
+            .await
+            .expect("allocate");
+        store
+            .execute(actor(), Command::deposit(buyer, dec("100000.00")))
+            .await
+            .expect("deposit");
+        // 150 asks of 1 t: the later ones cheaper, so priority is not arrival.
+        for n in 0..150 {
+            let price = format!("{}.00", 300 - n);
+            place(&store, seller, Side::Sell, "1", &price)
+                .await
+                .expect("ask");
+        }
+        let bid = place(&store, buyer, Side::Buy, "140", "300.00")
+            .await
+            .expect("bid");
+        assert_eq!(bid.order.status, OrderStatus::Filled, "{:?}", db.kind);
+        let prices: Vec<Decimal> = bid.trades.iter().map(|t| t.price).collect();
+        let expected: Vec<Decimal> = (0..140).map(|n| Decimal::from(151 + n)).collect();
+        assert_eq!(prices, expected);
+        let book = store.book(&so2, 500).await.expect("book");
+        assert_eq!(book.asks.len(), 10);
+        assert_eq!(book.asks[0].price, dec("291"));
+        assert_conserved(&store).await;
+    }
+}
