@@ -28,6 +28,7 @@ use crate::read::{
     ProposalFilter, TradeFilter,
 };
 use crate::{Backend, StoreError};
+use ets_core::instrument::CNY;
 use ets_core::matching::{OrderMoney, Side};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -94,8 +95,9 @@ impl PostgresBackend {
             let (scopes, keys): (Vec<String>, Vec<String>) =
                 needs.idempotency.iter().cloned().unzip();
             let rows = sqlx::query(
-                "SELECT scope, key, fingerprint, outcome FROM idempotency_keys \
-                 WHERE (scope, key) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
+                "SELECT i.scope, i.key, i.fingerprint, i.outcome \
+                 FROM UNNEST($1::text[], $2::text[]) AS u(scope, key) \
+                 JOIN idempotency_keys i ON i.scope = u.scope AND i.key = u.key",
             )
             .bind(&scopes)
             .bind(&keys)
@@ -159,7 +161,8 @@ impl PostgresBackend {
         let mut codes: Vec<String> = Vec::new();
         {
             let known = self.known();
-            for code in &needs.instruments {
+            // CNY is built into every working set and has no row.
+            for code in needs.instruments.iter().filter(|c| c.as_str() != CNY) {
                 match known.instruments.get(code) {
                     Some(instrument) => loaded.ledger.add_instrument(instrument.clone()),
                     None => codes.push(code.as_str().to_owned()),
