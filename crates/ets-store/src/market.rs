@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::command::{CommandError, Transaction};
+use crate::command::CommandError;
 use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 
 /// Where an order stands.
@@ -343,8 +343,9 @@ pub struct Placed {
     pub order: Order,
     /// The trades it made, in execution order.
     pub trades: Vec<Trade>,
-    /// The ledger transaction (hold, settlements, releases).
-    pub transaction: Transaction,
+    /// The ledger transaction (hold, settlements, releases); its postings are
+    /// in the journal entry and the postings table.
+    pub transaction_id: Uuid,
 }
 
 /// Places an order: checks the rules, holds what it may spend, matches it
@@ -494,20 +495,20 @@ pub(crate) fn place_order(
     changes.orders.insert(order.id, order.clone());
     loaded.market.orders.insert(order.id, order.clone());
     changes.trades.extend(trades.iter().cloned());
-    changes.transactions.push(transaction.clone());
-
     let payload = json!({
         "order": order_payload(&order),
         "trades": trades.iter().map(trade_payload).collect::<Vec<_>>(),
         "transaction": transaction_payload(&transaction),
     });
+    let transaction_id = transaction.id;
+    changes.transactions.push(transaction);
     Ok((
         "order.placed",
         payload,
         Placed {
             order,
             trades,
-            transaction,
+            transaction_id,
         },
     ))
 }
