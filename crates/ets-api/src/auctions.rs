@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, Uri};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ets_core::{Decimal, InstrumentCode, Role};
 use ets_store::{Auction, AuctionBid, AuctionStatus, Command, NewAuction, NewBid, Outcome, Source};
@@ -20,7 +20,7 @@ use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::unexpected;
-use crate::submit::submit;
+use crate::submit::submit_created;
 
 /// `POST /v1/auctions`.
 #[derive(Debug, Deserialize)]
@@ -71,7 +71,7 @@ pub(crate) async fn create(
         max_bidder_share: request.max_bidder_share.as_ref().map(|d| d.0),
         closes_at,
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -79,12 +79,12 @@ pub(crate) async fn create(
         &uri,
         &body.raw,
         Command::CreateAuction(auction),
+        |outcome| match outcome {
+            Outcome::Auction(auction) => Some(auction_body(auction)),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Auction(auction) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    Ok((StatusCode::CREATED, Json(auction_body(&auction))).into_response())
+    .await
 }
 
 /// `POST /v1/auctions/{id}/bids`.
@@ -116,7 +116,7 @@ pub(crate) async fn place_bid(
         quantity: body.value.quantity.0,
         price: body.value.price.0,
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -124,12 +124,12 @@ pub(crate) async fn place_bid(
         &uri,
         &body.raw,
         Command::PlaceBid(bid),
+        |outcome| match outcome {
+            Outcome::Bid(bid) => Some(bid_body(bid)),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Bid(bid) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    Ok((StatusCode::CREATED, Json(bid_body(&bid))).into_response())
+    .await
 }
 
 /// `POST /v1/auctions/{id}/close` (admin): clears and settles, or fails.

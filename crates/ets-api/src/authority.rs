@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, Uri};
+use axum::response::Response;
 use ets_core::{InstrumentCode, Role};
 use ets_store::{Command, NewPledge, NewReclamation, Outcome, Pledge};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use crate::dto::{DecimalString, fixed, time};
 use crate::extract::{Body, Caller, IdempotencyHeader};
 use crate::problem::Problem;
 use crate::registry::unexpected;
-use crate::submit::submit;
+use crate::submit::submit_created;
 
 /// `POST /v1/reclamations`.
 #[derive(Debug, Deserialize)]
@@ -49,7 +49,7 @@ pub(crate) async fn reclaim(
         reason: request.reason.clone(),
         compensation: request.compensation.as_ref().map(|c| c.0),
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -57,22 +57,21 @@ pub(crate) async fn reclaim(
         &uri,
         &body.raw,
         Command::Reclaim(reclamation),
+        |outcome| match outcome {
+            Outcome::Reclamation(r) => Some(json!({
+                "id": r.id,
+                "participant_id": r.participant_id,
+                "instrument": r.instrument,
+                "quantity": r.quantity.to_string(),
+                "reason": r.reason,
+                "compensation": fixed(r.compensation, 2),
+                "transaction_id": r.transaction_id,
+                "created_at": time(r.created_at),
+            })),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Reclamation(r) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    let body = json!({
-        "id": r.id,
-        "participant_id": r.participant_id,
-        "instrument": r.instrument,
-        "quantity": r.quantity.to_string(),
-        "reason": r.reason,
-        "compensation": fixed(r.compensation, 2),
-        "transaction_id": r.transaction_id,
-        "created_at": time(r.created_at),
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    .await
 }
 
 /// `POST /v1/pledges`.
@@ -106,7 +105,7 @@ pub(crate) async fn pledge(
         pledgee: request.pledgee.clone(),
         reference: request.reference.clone(),
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -114,12 +113,12 @@ pub(crate) async fn pledge(
         &uri,
         &body.raw,
         Command::Pledge(pledge),
+        |outcome| match outcome {
+            Outcome::Pledge(pledge) => Some(pledge_body(pledge)),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Pledge(pledge) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    Ok((StatusCode::CREATED, Json(pledge_body(&pledge))).into_response())
+    .await
 }
 
 /// `POST /v1/pledges/{id}/release` (admin).

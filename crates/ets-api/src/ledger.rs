@@ -17,7 +17,7 @@ use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::{unexpected, visible_participant};
-use crate::submit::submit;
+use crate::submit::{submit, submit_created};
 
 /// Days from allocation to the due date of its invoice when none is given.
 pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
@@ -80,7 +80,7 @@ pub(crate) async fn create_allocation(
         quantity: request.quantity.0,
         paid,
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -88,16 +88,20 @@ pub(crate) async fn create_allocation(
         &uri,
         &body.raw,
         Command::Allocate(allocation),
+        |outcome| match outcome {
+            Outcome::Allocation(allocation) => Some(allocation_body(allocation)),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Allocation(allocation) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
+    .await
+}
+
+fn allocation_body(allocation: &ets_store::Allocation) -> Value {
     let invoice = allocation
         .invoice
         .as_ref()
         .map(|i| json!({ "id": i.id, "amount": fixed(i.amount, 2), "due_date": i.due_date }));
-    let body = json!({
+    json!({
         "id": allocation.id,
         "invoice_id": allocation.invoice.as_ref().map(|i| i.id),
         "participant_id": allocation.participant_id,
@@ -106,8 +110,7 @@ pub(crate) async fn create_allocation(
         "method": allocation.method,
         "transaction_id": allocation.transaction_id,
         "invoice": invoice,
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    })
 }
 
 /// `?as_of=` of holdings.

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, Uri};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
 use ets_core::{InstrumentCode, Role};
@@ -21,7 +21,7 @@ use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::unexpected;
-use crate::submit::submit;
+use crate::submit::submit_created;
 
 /// `POST /v1/orders`.
 #[derive(Debug, Deserialize)]
@@ -56,7 +56,7 @@ pub(crate) async fn place_order(
         quantity: request.quantity.0,
         price: request.price.0,
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -64,18 +64,20 @@ pub(crate) async fn place_order(
         &uri,
         &body.raw,
         Command::PlaceOrder(order),
+        |outcome| match outcome {
+            Outcome::Order(placed) => {
+                let mut body = order_body(&placed.order);
+                body["trades"] = placed
+                    .trades
+                    .iter()
+                    .map(|t| trade_body(t, &caller))
+                    .collect();
+                Some(body)
+            }
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Order(placed) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    let mut body = order_body(&placed.order);
-    body["trades"] = placed
-        .trades
-        .iter()
-        .map(|t| trade_body(t, &caller))
-        .collect();
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    .await
 }
 
 /// `?instrument=&status=&participant_id=&limit=&cursor=` of orders.
@@ -390,7 +392,7 @@ pub(crate) async fn propose(
         price: request.price.0,
         expires_at,
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -398,12 +400,12 @@ pub(crate) async fn propose(
         &uri,
         &body.raw,
         Command::Propose(proposal),
+        |outcome| match outcome {
+            Outcome::Proposal(proposal) => Some(proposal_body(proposal)),
+            _ => None,
+        },
     )
-    .await?;
-    let Outcome::Proposal(proposal) = committed.outcome else {
-        return Err(unexpected(&committed.outcome));
-    };
-    Ok((StatusCode::CREATED, Json(proposal_body(&proposal))).into_response())
+    .await
 }
 
 /// `POST /v1/negotiated-trades/{id}/accept` (the buyer): settles the trade.

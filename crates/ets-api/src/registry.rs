@@ -19,7 +19,7 @@ use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, PageQuery};
 use crate::problem::Problem;
 use crate::secret;
-use crate::submit::submit;
+use crate::submit::{submit, submit_created};
 
 /// `POST /v1/credentials` (admin): the secret is shown in this answer only.
 pub(crate) async fn create_credential(
@@ -111,7 +111,7 @@ pub(crate) async fn create_participant(
         RegionCode::parse(&request.region_code)?,
         request.industry.clone(),
     )?;
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -119,14 +119,12 @@ pub(crate) async fn create_participant(
         &uri,
         &body.raw,
         Command::CreateParticipant(participant),
+        |outcome| match outcome {
+            Outcome::Participant(p) => serde_json::to_value(ParticipantBody::from(p)).ok(),
+            _ => None,
+        },
     )
-    .await?;
-    match committed.outcome {
-        Outcome::Participant(p) => {
-            Ok((StatusCode::CREATED, Json(ParticipantBody::from(&p))).into_response())
-        }
-        other => Err(unexpected(&other)),
-    }
+    .await
 }
 
 /// `GET /v1/participants`: every participant for staff; an enterprise sees
@@ -201,7 +199,7 @@ pub(crate) async fn create_instrument(
             .map_or(ets_core::Decimal::ZERO, |r| r.0),
         price_band: request.price_band.map(|b| b.0),
     };
-    let committed = submit(
+    submit_created(
         &state,
         &caller,
         idempotency,
@@ -209,14 +207,12 @@ pub(crate) async fn create_instrument(
         &uri,
         &body.raw,
         Command::CreateInstrument(spec),
+        |outcome| match outcome {
+            Outcome::Instrument(i) => serde_json::to_value(InstrumentBody::from(i)).ok(),
+            _ => None,
+        },
     )
-    .await?;
-    match committed.outcome {
-        Outcome::Instrument(i) => {
-            Ok((StatusCode::CREATED, Json(InstrumentBody::from(&i))).into_response())
-        }
-        other => Err(unexpected(&other)),
-    }
+    .await
 }
 
 /// `GET /v1/instruments` (any role).

@@ -3,8 +3,11 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use axum::Json;
 use axum::http::{Method, StatusCode, Uri};
-use ets_store::{Command, Committed, IdempotencyKey, Request};
+use axum::response::{IntoResponse, Response};
+use ets_store::{Command, Committed, IdempotencyKey, Outcome, Request};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::extract::{Caller, IdempotencyHeader, fingerprint};
@@ -84,4 +87,27 @@ pub(crate) async fn submit(
         command,
     };
     Ok(state.store.submit(request).await?)
+}
+
+/// [`submit`] for a creating request, answered 201 with the body `render`
+/// makes of the outcome; an outcome `render` does not expect (a bug) is 500.
+///
+/// # Errors
+/// As [`submit`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn submit_created(
+    state: &AppState,
+    caller: &Caller,
+    idempotency: IdempotencyHeader,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    command: Command,
+    render: impl FnOnce(&Outcome) -> Option<Value>,
+) -> Result<Response, Problem> {
+    let committed = submit(state, caller, idempotency, method, uri, body, command).await?;
+    match render(&committed.outcome) {
+        Some(body) => Ok((StatusCode::CREATED, Json(body)).into_response()),
+        None => Err(crate::registry::unexpected(&committed.outcome)),
+    }
 }
