@@ -4,6 +4,8 @@
 //! [`ets_core::auction::clear`] and settles every award at the one clearing
 //! price in one transaction, or, when no bid is valid, releases everything.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use ets_core::auction::{self, Clearing, Offering};
 use ets_core::fees::round_money;
@@ -399,6 +401,8 @@ pub(crate) fn close(
 
     let mut legs = Vec::new();
     let mut trades = Vec::new();
+    // Per winning bid: what it won and what it pays.
+    let mut won: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
     let source = auction.source;
     let (kind, clearing_price, sold) = match &clearing {
         Clearing::Failed => ("auction.failed", None, Decimal::ZERO),
@@ -448,23 +452,23 @@ pub(crate) fn close(
                     business_date: business_date(at),
                     transaction_id: Uuid::nil(),
                 });
-                if let Some(bid) = bids.iter_mut().find(|b| b.id == award.bid) {
-                    bid.awarded = Some(award.quantity);
-                }
+                won.insert(award.bid, (award.quantity, pay));
             }
             ("auction.cleared", Some(*clearing_price), *sold)
         }
     };
-    // What was not spent or sold goes back: each bid's unused cash, and the
-    // unsold quantity to the reserve.
+    // What was not spent or sold goes back: what each bid's hold keeps
+    // beyond its payment, and the unsold quantity to the reserve.
     for bid in &mut bids {
-        let spent = bid.awarded.map_or(Decimal::ZERO, |q| {
-            round_money(q * clearing_price.unwrap_or_default())
-        });
-        if round_money(bid.quantity * bid.price) > spent {
+        let (awarded, pay) = won.get(&bid.id).copied().unwrap_or_default();
+        bid.awarded = Some(awarded);
+        let held = loaded
+            .ledger
+            .hold(&bid.id)
+            .map_or(Decimal::ZERO, |h| h.remaining);
+        if held > pay {
             legs.push(Leg::ReleaseHold { hold: bid.id });
         }
-        bid.awarded.get_or_insert(Decimal::ZERO);
     }
     if source == Source::Reserve && sold < auction.quantity {
         legs.push(Leg::ReleaseHold { hold: auction.id });

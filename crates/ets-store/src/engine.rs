@@ -310,6 +310,14 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// The time of a batch applied at `now`: never before the head's, so
+    /// several nodes with slightly different clocks still write one ordered
+    /// history. Rules that depend on the day use this time too.
+    pub(crate) fn batch_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let now = truncate_to_micros(now);
+        self.head_at.map_or(now, |head_at| head_at.max(now))
+    }
+
     pub(crate) fn new(head: JournalHead, head_at: Option<DateTime<Utc>>) -> Self {
         Self {
             head,
@@ -374,12 +382,10 @@ pub(crate) fn apply_batch_guarded(
     .ok()
 }
 
-/// Applies a batch to what was loaded. Time never runs backwards in the
-/// journal: the batch's time is the later of `now` and the head's time, so
-/// several nodes with slightly different clocks still write one ordered history.
+/// Applies a batch to what was loaded, at [`Loaded::batch_time`]: time never
+/// runs backwards in the journal.
 pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<Utc>) -> Changes {
-    let now = truncate_to_micros(now);
-    let at = loaded.head_at.map_or(now, |head_at| head_at.max(now));
+    let at = loaded.batch_time(now);
     let mut changes = Changes {
         results: Vec::with_capacity(batch.len()),
         at,

@@ -102,14 +102,20 @@ impl Order {
         self.quantity - self.filled
     }
 
-    /// What the order's hold still reserves: the unfilled quantity (sell) or
-    /// the unspent cash (buy) while it rests; nothing once filled or
-    /// cancelled (the rest was released).
+    /// What the order's hold still reserves: its unspent part while the
+    /// order rests; nothing once filled or cancelled (the rest was released).
     #[must_use]
     pub fn held(&self) -> Decimal {
-        if !self.status.is_resting() {
-            return Decimal::ZERO;
+        if self.status.is_resting() {
+            self.unspent()
+        } else {
+            Decimal::ZERO
         }
+    }
+
+    /// What its hold has not spent: the unfilled quantity (sell) or the cash
+    /// not paid in value or commission (buy).
+    fn unspent(&self) -> Decimal {
         match self.side {
             Side::Sell => self.remaining(),
             Side::Buy => self.hold_amount - self.money.value - self.money.commission,
@@ -556,14 +562,11 @@ fn settle_fill(
     }
 }
 
-/// Releases what an order that stopped resting still holds (a buy filled
-/// below its limit, a cancelled remainder). `order` is already updated.
+/// Releases what an order that stops resting has not spent (a buy filled
+/// below its limit, a cancelled remainder). Nothing, when fills used the
+/// whole hold: it is already settled.
 fn release_rest(legs: &mut Vec<Leg>, order: &Order) {
-    let unused = match order.side {
-        Side::Sell => order.remaining(),
-        Side::Buy => order.hold_amount - order.money.value - order.money.commission,
-    };
-    if unused > Decimal::ZERO {
+    if order.unspent() > Decimal::ZERO {
         legs.push(Leg::ReleaseHold { hold: order.id });
     }
 }
@@ -586,13 +589,8 @@ pub(crate) fn cancel_order(
     if !order.status.is_resting() {
         return Err(CommandError::OrderNotOpen);
     }
-    // A buy whose fills rounded up to its whole hold has nothing left to
-    // release: its hold is already settled.
-    let legs: Vec<Leg> = if order.held() > Decimal::ZERO {
-        vec![Leg::ReleaseHold { hold: order.id }]
-    } else {
-        Vec::new()
-    };
+    let mut legs = Vec::new();
+    release_rest(&mut legs, &order);
     let mut transaction = apply_legs(
         loaded,
         &legs,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::command::{CommandError, Transaction};
+use crate::command::CommandError;
 use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::market::{Trade, TradeMethod};
 
@@ -199,11 +199,7 @@ pub(crate) fn propose(
         "transaction": transaction_payload(&transaction),
     });
     changes.transactions.push(transaction);
-    loaded
-        .market
-        .proposals
-        .insert(proposal.id, proposal.clone());
-    changes.proposals.insert(proposal.id, proposal.clone());
+    record(loaded, changes, &proposal);
     Ok(("negotiated.proposed", payload, proposal))
 }
 
@@ -299,7 +295,8 @@ pub(crate) fn answer(
         "trade_id": proposal.trade_id,
         "transaction": transaction_payload(&transaction),
     });
-    finish(loaded, changes, &proposal, transaction);
+    changes.transactions.push(transaction);
+    record(loaded, changes, &proposal);
     changes.trades.extend(trade.iter().cloned());
     Ok((kind, payload, Resolved { proposal, trade }))
 }
@@ -336,11 +333,7 @@ pub(crate) fn expire_due(
     for mut proposal in due {
         proposal.status = ProposalStatus::Expired;
         proposal.updated_at = at;
-        loaded
-            .market
-            .proposals
-            .insert(proposal.id, proposal.clone());
-        changes.proposals.insert(proposal.id, proposal);
+        record(loaded, changes, &proposal);
     }
     Ok(("negotiated.expired", payload, ids))
 }
@@ -379,13 +372,9 @@ fn settlement_legs(proposal: &Proposal, value: Decimal, commission: Decimal) -> 
     legs
 }
 
-fn finish(
-    loaded: &mut Loaded,
-    changes: &mut Changes,
-    proposal: &Proposal,
-    transaction: Transaction,
-) {
-    changes.transactions.push(transaction);
+/// A proposal as it now stands: in the batch's working set (later requests
+/// see it) and among the rows to write.
+fn record(loaded: &mut Loaded, changes: &mut Changes, proposal: &Proposal) {
     loaded
         .market
         .proposals

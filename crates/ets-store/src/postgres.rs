@@ -239,9 +239,7 @@ impl PostgresBackend {
             .collect();
         if !banded.is_empty() {
             // The last business day before today with trades, per instrument.
-            let today = ets_core::instrument::business_date(
-                head_at.unwrap_or_else(Utc::now).max(Utc::now()),
-            );
+            let today = ets_core::instrument::business_date(loaded.batch_time(now));
             let rows = sqlx::query(
                 "SELECT t.instrument, t.quantity, t.price FROM trades t \
                  JOIN (SELECT instrument, max(business_date) AS day FROM trades \

@@ -176,7 +176,7 @@ impl SqliteBackend {
                 loaded.market.regions.insert(*id, region);
             }
         }
-        let today = ets_core::instrument::business_date(Utc::now());
+        let today = ets_core::instrument::business_date(loaded.batch_time(now));
         let banded: std::collections::BTreeSet<InstrumentCode> = needs
             .book
             .iter()
