@@ -13,6 +13,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
+/// A valid unified social credit code (GB 32100, check character computed),
+/// different for each `n`.
+///
+/// # Panics
+/// Never for `n` below 10^7.
+#[must_use]
+pub fn credit_code(n: u32) -> String {
+    let prefix = format!("91320500MA{n:07}");
+    let check = ets_core::CreditCode::check_character(&prefix).expect("a valid prefix");
+    format!("{prefix}{check}")
+}
+
 /// The application served on 127.0.0.1 at a free port, until the test ends.
 pub struct TestServer {
     /// Where it listens.

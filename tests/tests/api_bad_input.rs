@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use ets_core::{CreditCode, Role};
-use ets_e2e::{Answer, TestServer};
+use ets_core::Role;
+use ets_e2e::{Answer, TestServer, credit_code};
 use ets_store::Holding;
 use ets_testkit::TestDatabase;
 use serde_json::{Value, json};
@@ -15,13 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 const SO2: &str = "SO2-320500-2026";
-
-/// A valid GB 32100 code, different for each `n`.
-fn credit_code(n: u32) -> String {
-    let prefix = format!("91320500MA{n:07}");
-    let check = CreditCode::check_character(&prefix).expect("a valid prefix");
-    format!("{prefix}{check}")
-}
 
 /// One enterprise ("rich") holding 10 SO2 (scale 4) and 100.00 CNY, one
 /// ("poor") with nothing at all, and admin and finance tokens.

@@ -3,15 +3,9 @@
 //! deposit, and everyone reads the holdings — now and as of earlier.
 
 use ets_core::Role;
-use ets_e2e::TestServer;
+use ets_e2e::{TestServer, credit_code};
 use ets_testkit::TestDatabase;
 use serde_json::{Value, json};
-
-fn credit_code(n: u32) -> String {
-    let prefix = format!("91320500MA{n:07}");
-    let check = ets_core::CreditCode::check_character(&prefix).expect("prefix");
-    format!("{prefix}{check}")
-}
 
 fn row<'a>(holdings: &'a Value, instrument: &str) -> &'a Value {
     holdings["holdings"]

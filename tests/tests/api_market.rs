@@ -2,16 +2,10 @@
 //! a buyer sweeps them, everyone reads what they may — figures to the fen.
 
 use ets_core::Role;
-use ets_e2e::TestServer;
+use ets_e2e::{TestServer, credit_code};
 use ets_testkit::TestDatabase;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-fn credit_code(n: u32) -> String {
-    let prefix = format!("91320500MA{n:07}");
-    let check = ets_core::CreditCode::check_character(&prefix).expect("prefix");
-    format!("{prefix}{check}")
-}
 
 const SO2: &str = "SO2-320500-2026";
 

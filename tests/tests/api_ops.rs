@@ -2,15 +2,9 @@
 //! Idempotency-Key, cursor pagination under inserts, and the metrics page.
 
 use ets_core::Role;
-use ets_e2e::TestServer;
+use ets_e2e::{TestServer, credit_code};
 use ets_testkit::TestDatabase;
 use serde_json::json;
-
-fn credit_code(n: u32) -> String {
-    let prefix = format!("91320500MA{n:07}");
-    let check = ets_core::CreditCode::check_character(&prefix).expect("prefix");
-    format!("{prefix}{check}")
-}
 
 async fn participant(server: &TestServer, admin: &str, n: u32) -> String {
     let body = json!({"name": format!("企业 {n}"), "credit_code": credit_code(n), "region_code": "320500"});

@@ -1,8 +1,8 @@
 //! Who may call what (SPEC §2 and §7), over a real socket, on both
 //! databases: every implemented endpoint × every role, and no token at all.
 
-use ets_core::{CreditCode, Role};
-use ets_e2e::{Answer, TestServer};
+use ets_core::Role;
+use ets_e2e::{Answer, TestServer, credit_code};
 use ets_testkit::TestDatabase;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -210,13 +210,6 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
 ];
-
-/// A valid GB 32100 code, different for each `n`.
-fn credit_code(n: u32) -> String {
-    let prefix = format!("91320500MA{n:07}");
-    let check = CreditCode::check_character(&prefix).expect("a valid prefix");
-    format!("{prefix}{check}")
-}
 
 fn instrument_body(code: &str) -> Value {
     json!({

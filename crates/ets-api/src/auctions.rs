@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use ets_core::{Decimal, InstrumentCode, Role};
 use ets_store::{Auction, AuctionBid, AuctionStatus, Command, NewAuction, NewBid, Outcome, Source};
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{DecimalString, fixed, time};
+use crate::dto::{DecimalString, fixed, instant, time};
 use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
@@ -54,11 +53,11 @@ pub(crate) async fn create(
         .closes_at
         .as_deref()
         .map(|text| {
-            DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    Problem::unprocessable("invalid_expiry", "closes_at must be an RFC 3339 time.")
-                })
+            instant(
+                text,
+                "invalid_expiry",
+                "closes_at must be an RFC 3339 time.",
+            )
         })
         .transpose()?;
     let auction = NewAuction {

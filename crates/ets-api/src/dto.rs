@@ -68,6 +68,18 @@ pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// An RFC 3339 time from a request, in UTC; anything else is 422 with this
+/// code and detail.
+pub(crate) fn instant(
+    text: &str,
+    code: &'static str,
+    detail: &'static str,
+) -> Result<DateTime<Utc>, crate::problem::Problem> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| crate::problem::Problem::unprocessable(code, detail))
+}
+
 /// A decimal rendered with exactly `scale` places.
 pub(crate) fn fixed(value: Decimal, scale: u32) -> String {
     let mut value = value;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{AllocationRequest, CashRequest, fixed, time};
+use crate::dto::{AllocationRequest, CashRequest, fixed, instant, time};
 use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
@@ -22,10 +22,9 @@ use crate::submit::{submit, submit_created};
 /// Days from allocation to the due date of its invoice when none is given.
 pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
 
-/// Today in the business time zone, Asia/Shanghai (UTC+8 all year: China
-/// has no daylight saving time).
+/// Today in the business time zone, Asia/Shanghai.
 fn business_date() -> chrono::NaiveDate {
-    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+    ets_core::instrument::business_date(Utc::now())
 }
 
 /// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
@@ -120,14 +119,11 @@ pub(crate) struct HoldingsQuery {
 }
 
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, Problem> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Problem::unprocessable(
-                "invalid_query",
-                "as_of must be an RFC 3339 time, e.g. 2026-01-31T16:00:00Z.",
-            )
-        })
+    instant(
+        text,
+        "invalid_query",
+        "as_of must be an RFC 3339 time, e.g. 2026-01-31T16:00:00Z.",
+    )
 }
 
 /// `GET /v1/participants/{id}/holdings?as_of=`: every instrument with its

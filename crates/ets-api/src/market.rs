@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{DecimalString, fixed, time};
+use crate::dto::{DecimalString, fixed, instant, time};
 use crate::extract::{Body, Caller, IdempotencyHeader, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
@@ -235,8 +235,8 @@ pub(crate) async fn list_trades(
         participant: participant_filter(&caller, query.participant_id.as_deref())?,
         instrument: instrument_filter(query.instrument.as_deref())?,
         method: query.method,
-        from: query.from.as_deref().map(instant).transpose()?,
-        to: query.to.as_deref().map(instant).transpose()?,
+        from: query.from.as_deref().map(bound).transpose()?,
+        to: query.to.as_deref().map(bound).transpose()?,
         after,
         limit: limit + 1,
     };
@@ -336,12 +336,12 @@ fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentCode>, Probl
         .map_err(|_| invalid_query("instrument is not an instrument code."))
 }
 
-fn instant(text: &str) -> Result<DateTime<Utc>, Problem> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            invalid_query("from and to must be RFC 3339 times, e.g. 2026-01-31T16:00:00Z.")
-        })
+fn bound(text: &str) -> Result<DateTime<Utc>, Problem> {
+    instant(
+        text,
+        "invalid_query",
+        "from and to must be RFC 3339 times, e.g. 2026-01-31T16:00:00Z.",
+    )
 }
 
 fn invalid_query(detail: &'static str) -> Problem {
@@ -376,11 +376,11 @@ pub(crate) async fn propose(
     let seller_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
     let request = &body.value;
     let expires_at = match &request.expires_at {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                Problem::unprocessable("invalid_expiry", "expires_at must be an RFC 3339 time.")
-            })?,
+        Some(text) => instant(
+            text,
+            "invalid_expiry",
+            "expires_at must be an RFC 3339 time.",
+        )?,
         None => Utc::now() + chrono::Duration::hours(DEFAULT_PROPOSAL_HOURS),
     };
     let proposal = NewProposal {
