@@ -12,6 +12,7 @@
 
 mod auctions;
 mod authority;
+mod cache;
 mod command;
 mod engine;
 mod market;

@@ -1,7 +1,9 @@
 //! The PostgreSQL backend: production, and any number of server nodes on one
 //! database. No authoritative state lives in process memory; every write
 //! locks the journal head row first, so writers of all nodes are ordered and
-//! READ COMMITTED reads after that lock see every earlier commit.
+//! READ COMMITTED reads after that lock see every earlier commit. What the
+//! writer remembers between batches ([`WorkingSetCache`]) is used only while
+//! the locked head is the one its own last commit left.
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
@@ -19,6 +21,7 @@ use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::authority::Pledge;
+use crate::cache::{MAX_BOOK_SIDE, WorkingSetCache};
 use crate::command::{CommandError, Committed, Request};
 use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -38,6 +41,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 pub struct PostgresBackend {
     pool: PgPool,
     known: Arc<Mutex<Known>>,
+    /// The writer's memory between batches; taken out for each batch, and
+    /// put back only if the batch ended cleanly.
+    cache: Arc<Mutex<WorkingSetCache>>,
 }
 
 /// What never changes once committed, kept per process so the writer does
@@ -65,6 +71,7 @@ impl PostgresBackend {
         Ok(Self {
             pool,
             known: Arc::default(),
+            cache: Arc::default(),
         })
     }
 
@@ -80,9 +87,16 @@ impl PostgresBackend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, WorkingSetCache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn load(
         &self,
         conn: &mut PgConnection,
+        cache: &mut WorkingSetCache,
         batch: &[Request],
         head: JournalHead,
         head_at: Option<DateTime<Utc>>,
@@ -114,15 +128,21 @@ impl PostgresBackend {
             }
         }
 
-        self.load_market(conn, &mut needs, &mut loaded, batch, now)
+        self.load_market(conn, cache, &mut needs, &mut loaded, batch, now)
             .await?;
 
         // No row locks below: every writer of every node holds the journal
         // head lock for its whole transaction, so nothing read here can
         // change before this batch commits.
         let mut holds = Vec::new();
-        if !needs.holds.is_empty() {
-            let ids: Vec<Uuid> = needs.holds.iter().copied().collect();
+        let mut ids: Vec<Uuid> = Vec::new();
+        for id in &needs.holds {
+            match cache.hold(id) {
+                Some(hold) => holds.push(hold.clone()),
+                None => ids.push(*id),
+            }
+        }
+        if !ids.is_empty() {
             let rows = sqlx::query(
                 "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds \
                  WHERE id = ANY($1)",
@@ -130,12 +150,25 @@ impl PostgresBackend {
             .bind(&ids)
             .fetch_all(&mut *conn)
             .await?;
-            holds = rows.iter().map(hold_from_row).collect::<Result<_, _>>()?;
-            needs.add_hold_accounts(&holds, batch);
+            for row in &rows {
+                let hold = hold_from_row(row)?;
+                cache.remember_hold(hold.clone());
+                holds.push(hold);
+            }
         }
+        needs.add_hold_accounts(&holds, batch);
 
-        if !needs.accounts.is_empty() {
-            let (owners, instruments) = account_columns(&needs.accounts);
+        let mut missing = BTreeSet::new();
+        for key in &needs.accounts {
+            match cache.account(key) {
+                Some(account) => loaded.ledger.load_account(account.clone()),
+                None => {
+                    missing.insert(key.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let (owners, instruments) = account_columns(&missing);
             let rows = sqlx::query(
                 "SELECT owner, instrument, balance, held, version FROM accounts \
                  WHERE (owner, instrument) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
@@ -146,12 +179,14 @@ impl PostgresBackend {
             .await?;
             for row in &rows {
                 let state = account_from_row(row)?;
-                loaded.ledger.load_account(ets_core::Account {
+                let account = ets_core::Account {
                     key: state.key,
                     balance: state.balance,
                     held: state.held,
                     version: state.version,
-                });
+                };
+                cache.remember_account(account.clone());
+                loaded.ledger.load_account(account);
             }
         }
         for hold in holds {
@@ -294,6 +329,7 @@ impl PostgresBackend {
     async fn load_market(
         &self,
         conn: &mut PgConnection,
+        cache: &mut WorkingSetCache,
         needs: &mut Needs,
         loaded: &mut Loaded,
         batch: &[Request],
@@ -355,8 +391,16 @@ impl PostgresBackend {
             }
             needs.add_auctions(&loaded.market, batch);
         }
-        if !needs.orders.is_empty() {
-            let ids: Vec<Uuid> = needs.orders.iter().copied().collect();
+        let mut ids: Vec<Uuid> = Vec::new();
+        for id in &needs.orders {
+            match cache.resting_order(id) {
+                Some(order) => {
+                    loaded.market.orders.insert(order.id, order.clone());
+                }
+                None => ids.push(*id),
+            }
+        }
+        if !ids.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
             ))
@@ -369,46 +413,19 @@ impl PostgresBackend {
             }
         }
         crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
-        // The first page of every book the batch reaches, one query a side;
-        // further pages (rare: a batch taking more than a page) one by one.
-        for side in [Side::Sell, Side::Buy] {
-            let wanted: Vec<&crate::market::BookNeed> =
-                needs.book.iter().filter(|n| n.side == side).collect();
-            if wanted.is_empty() {
-                continue;
+        // Each book side the batch reaches: remembered whole (read whole
+        // once, if it is not too big), else read page by page.
+        for need in &needs.book {
+            if !cache.has_book(&need.instrument, need.side)
+                && let Some(orders) = self.whole_book_side(conn, need).await?
+            {
+                cache.remember_book(&need.instrument, need.side, orders);
             }
-            let (reach, order_by) = book_order(side);
-            let rows = sqlx::query(&format!(
-                "SELECT o.* FROM UNNEST($1::text[], $2::numeric[]) AS w(instrument, lim) \
-                 CROSS JOIN LATERAL (SELECT {ORDER_COLUMNS} FROM orders \
-                     WHERE instrument = w.instrument AND side = '{side}' \
-                     AND status IN ('open', 'partially_filled') AND price {reach} w.lim \
-                     ORDER BY {order_by} LIMIT {page}) o",
-                side = side.as_str(),
-                page = crate::market::BOOK_PAGE,
-            ))
-            .bind(
-                wanted
-                    .iter()
-                    .map(|n| n.instrument.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(wanted.iter().map(|n| n.limit).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut pages: HashMap<InstrumentCode, Vec<Order>> = HashMap::new();
-            for row in &rows {
-                let order = order_from_row(row)?;
-                pages
-                    .entry(order.instrument.clone())
-                    .or_default()
-                    .push(order);
-            }
-            for need in wanted {
-                let mut page = pages.remove(&need.instrument).unwrap_or_default();
+            if !cache.take_reachable(need, &mut loaded.market.orders) {
                 let mut through = Decimal::ZERO;
+                let mut after = None;
                 loop {
-                    sort_by_priority(&mut page, side);
+                    let page = self.book_page(conn, need, after).await?;
                     let last = page.last().map(|o| (o.price, o.seq));
                     let more = crate::market::take_reachable(
                         need,
@@ -416,10 +433,10 @@ impl PostgresBackend {
                         &mut through,
                         &mut loaded.market.orders,
                     );
-                    let Some((price, seq)) = last.filter(|_| more) else {
-                        break;
-                    };
-                    page = self.book_page_after(conn, need, price, seq).await?;
+                    match last.filter(|_| more) {
+                        Some(last) => after = Some(last),
+                        None => break,
+                    }
                 }
             }
         }
@@ -427,23 +444,50 @@ impl PostgresBackend {
         Ok(())
     }
 
-    /// The next page of a book side after (price, seq), in priority order.
-    async fn book_page_after(
+    /// Every resting order of a book side, in priority order; `None` if it
+    /// has more than [`MAX_BOOK_SIDE`].
+    async fn whole_book_side(
         &self,
         conn: &mut PgConnection,
         need: &crate::market::BookNeed,
-        price: Decimal,
-        seq: i64,
+    ) -> Result<Option<Vec<Order>>, sqlx::Error> {
+        let (_, order_by) = book_order(need.side);
+        let rows = sqlx::query(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = '{side}' \
+             AND status IN ('open', 'partially_filled') ORDER BY {order_by} LIMIT {limit}",
+            side = need.side.as_str(),
+            limit = MAX_BOOK_SIDE + 1,
+        ))
+        .bind(need.instrument.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.len() > MAX_BOOK_SIDE {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(order_from_row)
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// A page of a book side within the need's reach, in priority order,
+    /// after (price, seq) if given.
+    async fn book_page(
+        &self,
+        conn: &mut PgConnection,
+        need: &crate::market::BookNeed,
+        after: Option<(Decimal, i64)>,
     ) -> Result<Vec<Order>, sqlx::Error> {
         let (reach, order_by) = book_order(need.side);
-        let after = match need.side {
+        let after_clause = match need.side {
             Side::Sell => "(price, seq) > ($3, $4)",
             Side::Buy => "(price < $3 OR (price = $3 AND seq > $4))",
         };
+        let (price, seq) = after.unwrap_or_default();
         let rows = sqlx::query(&format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = '{side}' \
-             AND status IN ('open', 'partially_filled') AND price {reach} $2 AND {after} \
-             ORDER BY {order_by} LIMIT {page}",
+             AND status IN ('open', 'partially_filled') AND price {reach} $2 \
+             AND ($5 OR {after_clause}) ORDER BY {order_by} LIMIT {page}",
             side = need.side.as_str(),
             page = crate::market::BOOK_PAGE,
         ))
@@ -451,6 +495,7 @@ impl PostgresBackend {
         .bind(need.limit)
         .bind(price)
         .bind(seq)
+        .bind(after.is_none())
         .fetch_all(&mut *conn)
         .await?;
         rows.iter().map(order_from_row).collect()
@@ -873,8 +918,8 @@ impl PostgresBackend {
 
 /// Writes a batch's accounts, transactions, postings, holds, journal entries,
 /// head, idempotency records, orders and trades in one statement. Data-modifying CTEs run
-/// with one snapshot; the foreign key from postings to their transactions is
-/// checked at the end of the statement, when both exist.
+/// with one snapshot. Postings and trades name the transactions written
+/// beside them, so no foreign key checks them (migration 0004).
 const PERSIST_BATCH: &str = "\
 WITH accounts_written AS (
     INSERT INTO accounts (owner, instrument, balance, held, version)
@@ -1005,13 +1050,6 @@ fn book_order(side: Side) -> (&'static str, &'static str) {
         Side::Sell => ("<=", "price, seq"),
         Side::Buy => (">=", "price DESC, seq"),
     }
-}
-
-fn sort_by_priority(orders: &mut [Order], side: Side) {
-    orders.sort_by(|a, b| match side {
-        Side::Sell => a.price.cmp(&b.price).then(a.seq.cmp(&b.seq)),
-        Side::Buy => b.price.cmp(&a.price).then(a.seq.cmp(&b.seq)),
-    });
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
@@ -1200,6 +1238,7 @@ impl PostgresBackend {
         batch: &[Request],
         now: DateTime<Utc>,
         head: &PgRow,
+        cache: &mut WorkingSetCache,
     ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
         let head_at: Option<DateTime<Utc>> = head.try_get("at")?;
         let head = JournalHead {
@@ -1207,7 +1246,8 @@ impl PostgresBackend {
             hash: head.try_get("hash")?,
         };
         let started = std::time::Instant::now();
-        let loaded = self.load(conn, batch, head, head_at, now).await?;
+        cache.begin(&head);
+        let loaded = self.load(conn, cache, batch, head, head_at, now).await?;
         let loaded_at = started.elapsed();
         let changes =
             crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
@@ -1224,6 +1264,7 @@ impl PostgresBackend {
                     results: changes.results,
                 });
             }
+            cache.committed(&changes);
             tracing::debug!(
                 requests = batch.len(),
                 load_us = loaded_at.as_micros(),
@@ -1285,16 +1326,25 @@ impl Backend for PostgresBackend {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
+        // Taken out for the batch: it goes back only if the batch ends
+        // cleanly, so a failure (or a panic) leaves an empty cache behind.
+        let mut cache = std::mem::take(&mut *self.lock_cache());
         // BEGIN and the head-row lock travel in one round trip.
         let head = conn
             .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
             .await;
         let result = match head {
-            Ok(head) => self.run_batch(&mut conn, batch, now, &head).await,
+            Ok(head) => {
+                self.run_batch(&mut conn, batch, now, &head, &mut cache)
+                    .await
+            }
             Err(error) => Err(BatchFailure::Database(error)),
         };
         match result {
-            Ok(results) => Ok(results),
+            Ok(results) => {
+                *self.lock_cache() = cache;
+                Ok(results)
+            }
             Err(BatchFailure::CommitUnknown {
                 error,
                 head,

@@ -1,0 +1,246 @@
+//! What a node's writer remembers between batches: the accounts, open holds
+//! and whole book sides it last read or wrote, as they stood at one journal
+//! head.
+//!
+//! It is exact, never a guess. Every write of every node takes the journal
+//! head lock and moves the head; so when the head this writer locks is the
+//! one its own last commit left, nothing has changed since, and what it
+//! remembers is what the database holds. When the head is any other (another
+//! node wrote, or a commit's outcome is unknown), everything is forgotten and
+//! read again. Only rows read under the head lock, or written by a commit
+//! that succeeded, enter it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ets_core::matching::Side;
+use ets_core::{Account, AccountKey, Hold, HoldStatus, InstrumentCode, JournalHead};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::engine::Changes;
+use crate::market::{BookNeed, Order};
+
+/// A book side with more resting orders than this is not kept whole: the
+/// writer reads the part a batch reaches, page by page, as without a cache.
+pub(crate) const MAX_BOOK_SIDE: usize = 20_000;
+
+/// Past this many accounts and holds the cache starts again from nothing,
+/// which bounds its memory whatever the ledger's size.
+const MAX_ENTRIES: usize = 500_000;
+
+/// A book side's position: asks lowest price first, bids highest first,
+/// earliest first at one price.
+type Priority = (Decimal, i64);
+
+fn priority(order: &Order) -> Priority {
+    match order.side {
+        Side::Sell => (order.price, order.seq),
+        Side::Buy => (-order.price, order.seq),
+    }
+}
+
+/// The writer's memory of the state at [`WorkingSetCache::head`].
+#[derive(Debug, Default)]
+pub(crate) struct WorkingSetCache {
+    /// The head the remembered state belongs to; `None`: nothing remembered.
+    head: Option<JournalHead>,
+    accounts: HashMap<AccountKey, Account>,
+    /// Open holds only: a closed hold never changes again.
+    holds: HashMap<Uuid, Hold>,
+    /// Whole book sides: every resting order of the side, in priority order.
+    books: HashMap<BookKey, BTreeMap<Priority, Order>>,
+    /// Where each order of `books` is.
+    resting: HashMap<Uuid, (BookKey, Priority)>,
+}
+
+type BookKey = (InstrumentCode, Side);
+
+impl WorkingSetCache {
+    /// Starts a batch under the head lock: keeps what is remembered if
+    /// `head` is the one it belongs to, else forgets it and remembers from
+    /// `head` on.
+    pub(crate) fn begin(&mut self, head: &JournalHead) {
+        let too_big = self.accounts.len() + self.holds.len() > MAX_ENTRIES;
+        if self.head.as_ref() != Some(head) || too_big {
+            *self = Self {
+                head: Some(head.clone()),
+                ..Self::default()
+            };
+        }
+    }
+
+    pub(crate) fn account(&self, key: &AccountKey) -> Option<&Account> {
+        self.accounts.get(key)
+    }
+
+    /// Remembers an account read under the head lock.
+    pub(crate) fn remember_account(&mut self, account: Account) {
+        self.accounts.insert(account.key.clone(), account);
+    }
+
+    pub(crate) fn hold(&self, id: &Uuid) -> Option<&Hold> {
+        self.holds.get(id)
+    }
+
+    /// Remembers a hold read under the head lock, if it is open.
+    pub(crate) fn remember_hold(&mut self, hold: Hold) {
+        if hold.status == HoldStatus::Open {
+            self.holds.insert(hold.id, hold);
+        }
+    }
+
+    /// A resting order of a remembered book side.
+    pub(crate) fn resting_order(&self, id: &Uuid) -> Option<&Order> {
+        let (book, priority) = self.resting.get(id)?;
+        self.books.get(book)?.get(priority)
+    }
+
+    /// Whether the side is remembered whole.
+    pub(crate) fn has_book(&self, instrument: &InstrumentCode, side: Side) -> bool {
+        self.books.contains_key(&(instrument.clone(), side))
+    }
+
+    /// Remembers a whole book side read under the head lock.
+    pub(crate) fn remember_book(
+        &mut self,
+        instrument: &InstrumentCode,
+        side: Side,
+        orders: Vec<Order>,
+    ) {
+        let key = (instrument.clone(), side);
+        let mut book = BTreeMap::new();
+        for order in orders {
+            self.resting
+                .insert(order.id, (key.clone(), priority(&order)));
+            book.insert(priority(&order), order);
+        }
+        self.books.insert(key, book);
+    }
+
+    /// From a remembered book side, the orders `need` can reach, in priority
+    /// order, up to and including the one that brings the running total to
+    /// the quantity needed. `false` (and nothing taken) when the side is not
+    /// remembered.
+    pub(crate) fn take_reachable(&self, need: &BookNeed, into: &mut BTreeMap<Uuid, Order>) -> bool {
+        let Some(book) = self.books.get(&(need.instrument.clone(), need.side)) else {
+            return false;
+        };
+        let reachable = |order: &Order| match need.side {
+            Side::Sell => order.price <= need.limit,
+            Side::Buy => order.price >= need.limit,
+        };
+        let mut through = Decimal::ZERO;
+        for order in book.values().take_while(|o| reachable(o)) {
+            if through >= need.quantity {
+                break;
+            }
+            through += order.remaining();
+            into.insert(order.id, order.clone());
+        }
+        true
+    }
+
+    /// A batch committed: its writes are the state at its new head.
+    pub(crate) fn committed(&mut self, changes: &Changes) {
+        self.head = Some(changes.head.clone());
+        for account in &changes.accounts {
+            self.accounts.insert(account.key.clone(), account.clone());
+        }
+        for hold in &changes.holds {
+            if hold.status == HoldStatus::Open {
+                self.holds.insert(hold.id, hold.clone());
+            } else {
+                self.holds.remove(&hold.id);
+            }
+        }
+        for order in changes.orders.values() {
+            let key = (order.instrument.clone(), order.side);
+            let Some(book) = self.books.get_mut(&key) else {
+                continue;
+            };
+            if order.status.is_resting() {
+                book.insert(priority(order), order.clone());
+                self.resting.insert(order.id, (key, priority(order)));
+            } else {
+                book.remove(&priority(order));
+                self.resting.remove(&order.id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use ets_core::matching::OrderMoney;
+
+    use super::*;
+    use crate::market::OrderStatus;
+
+    fn order(id: u128, side: Side, price: i64, seq: i64, quantity: i64) -> Order {
+        Order {
+            id: Uuid::from_u128(id),
+            participant_id: Uuid::from_u128(99),
+            instrument: InstrumentCode::parse("CEA-2026").expect("code"),
+            side,
+            price: Decimal::new(price, 0),
+            quantity: Decimal::new(quantity, 0),
+            filled: Decimal::ZERO,
+            hold_amount: Decimal::new(quantity, 0),
+            money: OrderMoney::default(),
+            status: OrderStatus::Open,
+            seq,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn head(seq: i64) -> JournalHead {
+        JournalHead {
+            seq,
+            hash: format!("{seq:064}"),
+        }
+    }
+
+    #[test]
+    fn a_book_side_is_taken_in_priority_order_up_to_the_quantity_needed() {
+        let code = InstrumentCode::parse("CEA-2026").expect("code");
+        let mut cache = WorkingSetCache::default();
+        cache.begin(&head(1));
+        cache.remember_book(
+            &code,
+            Side::Buy,
+            vec![
+                order(1, Side::Buy, 50, 10, 5),
+                order(2, Side::Buy, 52, 11, 5),
+                order(3, Side::Buy, 52, 9, 5),
+                order(4, Side::Buy, 48, 1, 5),
+            ],
+        );
+        let need = BookNeed {
+            instrument: code,
+            side: Side::Buy,
+            limit: Decimal::new(50, 0),
+            quantity: Decimal::new(7, 0),
+        };
+        let mut taken = BTreeMap::new();
+        assert!(cache.take_reachable(&need, &mut taken));
+        // 52 (seq 9), then 52 (seq 11) brings the total to 10 ≥ 7: the bid
+        // at 50 is not needed, the one at 48 is out of reach.
+        let ids: Vec<u128> = taken.keys().map(|id| id.as_u128()).collect();
+        assert_eq!(ids, vec![2, 3]);
+    }
+
+    #[test]
+    fn another_head_forgets_everything() {
+        let code = InstrumentCode::parse("CEA-2026").expect("code");
+        let mut cache = WorkingSetCache::default();
+        cache.begin(&head(1));
+        cache.remember_book(&code, Side::Sell, vec![order(1, Side::Sell, 50, 1, 5)]);
+        cache.begin(&head(1));
+        assert!(cache.has_book(&code, Side::Sell));
+        cache.begin(&head(2));
+        assert!(!cache.has_book(&code, Side::Sell));
+        assert!(cache.resting_order(&Uuid::from_u128(1)).is_none());
+    }
+}
