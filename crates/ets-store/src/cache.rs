@@ -1,14 +1,15 @@
 //! What a node's writer remembers between batches: the accounts, open holds
-//! and whole book sides it last read or wrote, as they stood at one journal
-//! head.
+//! and whole book sides it last read or wrote, as they stand at one journal
+//! head, and what the last batch it applied changed.
 //!
 //! It is exact, never a guess. Every write of every node takes the journal
-//! head lock and moves the head; so when the head this writer locks is the
-//! one its own last commit left, nothing has changed since, and what it
-//! remembers is what the database holds. When the head is any other (another
-//! node wrote, or a commit's outcome is unknown), everything is forgotten and
-//! read again. Only rows read under the head lock, or written by a commit
-//! that succeeded, enter it.
+//! head lock and moves the head; a batch commits only if the head it locks is
+//! the one its working set belongs to (its `base`). So what the writer
+//! remembers is what the database holds at that head, or the batch does not
+//! commit: then everything is forgotten and read again. The same holds for a
+//! batch applied while the one before it is still committing: it is applied
+//! on the state that batch leaves, and commits only if that batch did and no
+//! other writer came between.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,7 +18,10 @@ use ets_core::{Account, AccountKey, Hold, HoldStatus, InstrumentCode, JournalHea
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::engine::Changes;
+use chrono::{DateTime, Utc};
+
+use crate::command::{Command, Request};
+use crate::engine::{Changes, Needs, StoredIdempotency};
 use crate::market::{BookNeed, Order};
 
 /// A book side with more resting orders than this is not kept whole: the
@@ -42,8 +46,15 @@ fn priority(order: &Order) -> Priority {
 /// The writer's memory of the state at [`WorkingSetCache::head`].
 #[derive(Debug, Default)]
 pub(crate) struct WorkingSetCache {
-    /// The head the remembered state belongs to; `None`: nothing remembered.
-    head: Option<JournalHead>,
+    /// The head the remembered state belongs to, and its time; `None`:
+    /// nothing remembered.
+    head: Option<(JournalHead, Option<DateTime<Utc>>)>,
+    /// Whether the last batch applied only placed and cancelled orders.
+    orders_only: bool,
+    /// What the last batch applied changed, whole: the orders and holds it
+    /// closed are not in `books` and `holds`, and the database has none of
+    /// it until that batch commits.
+    recent: Recent,
     accounts: HashMap<AccountKey, Account>,
     /// Open holds only: a closed hold never changes again.
     holds: HashMap<Uuid, Hold>,
@@ -55,18 +66,50 @@ pub(crate) struct WorkingSetCache {
 
 type BookKey = (InstrumentCode, Side);
 
+#[derive(Debug, Default)]
+struct Recent {
+    orders: HashMap<Uuid, Order>,
+    holds: HashMap<Uuid, Hold>,
+    idempotency: HashMap<(String, String), StoredIdempotency>,
+}
+
 impl WorkingSetCache {
-    /// Starts a batch under the head lock: keeps what is remembered if
-    /// `head` is the one it belongs to, else forgets it and remembers from
-    /// `head` on.
-    pub(crate) fn begin(&mut self, head: &JournalHead) {
+    /// Starts a batch on `head` (locked, or read when nothing is
+    /// remembered): keeps what is remembered if `head` is the one it belongs
+    /// to, else forgets it and remembers from `head` on.
+    pub(crate) fn begin(&mut self, head: &JournalHead, at: Option<DateTime<Utc>>) {
         let too_big = self.accounts.len() + self.holds.len() > MAX_ENTRIES;
-        if self.head.as_ref() != Some(head) || too_big {
+        if self.head.as_ref().map(|(h, _)| h) != Some(head) || too_big {
             *self = Self {
-                head: Some(head.clone()),
+                head: Some((head.clone(), at)),
                 ..Self::default()
             };
         }
+    }
+
+    /// The head (and its time) the remembered state belongs to.
+    pub(crate) fn base(&self) -> Option<(JournalHead, Option<DateTime<Utc>>)> {
+        self.head.clone()
+    }
+
+    /// Whether `batch` can be applied at `now` while the last batch applied
+    /// is still committing: everything it reads that that batch may change
+    /// must be remembered. That holds when that batch only placed and
+    /// cancelled orders (it changed accounts, holds and orders, all
+    /// remembered or in `recent`), every book side `batch` reaches is
+    /// remembered whole, and both fall on one business day (the price band
+    /// looks back at the previous day's trades, read from the database).
+    pub(crate) fn can_follow(&self, batch: &[Request], now: DateTime<Utc>) -> bool {
+        let Some((_, Some(at))) = &self.head else {
+            return false;
+        };
+        let day = ets_core::instrument::business_date;
+        self.orders_only
+            && day(now.max(*at)) == day(*at)
+            && Needs::of(batch)
+                .book
+                .iter()
+                .all(|need| self.has_book(&need.instrument, need.side))
     }
 
     pub(crate) fn account(&self, key: &AccountKey) -> Option<&Account> {
@@ -79,7 +122,21 @@ impl WorkingSetCache {
     }
 
     pub(crate) fn hold(&self, id: &Uuid) -> Option<&Hold> {
-        self.holds.get(id)
+        self.recent.holds.get(id).or_else(|| self.holds.get(id))
+    }
+
+    /// An order the last batch changed, or a resting order of a remembered
+    /// book side.
+    pub(crate) fn order(&self, id: &Uuid) -> Option<&Order> {
+        self.recent
+            .orders
+            .get(id)
+            .or_else(|| self.resting_order(id))
+    }
+
+    /// An idempotency record the last batch wrote.
+    pub(crate) fn idempotency(&self, key: &(String, String)) -> Option<&StoredIdempotency> {
+        self.recent.idempotency.get(key)
     }
 
     /// Remembers a hold read under the head lock, if it is open.
@@ -89,8 +146,7 @@ impl WorkingSetCache {
         }
     }
 
-    /// A resting order of a remembered book side.
-    pub(crate) fn resting_order(&self, id: &Uuid) -> Option<&Order> {
+    fn resting_order(&self, id: &Uuid) -> Option<&Order> {
         let (book, priority) = self.resting.get(id)?;
         self.books.get(book)?.get(priority)
     }
@@ -140,9 +196,35 @@ impl WorkingSetCache {
         true
     }
 
-    /// A batch committed: its writes are the state at its new head.
-    pub(crate) fn committed(&mut self, changes: &Changes) {
-        self.head = Some(changes.head.clone());
+    /// A batch was applied: its writes are the state at its new head (it is
+    /// committed next; if that fails, the writer forgets everything).
+    pub(crate) fn apply(&mut self, changes: &Changes, batch: &[Request]) {
+        if !changes.journal.is_empty() {
+            self.head = Some((changes.head.clone(), Some(changes.at)));
+        }
+        self.orders_only = batch.iter().all(|request| {
+            matches!(
+                request.command,
+                Command::PlaceOrder(_) | Command::CancelOrder { .. }
+            )
+        });
+        self.recent = Recent {
+            orders: changes.orders.clone().into_iter().collect(),
+            holds: changes.holds.iter().map(|h| (h.id, h.clone())).collect(),
+            idempotency: changes
+                .idempotency
+                .iter()
+                .map(|(key, outcome)| {
+                    (
+                        (key.scope.clone(), key.key.clone()),
+                        StoredIdempotency {
+                            fingerprint: key.fingerprint.clone(),
+                            outcome: outcome.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        };
         for account in &changes.accounts {
             self.accounts.insert(account.key.clone(), account.clone());
         }
@@ -206,7 +288,7 @@ mod tests {
     fn a_book_side_is_taken_in_priority_order_up_to_the_quantity_needed() {
         let code = InstrumentCode::parse("CEA-2026").expect("code");
         let mut cache = WorkingSetCache::default();
-        cache.begin(&head(1));
+        cache.begin(&head(1), None);
         cache.remember_book(
             &code,
             Side::Buy,
@@ -235,12 +317,12 @@ mod tests {
     fn another_head_forgets_everything() {
         let code = InstrumentCode::parse("CEA-2026").expect("code");
         let mut cache = WorkingSetCache::default();
-        cache.begin(&head(1));
+        cache.begin(&head(1), None);
         cache.remember_book(&code, Side::Sell, vec![order(1, Side::Sell, 50, 1, 5)]);
-        cache.begin(&head(1));
+        cache.begin(&head(1), None);
         assert!(cache.has_book(&code, Side::Sell));
-        cache.begin(&head(2));
+        cache.begin(&head(2), None);
         assert!(!cache.has_book(&code, Side::Sell));
-        assert!(cache.resting_order(&Uuid::from_u128(1)).is_none());
+        assert!(cache.order(&Uuid::from_u128(1)).is_none());
     }
 }

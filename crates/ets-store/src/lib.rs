@@ -42,6 +42,7 @@ pub use command::{
 };
 pub use market::{NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
+use postgres::NotPrepared;
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
@@ -687,16 +688,48 @@ fn system_actor() -> Actor {
 /// The writer: takes every job waiting (up to [`MAX_BATCH`]), executes them
 /// as one batch, and answers each. If the batch fails as a whole, each job is
 /// retried alone so that one bad request cannot fail the others.
+///
+/// On PostgreSQL it works two batches at once: while one commits on a task
+/// of its own, the next is applied on the state the first leaves
+/// ([`PostgresBackend::prepare`]); it commits once the first has, if no other
+/// node wrote in between ([`PostgresBackend::commit_prepared`]). Anything
+/// else (SQLite, a batch that cannot be applied ahead, a failure, another
+/// node's commit) takes the locked path: lock the head, read, apply, commit.
 async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters: Arc<Counters>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut last_size = 0;
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut flight: Option<Flight> = None;
+    let mut locked_left = 0u32;
+    loop {
+        // Wait for requests; a batch in flight is answered as soon as it lands.
+        let woke = match flight.as_mut() {
+            None => Woke::Jobs(jobs.recv_many(&mut batch, MAX_BATCH).await),
+            Some(current) => tokio::select! {
+                landed = &mut current.commit => Woke::Landed(landed),
+                received = jobs.recv_many(&mut batch, MAX_BATCH) => Woke::Jobs(received),
+            },
+        };
+        match woke {
+            Woke::Landed(landed) => {
+                let current = flight.take().expect("a batch in flight");
+                land(&backend, &counters, current, landed, &mut locked_left).await;
+                continue;
+            }
+            Woke::Jobs(0) => {
+                if let Some(mut current) = flight.take() {
+                    let landed = (&mut current.commit).await;
+                    land(&backend, &counters, current, landed, &mut locked_left).await;
+                }
+                return;
+            }
+            Woke::Jobs(_) => {}
+        }
         // Group commit: when fewer requests wait than the last batch carried,
         // the rest are most likely being resubmitted right now by the callers
         // the last commit woke. Give them a moment instead of committing a
         // lone straggler and splitting the load into one big and one tiny batch.
         let mut patience = 8;
-        while batch.len() < last_size / 2 && patience > 0 {
+        while batch.len() < last_size / 2 && patience > 0 && flight.is_none() {
             tokio::task::yield_now().await;
             while batch.len() < MAX_BATCH
                 && let Ok(job) = jobs.try_recv()
@@ -707,41 +740,167 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
         }
         last_size = batch.len();
         let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
-        match execute_guarded(&backend, requests).await {
-            Ok(results) => {
-                counters.batches.fetch_add(1, Ordering::Relaxed);
-                for result in &results {
-                    let counter = match result {
-                        Ok(committed) if committed.replayed => &counters.replayed,
-                        Ok(_) => &counters.committed,
-                        Err(_) => &counters.refused,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(result.map_err(StoreError::from));
-                }
+        let taken = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        let Inner::Postgres(postgres) = &*backend else {
+            let result = execute_guarded(&backend, requests).await;
+            answer(&backend, &counters, taken, result).await;
+            continue;
+        };
+        let mut prepared = if locked_left > 0 {
+            locked_left -= 1;
+            Err(NotPrepared::Failed)
+        } else {
+            prepare_guarded(postgres, &requests, flight.is_some()).await
+        };
+        if let Some(mut current) = flight.take() {
+            let landed = (&mut current.commit).await;
+            if !land(&backend, &counters, current, landed, &mut locked_left).await {
+                // It was applied on the state that batch would have left.
+                prepared = Err(NotPrepared::Failed);
+            } else if matches!(prepared, Err(NotPrepared::Behind)) {
+                prepared = prepare_guarded(postgres, &requests, false).await;
             }
-            Err(error) if batch.len() > 1 => {
-                tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
-                for job in batch.drain(..) {
-                    let single = vec![job.request.clone()];
-                    let result = execute_guarded(&backend, single)
-                        .await
-                        .and_then(|mut results| {
-                            results
-                                .pop()
-                                .expect("one result per request")
-                                .map_err(StoreError::from)
-                        });
-                    let _ = job.reply.send(result);
-                }
+        }
+        match prepared {
+            Ok(prepared) => {
+                let postgres = postgres.clone();
+                flight = Some(Flight {
+                    jobs: taken,
+                    requests,
+                    commit: tokio::spawn(async move { postgres.commit_prepared(prepared).await }),
+                });
             }
-            Err(error) => {
-                tracing::error!(error = ?error, "write failed");
-                if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(error));
-                }
+            Err(_) => {
+                let result = execute_guarded(&backend, requests).await;
+                answer(&backend, &counters, taken, result).await;
+            }
+        }
+    }
+}
+
+/// What the writer woke up to.
+enum Woke {
+    Jobs(usize),
+    Landed(Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>),
+}
+
+/// What a prepared batch's commit answers: `None` if another node moved the
+/// head first (nothing written).
+type CommitAnswer = Option<Vec<Result<Committed, CommandError>>>;
+
+/// A prepared batch committing on its own task.
+struct Flight {
+    jobs: Vec<Job>,
+    requests: Vec<Request>,
+    commit: tokio::task::JoinHandle<Result<CommitAnswer, StoreError>>,
+}
+
+/// After another node's commit made a prepared batch void, this many
+/// batches take the locked path before the writer applies ahead again: with
+/// several busy nodes, applying ahead would mostly be wasted.
+const LOCKED_AFTER_STALE: u32 = 32;
+
+/// [`PostgresBackend::prepare`] on a task of its own (a panic fails only the
+/// preparing; the cache stays forgotten).
+async fn prepare_guarded(
+    postgres: &PostgresBackend,
+    requests: &[Request],
+    behind: bool,
+) -> Result<postgres::Prepared, NotPrepared> {
+    let postgres = postgres.clone();
+    let requests = requests.to_vec();
+    tokio::spawn(async move { postgres.prepare(&requests, Utc::now(), behind).await })
+        .await
+        .unwrap_or(Err(NotPrepared::Failed))
+}
+
+/// Answers a batch that was in flight. Returns whether it committed as
+/// prepared; if it did not, the cache is forgotten and its requests are
+/// applied again on the locked path (nothing of them was written).
+async fn land(
+    backend: &Arc<Inner>,
+    counters: &Counters,
+    flight: Flight,
+    landed: Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>,
+    locked_left: &mut u32,
+) -> bool {
+    let forget = || {
+        if let Inner::Postgres(postgres) = &**backend {
+            postgres.forget_cache();
+        }
+    };
+    match landed {
+        Ok(Ok(Some(results))) => {
+            answer(backend, counters, flight.jobs, Ok(results)).await;
+            return true;
+        }
+        Ok(Ok(None)) => {
+            forget();
+            *locked_left = LOCKED_AFTER_STALE;
+            let result = execute_guarded(backend, flight.requests).await;
+            answer(backend, counters, flight.jobs, result).await;
+        }
+        Ok(Err(StoreError::Database(error))) => {
+            forget();
+            tracing::warn!(error = %error, "a prepared batch failed; applying it again under the lock");
+            let result = execute_guarded(backend, flight.requests).await;
+            answer(backend, counters, flight.jobs, result).await;
+        }
+        Ok(Err(error)) => {
+            forget();
+            answer(backend, counters, flight.jobs, Err(error)).await;
+        }
+        Err(_) => {
+            forget();
+            let error = StoreError::Internal("the batch failed; see the log");
+            answer(backend, counters, flight.jobs, Err(error)).await;
+        }
+    }
+    false
+}
+
+/// Answers each job of a batch; if the batch failed as a whole, retries each
+/// job alone so that one bad request cannot fail the others.
+async fn answer(
+    backend: &Arc<Inner>,
+    counters: &Counters,
+    mut batch: Vec<Job>,
+    result: Result<Vec<Result<Committed, CommandError>>, StoreError>,
+) {
+    match result {
+        Ok(results) => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            for result in &results {
+                let counter = match result {
+                    Ok(committed) if committed.replayed => &counters.replayed,
+                    Ok(_) => &counters.committed,
+                    Err(_) => &counters.refused,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            for (job, result) in batch.drain(..).zip(results) {
+                let _ = job.reply.send(result.map_err(StoreError::from));
+            }
+        }
+        Err(error) if batch.len() > 1 => {
+            tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
+            for job in batch.drain(..) {
+                let single = vec![job.request.clone()];
+                let result = execute_guarded(backend, single)
+                    .await
+                    .and_then(|mut results| {
+                        results
+                            .pop()
+                            .expect("one result per request")
+                            .map_err(StoreError::from)
+                    });
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, "write failed");
+            if let Some(job) = batch.pop() {
+                let _ = job.reply.send(Err(error));
             }
         }
     }

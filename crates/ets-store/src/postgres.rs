@@ -93,6 +93,11 @@ impl PostgresBackend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Forgets what the writer remembers (a prepared batch did not commit).
+    pub(crate) fn forget_cache(&self) {
+        *self.lock_cache() = WorkingSetCache::default();
+    }
+
     async fn load(
         &self,
         conn: &mut PgConnection,
@@ -125,6 +130,12 @@ impl PostgresBackend {
                         outcome: row.get("outcome"),
                     },
                 );
+            }
+            // The batch before this one may not have committed yet.
+            for key in &needs.idempotency {
+                if let Some(stored) = cache.idempotency(key) {
+                    loaded.idempotency.insert(key.clone(), stored.clone());
+                }
             }
         }
 
@@ -393,7 +404,7 @@ impl PostgresBackend {
         }
         let mut ids: Vec<Uuid> = Vec::new();
         for id in &needs.orders {
-            match cache.resting_order(id) {
+            match cache.order(id) {
                 Some(order) => {
                     loaded.market.orders.insert(order.id, order.clone());
                 }
@@ -1240,41 +1251,185 @@ impl PostgresBackend {
         head: &PgRow,
         cache: &mut WorkingSetCache,
     ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
-        let head_at: Option<DateTime<Utc>> = head.try_get("at")?;
-        let head = JournalHead {
-            seq: head.try_get("seq")?,
-            hash: head.try_get("hash")?,
-        };
+        let (head, head_at) = head_of(head)?;
+        cache.begin(&head, head_at);
+        let changes = self.apply(conn, cache, batch, head, head_at, now).await?;
+        self.write(conn, changes).await
+    }
+
+    /// Loads what the batch needs (from the cache, else the database),
+    /// applies it, and makes the cache the state it leaves.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        cache: &mut WorkingSetCache,
+        batch: &[Request],
+        head: JournalHead,
+        head_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Changes, BatchFailure> {
         let started = std::time::Instant::now();
-        cache.begin(&head);
         let loaded = self.load(conn, cache, batch, head, head_at, now).await?;
         let loaded_at = started.elapsed();
         let changes =
             crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
-        let applied_at = started.elapsed();
+        cache.apply(&changes, batch);
+        tracing::debug!(
+            requests = batch.len(),
+            load_us = loaded_at.as_micros(),
+            apply_us = (started.elapsed() - loaded_at).as_micros(),
+            "batch applied"
+        );
+        Ok(changes)
+    }
+
+    /// Writes an applied batch and commits it (inside `BEGIN` and the head
+    /// lock); rolls back if it writes nothing.
+    async fn write(
+        &self,
+        conn: &mut PgConnection,
+        changes: Changes,
+    ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
         if changes.is_empty() {
             conn.execute("ROLLBACK").await?;
-        } else {
-            self.persist(conn, &changes).await?;
-            let persisted_at = started.elapsed();
-            if let Err(error) = conn.execute("COMMIT").await {
-                return Err(BatchFailure::CommitUnknown {
-                    error,
-                    head: changes.head,
-                    results: changes.results,
-                });
-            }
-            cache.committed(&changes);
-            tracing::debug!(
-                requests = batch.len(),
-                load_us = loaded_at.as_micros(),
-                apply_us = (applied_at - loaded_at).as_micros(),
-                persist_us = (persisted_at - applied_at).as_micros(),
-                commit_us = (started.elapsed() - persisted_at).as_micros(),
-                "batch committed"
-            );
+            return Ok(changes.results);
         }
+        let started = std::time::Instant::now();
+        self.persist(conn, &changes).await?;
+        let persisted_at = started.elapsed();
+        if let Err(error) = conn.execute("COMMIT").await {
+            return Err(BatchFailure::CommitUnknown {
+                error,
+                head: changes.head,
+                results: changes.results,
+            });
+        }
+        tracing::debug!(
+            requests = changes.results.len(),
+            persist_us = persisted_at.as_micros(),
+            commit_us = (started.elapsed() - persisted_at).as_micros(),
+            "batch committed"
+        );
         Ok(changes.results)
+    }
+
+    /// Applies a batch on what the writer remembers, before taking the head
+    /// lock, so that it can be done while the batch before it commits
+    /// (`behind`). What is not remembered is read from the database as it
+    /// is. The result commits only if the head is still the one it was
+    /// applied on ([`PostgresBackend::commit_prepared`]); then every read was
+    /// exact, since every write moves the head.
+    pub(crate) async fn prepare(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+        behind: bool,
+    ) -> Result<Prepared, NotPrepared> {
+        let mut cache = std::mem::take(&mut *self.lock_cache());
+        if behind && !cache.can_follow(batch, now) {
+            *self.lock_cache() = cache;
+            return Err(NotPrepared::Behind);
+        }
+        match self.prepare_on(&mut cache, batch, now).await {
+            Ok(prepared) => {
+                *self.lock_cache() = cache;
+                Ok(prepared)
+            }
+            // The cache stays forgotten.
+            Err(_) => Err(NotPrepared::Failed),
+        }
+    }
+
+    async fn prepare_on(
+        &self,
+        cache: &mut WorkingSetCache,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, BatchFailure> {
+        let mut conn = self.pool.acquire().await?;
+        let (base, base_at) = match cache.base() {
+            Some(base) => base,
+            None => {
+                let row = conn
+                    .fetch_one("SELECT seq, hash, at FROM journal_head WHERE id = 1")
+                    .await?;
+                let (head, at) = head_of(&row)?;
+                cache.begin(&head, at);
+                (head, at)
+            }
+        };
+        let changes = self
+            .apply(&mut conn, cache, batch, base.clone(), base_at, now)
+            .await?;
+        Ok(Prepared { base, changes })
+    }
+
+    /// Commits a prepared batch if the locked head is still the one it was
+    /// applied on. `Ok(None)`: another writer moved the head; nothing was
+    /// written.
+    pub(crate) async fn commit_prepared(
+        &self,
+        prepared: Prepared,
+    ) -> Result<Option<Vec<Result<Committed, CommandError>>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = match conn.fetch_one(BEGIN_AND_LOCK_HEAD).await {
+            Ok(row) => match head_of(&row) {
+                Ok((head, _)) if head == prepared.base => {
+                    self.write(&mut conn, prepared.changes).await.map(Some)
+                }
+                Ok(_) => {
+                    if conn.execute("ROLLBACK").await.is_err() {
+                        conn.close_on_drop();
+                    }
+                    return Ok(None);
+                }
+                Err(error) => Err(BatchFailure::Database(error)),
+            },
+            Err(error) => Err(BatchFailure::Database(error)),
+        };
+        self.finish(conn, result).await
+    }
+
+    /// Ends a batch's transaction: after a failure, rolls back (or discards
+    /// the connection); after a failed COMMIT, finds out whether it committed.
+    async fn finish<T>(
+        &self,
+        mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+        result: Result<T, BatchFailure>,
+    ) -> Result<T, StoreError>
+    where
+        T: CommitResults,
+    {
+        match result {
+            Ok(results) => Ok(results),
+            Err(BatchFailure::CommitUnknown {
+                error,
+                head,
+                results,
+            }) => {
+                conn.close_on_drop();
+                match self.committed(&head).await {
+                    Ok(true) => Ok(T::from_results(results)),
+                    Ok(false) => Err(error.into()),
+                    Err(_) => {
+                        tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
+                        Err(StoreError::Internal(
+                            "the database did not confirm the commit; retry with the same Idempotency-Key",
+                        ))
+                    }
+                }
+            }
+            Err(failure) => {
+                if conn.execute("ROLLBACK").await.is_err() {
+                    // A connection in an unknown state never goes back to the pool.
+                    conn.close_on_drop();
+                }
+                match failure {
+                    BatchFailure::Database(error) => Err(error.into()),
+                    _ => Err(StoreError::Internal("applying the batch failed")),
+                }
+            }
+        }
     }
 
     /// After a failed COMMIT the transaction may or may not have committed
@@ -1286,6 +1441,51 @@ impl PostgresBackend {
             .fetch_optional(&self.pool)
             .await?;
         Ok(hash.as_deref() == Some(head.hash.as_str()))
+    }
+}
+
+/// `BEGIN` and the journal head lock, in one round trip.
+const BEGIN_AND_LOCK_HEAD: &str =
+    "BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE";
+
+fn head_of(row: &PgRow) -> Result<(JournalHead, Option<DateTime<Utc>>), sqlx::Error> {
+    let head = JournalHead {
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+    };
+    Ok((head, row.try_get("at")?))
+}
+
+/// A batch applied ahead of its commit ([`PostgresBackend::prepare`]).
+pub(crate) struct Prepared {
+    /// The head it was applied on: it commits only if the head is still this.
+    base: JournalHead,
+    changes: Changes,
+}
+
+/// Why a batch was not prepared ahead; the writer then takes the locked path.
+pub(crate) enum NotPrepared {
+    /// The batch still committing may change what this one reads: prepare it
+    /// once that one is done.
+    Behind,
+    /// Reading failed or applying panicked; the cache is forgotten.
+    Failed,
+}
+
+/// What a committed batch answers, whichever way the commit was confirmed.
+trait CommitResults {
+    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self;
+}
+
+impl CommitResults for Vec<Result<Committed, CommandError>> {
+    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self {
+        results
+    }
+}
+
+impl CommitResults for Option<Vec<Result<Committed, CommandError>>> {
+    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self {
+        Some(results)
     }
 }
 
@@ -1329,50 +1529,17 @@ impl Backend for PostgresBackend {
         // Taken out for the batch: it goes back only if the batch ends
         // cleanly, so a failure (or a panic) leaves an empty cache behind.
         let mut cache = std::mem::take(&mut *self.lock_cache());
-        // BEGIN and the head-row lock travel in one round trip.
-        let head = conn
-            .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
-            .await;
-        let result = match head {
+        let result = match conn.fetch_one(BEGIN_AND_LOCK_HEAD).await {
             Ok(head) => {
                 self.run_batch(&mut conn, batch, now, &head, &mut cache)
                     .await
             }
             Err(error) => Err(BatchFailure::Database(error)),
         };
-        match result {
-            Ok(results) => {
-                *self.lock_cache() = cache;
-                Ok(results)
-            }
-            Err(BatchFailure::CommitUnknown {
-                error,
-                head,
-                results,
-            }) => {
-                conn.close_on_drop();
-                match self.committed(&head).await {
-                    Ok(true) => Ok(results),
-                    Ok(false) => Err(error.into()),
-                    Err(_) => {
-                        tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
-                        Err(StoreError::Internal(
-                            "the database did not confirm the commit; retry with the same Idempotency-Key",
-                        ))
-                    }
-                }
-            }
-            Err(failure) => {
-                if conn.execute("ROLLBACK").await.is_err() {
-                    // A connection in an unknown state never goes back to the pool.
-                    conn.close_on_drop();
-                }
-                match failure {
-                    BatchFailure::Database(error) => Err(error.into()),
-                    _ => Err(StoreError::Internal("applying the batch failed")),
-                }
-            }
+        if result.is_ok() {
+            *self.lock_cache() = cache;
         }
+        self.finish(conn, result).await
     }
 
     async fn holdings(
