@@ -702,11 +702,14 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
     let mut locked_left = 0u32;
     loop {
         // Wait for requests; a batch in flight is answered as soon as it lands.
+        let room = MAX_BATCH - batch.len();
         let woke = match flight.as_mut() {
+            None if !batch.is_empty() => Woke::Ready,
             None => Woke::Jobs(jobs.recv_many(&mut batch, MAX_BATCH).await),
+            Some(current) if room == 0 => Woke::Landed((&mut current.commit).await),
             Some(current) => tokio::select! {
                 landed = &mut current.commit => Woke::Landed(landed),
-                received = jobs.recv_many(&mut batch, MAX_BATCH) => Woke::Jobs(received),
+                received = jobs.recv_many(&mut batch, room) => Woke::Jobs(received),
             },
         };
         match woke {
@@ -716,13 +719,31 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
                 continue;
             }
             Woke::Jobs(0) => {
+                // The store is closing: finish what was taken, then stop.
                 if let Some(mut current) = flight.take() {
                     let landed = (&mut current.commit).await;
                     land(&backend, &counters, current, landed, &mut locked_left).await;
                 }
+                if !batch.is_empty() {
+                    let requests: Vec<Request> =
+                        batch.iter().map(|job| job.request.clone()).collect();
+                    let result = execute_guarded(&backend, requests).await;
+                    answer(&backend, &counters, std::mem::take(&mut batch), result).await;
+                }
                 return;
             }
-            Woke::Jobs(_) => {}
+            Woke::Jobs(_) | Woke::Ready => {}
+        }
+        // While a batch commits, gather at least as many requests as it
+        // carries before applying the next: the database is busy anyway, and
+        // the callers the last commit woke are sending their next requests.
+        // Applying the first to arrive would split the load into a big batch
+        // and a run of tiny ones, each paying a whole commit.
+        if flight
+            .as_ref()
+            .is_some_and(|current| batch.len() < current.jobs.len())
+        {
+            continue;
         }
         // Group commit: when fewer requests wait than the last batch carried,
         // the rest are most likely being resubmitted right now by the callers
@@ -780,6 +801,9 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
 
 /// What the writer woke up to.
 enum Woke {
+    /// Requests were taken already.
+    Ready,
+    /// This many requests arrived (none: the store is closing).
     Jobs(usize),
     Landed(Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>),
 }
