@@ -49,8 +49,9 @@ pub(crate) struct WorkingSetCache {
     /// The head the remembered state belongs to, and its time; `None`:
     /// nothing remembered.
     head: Option<(JournalHead, Option<DateTime<Utc>>)>,
-    /// Whether the last batch applied only placed and cancelled orders.
-    orders_only: bool,
+    /// Whether the last batch applied changed only rows the cache covers:
+    /// it placed and cancelled orders and moved ledger legs.
+    touched_only_cached: bool,
     /// What the last batch applied changed, whole: the orders and holds it
     /// closed are not in `books` and `holds`, and the database has none of
     /// it until that batch commits.
@@ -95,8 +96,8 @@ impl WorkingSetCache {
     /// Whether `batch` can be applied at `now` while the last batch applied
     /// is still committing: everything it reads that that batch may change
     /// must be remembered. That holds when that batch only placed and
-    /// cancelled orders (it changed accounts, holds and orders, all
-    /// remembered or in `recent`), every book side `batch` reaches is
+    /// cancelled orders and moved ledger legs (it changed accounts, holds and
+    /// orders, all remembered or in `recent`), every book side `batch` reaches is
     /// remembered whole, and both fall on one business day (the price band
     /// looks back at the previous day's trades, read from the database).
     pub(crate) fn can_follow(&self, batch: &[Request], now: DateTime<Utc>) -> bool {
@@ -104,7 +105,7 @@ impl WorkingSetCache {
             return false;
         };
         let day = ets_core::instrument::business_date;
-        self.orders_only
+        self.touched_only_cached
             && day(now.max(*at)) == day(*at)
             && Needs::of(batch)
                 .book
@@ -202,10 +203,10 @@ impl WorkingSetCache {
         if !changes.journal.is_empty() {
             self.head = Some((changes.head.clone(), Some(changes.at)));
         }
-        self.orders_only = batch.iter().all(|request| {
+        self.touched_only_cached = batch.iter().all(|request| {
             matches!(
                 request.command,
-                Command::PlaceOrder(_) | Command::CancelOrder { .. }
+                Command::PlaceOrder(_) | Command::CancelOrder { .. } | Command::Ledger(_)
             )
         });
         self.recent = Recent {
