@@ -11,7 +11,7 @@
 //! on the state that batch leaves, and commits only if that batch did and no
 //! other writer came between.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ets_core::matching::Side;
 use ets_core::{Account, AccountKey, Hold, HoldStatus, InstrumentCode, JournalHead};
@@ -63,6 +63,13 @@ pub(crate) struct WorkingSetCache {
     books: HashMap<BookKey, BTreeMap<Priority, Order>>,
     /// Where each order of `books` is.
     resting: HashMap<Uuid, (BookKey, Priority)>,
+    /// Sides found to have more than [`MAX_BOOK_SIDE`] resting orders.
+    oversized: HashSet<BookKey>,
+    /// Whether a batch was applied on this state since it started from
+    /// nothing. Until then another node may be writing too (its commit is
+    /// what emptied the cache), so book sides are read page by page, not
+    /// whole: whole sides pay off only for a writer that keeps its state.
+    steady: bool,
 }
 
 type BookKey = (InstrumentCode, Side);
@@ -79,13 +86,17 @@ impl WorkingSetCache {
     /// remembered): keeps what is remembered if `head` is the one it belongs
     /// to, else forgets it and remembers from `head` on.
     pub(crate) fn begin(&mut self, head: &JournalHead, at: Option<DateTime<Utc>>) {
-        let too_big = self.accounts.len() + self.holds.len() > MAX_ENTRIES;
-        if self.head.as_ref().map(|(h, _)| h) != Some(head) || too_big {
+        if self.head.as_ref().map(|(h, _)| h) != Some(head) || self.too_big() {
             *self = Self {
                 head: Some((head.clone(), at)),
                 ..Self::default()
             };
         }
+    }
+
+    /// Whether it holds more than its bound, and should start again.
+    pub(crate) fn too_big(&self) -> bool {
+        self.accounts.len() + self.holds.len() + self.resting.len() > MAX_ENTRIES
     }
 
     /// The head (and its time) the remembered state belongs to.
@@ -157,6 +168,18 @@ impl WorkingSetCache {
         self.books.contains_key(&(instrument.clone(), side))
     }
 
+    /// Whether a batch reaching this side should read it whole, to
+    /// remember it.
+    pub(crate) fn wants_whole(&self, instrument: &InstrumentCode, side: Side) -> bool {
+        let key = (instrument.clone(), side);
+        self.steady && !self.books.contains_key(&key) && !self.oversized.contains(&key)
+    }
+
+    /// Remembers that a side is too big to keep whole.
+    pub(crate) fn remember_oversized(&mut self, instrument: &InstrumentCode, side: Side) {
+        self.oversized.insert((instrument.clone(), side));
+    }
+
     /// Remembers a whole book side read under the head lock.
     pub(crate) fn remember_book(
         &mut self,
@@ -203,6 +226,7 @@ impl WorkingSetCache {
         if !changes.journal.is_empty() {
             self.head = Some((changes.head.clone(), Some(changes.at)));
         }
+        self.steady = true;
         self.touched_only_cached = batch.iter().all(|request| {
             matches!(
                 request.command,
@@ -290,6 +314,10 @@ mod tests {
         let code = InstrumentCode::parse("CEA-2026").expect("code");
         let mut cache = WorkingSetCache::default();
         cache.begin(&head(1), None);
+        assert!(
+            !cache.wants_whole(&code, Side::Buy),
+            "a fresh cache reads pages"
+        );
         cache.remember_book(
             &code,
             Side::Buy,

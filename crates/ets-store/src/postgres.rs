@@ -425,12 +425,14 @@ impl PostgresBackend {
         }
         crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         // Each book side the batch reaches: remembered whole (read whole
-        // once, if it is not too big), else read page by page.
+        // once by a steady writer, if it is not too big), else read page by
+        // page.
         for need in &needs.book {
-            if !cache.has_book(&need.instrument, need.side)
-                && let Some(orders) = self.whole_book_side(conn, need).await?
-            {
-                cache.remember_book(&need.instrument, need.side, orders);
+            if cache.wants_whole(&need.instrument, need.side) {
+                match self.whole_book_side(conn, need).await? {
+                    Some(orders) => cache.remember_book(&need.instrument, need.side, orders),
+                    None => cache.remember_oversized(&need.instrument, need.side),
+                }
             }
             if !cache.take_reachable(need, &mut loaded.market.orders) {
                 let mut through = Decimal::ZERO;
@@ -1326,6 +1328,9 @@ impl PostgresBackend {
         behind: bool,
     ) -> Result<Prepared, NotPrepared> {
         let mut cache = std::mem::take(&mut *self.lock_cache());
+        if cache.too_big() {
+            cache = WorkingSetCache::default();
+        }
         if behind && !cache.can_follow(batch, now) {
             *self.lock_cache() = cache;
             return Err(NotPrepared::Behind);
