@@ -20,6 +20,9 @@ ALTER TABLE trades DROP CONSTRAINT trades_transaction_id_fkey;
 ALTER TABLE journal ALTER COLUMN payload SET COMPRESSION lz4;
 ALTER TABLE idempotency_keys ALTER COLUMN outcome SET COMPRESSION lz4;
 
--- No query reads holds by account (a hold is read by its id, which is its
--- order's, proposal's, bid's or pledge's); the index only cost every write.
+-- Two indexes no query uses, which only cost every write: holds are read by
+-- id (an order's, proposal's, bid's or pledge's), never by account; postings
+-- are read by account (history, balances as of an instant), never by
+-- transaction (a transaction's postings are in its journal entry).
 DROP INDEX holds_open_by_account;
+DROP INDEX postings_by_transaction;
