@@ -1120,16 +1120,16 @@ fn working_folder() -> std::path::PathBuf {
     dir
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
- {
+/// `run_market` with `nodes` server processes on a fresh PostgreSQL database;
+/// skipped (loudly) without `TEST_DATABASE_URL`.
+async fn run_market_on_postgres(nodes: usize) {
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
     let url = db.url.clone();
     let run = tokio::task::spawn_blocking(move || {
         let dir = working_folder();
-        run_market(&dir, &url, 2);
+        run_market(&dir, &url, nodes);
         let _ = std::fs::remove_dir_all(dir);
     })
     .await;
@@ -1139,26 +1139,19 @@ async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_un
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
+ {
+    run_market_on_postgres(2).await;
+}
+
 /// One node alone applies each batch while the one before it commits (the
 /// writer's pipelined path); two nodes mostly void each other's and take the
 /// locked path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn one_node_on_postgresql_keeps_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
  {
-    let Some(db) = TestDatabase::postgres().await else {
-        return;
-    };
-    let url = db.url.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        let dir = working_folder();
-        run_market(&dir, &url, 1);
-        let _ = std::fs::remove_dir_all(dir);
-    })
-    .await;
-    drop(db);
-    if let Err(failure) = run {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    run_market_on_postgres(1).await;
 }
 
 #[test]
