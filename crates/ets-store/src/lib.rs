@@ -848,38 +848,32 @@ async fn land(
     landed: Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>,
     locked_left: &mut u32,
 ) -> bool {
-    let forget = || {
-        if let Inner::Postgres(postgres) = &**backend {
-            postgres.forget_cache();
-        }
-    };
-    match landed {
+    let outcome = match landed {
         Ok(Ok(Some(results))) => {
             answer(backend, counters, flight.jobs, Ok(results)).await;
             return true;
         }
-        Ok(Ok(None)) => {
-            forget();
-            *locked_left = LOCKED_AFTER_STALE;
-            let result = execute_guarded(backend, flight.requests).await;
-            answer(backend, counters, flight.jobs, result).await;
-        }
-        Ok(Err(StoreError::Database(error))) => {
-            forget();
-            tracing::warn!(error = %error, "a prepared batch failed; applying it again under the lock");
-            let result = execute_guarded(backend, flight.requests).await;
-            answer(backend, counters, flight.jobs, result).await;
-        }
-        Ok(Err(error)) => {
-            forget();
-            answer(backend, counters, flight.jobs, Err(error)).await;
-        }
-        Err(_) => {
-            forget();
-            let error = StoreError::Internal("the batch failed; see the log");
-            answer(backend, counters, flight.jobs, Err(error)).await;
-        }
+        Ok(outcome) => outcome,
+        Err(_) => Err(StoreError::Internal("the batch failed; see the log")),
+    };
+    // Nothing of it was written (or that is unknown, and it is not retried
+    // as a batch): what the writer applied on it is void.
+    if let Inner::Postgres(postgres) = &**backend {
+        postgres.forget_cache();
     }
+    let result = match outcome {
+        // Another node moved the head first.
+        Ok(_) => {
+            *locked_left = LOCKED_AFTER_STALE;
+            execute_guarded(backend, flight.requests).await
+        }
+        Err(StoreError::Database(error)) => {
+            tracing::warn!(error = %error, "a prepared batch failed; applying it again under the lock");
+            execute_guarded(backend, flight.requests).await
+        }
+        Err(error) => Err(error),
+    };
+    answer(backend, counters, flight.jobs, result).await;
     false
 }
 

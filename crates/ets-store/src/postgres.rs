@@ -15,7 +15,8 @@ use ets_core::{
     InstrumentKind, JournalEntry, JournalHead, Owner, Participant, RegionCode, Role,
 };
 use rust_decimal::Decimal;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
@@ -1384,34 +1385,25 @@ impl PostgresBackend {
         prepared: Prepared,
     ) -> Result<Option<Vec<Result<Committed, CommandError>>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let result = match conn.fetch_one(BEGIN_AND_LOCK_HEAD).await {
-            Ok(row) => match head_of(&row) {
-                Ok((head, _)) if head == prepared.base => {
-                    self.write(&mut conn, prepared.changes).await.map(Some)
-                }
-                Ok(_) => {
-                    if conn.execute("ROLLBACK").await.is_err() {
-                        conn.close_on_drop();
-                    }
-                    return Ok(None);
-                }
-                Err(error) => Err(BatchFailure::Database(error)),
-            },
+        let locked = conn.fetch_one(BEGIN_AND_LOCK_HEAD).await;
+        let result = match locked.and_then(|row| head_of(&row)) {
+            Ok((head, _)) if head == prepared.base => self.write(&mut conn, prepared.changes).await,
+            Ok(_) => {
+                roll_back(&mut conn).await;
+                return Ok(None);
+            }
             Err(error) => Err(BatchFailure::Database(error)),
         };
-        self.finish(conn, result).await
+        self.finish(conn, result).await.map(Some)
     }
 
     /// Ends a batch's transaction: after a failure, rolls back (or discards
     /// the connection); after a failed COMMIT, finds out whether it committed.
-    async fn finish<T>(
+    async fn finish(
         &self,
-        mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
-        result: Result<T, BatchFailure>,
-    ) -> Result<T, StoreError>
-    where
-        T: CommitResults,
-    {
+        mut conn: PoolConnection<Postgres>,
+        result: Result<Vec<Result<Committed, CommandError>>, BatchFailure>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
         match result {
             Ok(results) => Ok(results),
             Err(BatchFailure::CommitUnknown {
@@ -1421,7 +1413,7 @@ impl PostgresBackend {
             }) => {
                 conn.close_on_drop();
                 match self.committed(&head).await {
-                    Ok(true) => Ok(T::from_results(results)),
+                    Ok(true) => Ok(results),
                     Ok(false) => Err(error.into()),
                     Err(_) => {
                         tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
@@ -1432,10 +1424,7 @@ impl PostgresBackend {
                 }
             }
             Err(failure) => {
-                if conn.execute("ROLLBACK").await.is_err() {
-                    // A connection in an unknown state never goes back to the pool.
-                    conn.close_on_drop();
-                }
+                roll_back(&mut conn).await;
                 match failure {
                     BatchFailure::Database(error) => Err(error.into()),
                     _ => Err(StoreError::Internal("applying the batch failed")),
@@ -1484,20 +1473,10 @@ pub(crate) enum NotPrepared {
     Failed,
 }
 
-/// What a committed batch answers, whichever way the commit was confirmed.
-trait CommitResults {
-    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self;
-}
-
-impl CommitResults for Vec<Result<Committed, CommandError>> {
-    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self {
-        results
-    }
-}
-
-impl CommitResults for Option<Vec<Result<Committed, CommandError>>> {
-    fn from_results(results: Vec<Result<Committed, CommandError>>) -> Self {
-        Some(results)
+/// Rolls back; a connection in an unknown state never goes back to the pool.
+async fn roll_back(conn: &mut PoolConnection<Postgres>) {
+    if conn.execute("ROLLBACK").await.is_err() {
+        conn.close_on_drop();
     }
 }
 
@@ -1714,13 +1693,10 @@ impl Backend for PostgresBackend {
     }
 
     async fn journal_head(&self) -> Result<JournalHead, StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
+        let row = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
             .fetch_one(&self.pool)
             .await?;
-        Ok(JournalHead {
-            seq: row.get("seq"),
-            hash: row.get("hash"),
-        })
+        Ok(head_of(&row)?.0)
     }
 
     async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
