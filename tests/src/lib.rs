@@ -4,10 +4,11 @@
 pub mod schema;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ets_api::AppState;
 use ets_core::Role;
-use ets_store::{Command, NewCredential, Store};
+use ets_store::{Command, NewCredential, Store, SystemClock};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,6 +32,9 @@ pub struct TestServer {
     pub address: SocketAddr,
     /// The store behind it.
     pub store: Store,
+    /// The clock the server reads: the wall clock, which a test moves ahead
+    /// to pass a deadline instead of sleeping.
+    pub clock: Arc<SystemClock>,
 }
 
 /// An HTTP answer.
@@ -61,7 +65,10 @@ impl TestServer {
     /// # Panics
     /// When the database cannot be opened or the socket bound.
     pub async fn start(url: &str) -> Self {
-        let store = Store::open(url).await.expect("open the store");
+        let clock = Arc::new(SystemClock::default());
+        let store = Store::open_with_clock(url, clock.clone())
+            .await
+            .expect("open the store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let state = AppState::load(store.clone(), ets_api::token::TokenConfig::default(), None)
@@ -70,7 +77,11 @@ impl TestServer {
         let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         ets_api::spawn_sweeper(store.clone());
-        Self { address, store }
+        Self {
+            address,
+            store,
+            clock,
+        }
     }
 
     /// Sends a request and reads the whole answer.

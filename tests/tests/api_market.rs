@@ -474,15 +474,19 @@ async fn a_negotiated_trade_settles_between_its_parties_and_lapses_on_its_own() 
             (409, Some("negotiated_trade_not_open"))
         );
 
-        // An offer nobody answers lapses and its rights come back.
-        let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(500)).to_rfc3339();
+        // An offer nobody answers lapses when the server's clock passes its
+        // expiry, and its rights come back.
+        let soon = (market.server.store.now() + chrono::Duration::minutes(2)).to_rfc3339();
         let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "2", "price": "10", "expires_at": soon});
         let brief = market
             .server
             .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
             .await;
         assert_eq!(brief.status, 201, "{}", brief.body);
+        assert_eq!(brief.body["status"], "proposed");
         let id = brief.body["id"].as_str().expect("id").to_owned();
+        market.server.clock.advance(chrono::Duration::minutes(3));
+        // The sweeper runs every second on its own; wait for its next round.
         let mut status = String::new();
         for _ in 0..50 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,7 +23,7 @@ use crate::token::SigningKey;
 
 /// How long a node trusts what it read about a credential. A revoked
 /// credential's tokens stop working on every node within this (well under 5 s).
-pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(2);
+pub const CREDENTIAL_CACHE_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 
 /// Failed token requests allowed per client id, and per address, per window.
 pub const TOKEN_FAILURES_PER_CLIENT: u32 = 5;
@@ -34,7 +36,7 @@ pub const TOKEN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// [`CREDENTIAL_CACHE_TTL`]. The database stays the authority.
 #[derive(Debug, Default)]
 pub struct CredentialCache {
-    entries: Mutex<HashMap<String, (bool, Instant)>>,
+    entries: Mutex<HashMap<String, (bool, DateTime<Utc>)>>,
 }
 
 impl CredentialCache {
@@ -43,9 +45,9 @@ impl CredentialCache {
     /// # Errors
     /// 500 when the database fails.
     pub async fn is_active(&self, store: &Store, client_id: &str) -> Result<bool, Problem> {
-        let now = Instant::now();
+        let now = store.now();
         if let Some((active, fetched)) = self.lock().get(client_id).copied()
-            && now.duration_since(fetched) < CREDENTIAL_CACHE_TTL
+            && now - fetched < CREDENTIAL_CACHE_TTL
         {
             return Ok(active);
         }
@@ -55,7 +57,7 @@ impl CredentialCache {
             .is_some_and(|c| !c.revoked);
         let mut entries = self.lock();
         if entries.len() > 100_000 {
-            entries.retain(|_, (_, fetched)| now.duration_since(*fetched) < CREDENTIAL_CACHE_TTL);
+            entries.retain(|_, (_, fetched)| now - *fetched < CREDENTIAL_CACHE_TTL);
         }
         entries.insert(client_id.to_owned(), (active, now));
         Ok(active)
@@ -66,7 +68,7 @@ impl CredentialCache {
         self.lock().remove(client_id);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (bool, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (bool, DateTime<Utc>)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -168,7 +170,7 @@ pub(crate) async fn token(
             &credential.client_id,
             credential.role,
             credential.participant_id,
-            chrono::Utc::now(),
+            state.store.now(),
         )
         .map_err(|e| Problem::internal(&e))?;
     let body = json!({

@@ -80,10 +80,13 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(Problem::unauthorized)?;
-        let claims = state.tokens.verify(token).map_err(|error| {
-            tracing::info!(reason = %error, "token refused");
-            Problem::unauthorized()
-        })?;
+        let claims = state
+            .tokens
+            .verify(token, state.store.now())
+            .map_err(|error| {
+                tracing::info!(reason = %error, "token refused");
+                Problem::unauthorized()
+            })?;
         if !state
             .credentials
             .is_active(&state.store, &claims.sub)

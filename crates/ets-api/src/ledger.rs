@@ -22,11 +22,6 @@ use crate::submit::{submit, submit_created};
 /// Days from allocation to the due date of its invoice when none is given.
 pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
 
-/// Today in the business time zone, Asia/Shanghai.
-fn business_date() -> chrono::NaiveDate {
-    ets_core::instrument::business_date(Utc::now())
-}
-
 /// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
 pub(crate) async fn create_allocation(
     State(state): State<AppState>,
@@ -55,9 +50,10 @@ pub(crate) async fn create_allocation(
                     "A paid allocation needs unit_fee and years.",
                 ));
             };
-            let due_date = request
-                .due_date
-                .unwrap_or_else(|| business_date() + chrono::Days::new(DEFAULT_DUE_DAYS));
+            let due_date = request.due_date.unwrap_or_else(|| {
+                let today = ets_core::instrument::business_date(state.store.now());
+                today + chrono::Days::new(DEFAULT_DUE_DAYS)
+            });
             Some(PaidUse {
                 invoice_id: Uuid::now_v7(),
                 unit_fee: unit_fee.0,
@@ -150,7 +146,7 @@ pub(crate) async fn holdings(
         .collect();
     Ok(Json(json!({
         "participant_id": id,
-        "as_of": time(as_of.unwrap_or_else(Utc::now)),
+        "as_of": time(as_of.unwrap_or_else(|| state.store.now())),
         "holdings": rows,
     })))
 }

@@ -381,7 +381,7 @@ pub(crate) async fn propose(
             "invalid_expiry",
             "expires_at must be an RFC 3339 time.",
         )?,
-        None => Utc::now() + chrono::Duration::hours(DEFAULT_PROPOSAL_HOURS),
+        None => state.store.now() + chrono::Duration::hours(DEFAULT_PROPOSAL_HOURS),
     };
     let proposal = NewProposal {
         id: Uuid::now_v7(),

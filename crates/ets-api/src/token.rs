@@ -253,8 +253,10 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.algorithms = vec![Algorithm::EdDSA];
         validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // Expiry and not-before are checked in `verify` against the time
+        // passed in (the server's clock), not against the library's own.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
@@ -323,7 +325,7 @@ impl Tokens {
     /// [`TokenError::Invalid`] for anything but an `EdDSA` token with a known
     /// `kid`, a good signature, `exp`/`nbf` within [`LEEWAY_SECS`] of now,
     /// and exactly the configured issuer and audience.
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
         let remembered = self.verified().get(token).cloned();
         let claims = match remembered {
             Some(claims) => claims,
@@ -337,8 +339,8 @@ impl Tokens {
                 claims
             }
         };
-        // The same time checks as the first verification, against now.
-        let now = Utc::now().timestamp();
+        // Expiry and not-before, against the time passed in, on every request.
+        let now = now.timestamp();
         let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
         if claims.exp < now - leeway {
             self.verified().remove(token);
@@ -418,6 +420,11 @@ mod tests {
     use super::*;
     use chrono::TimeDelta;
 
+    /// The instant these tests issue and verify at.
+    fn t0() -> DateTime<Utc> {
+        "2026-11-30T08:00:00Z".parse().expect("time")
+    }
+
     fn tokens() -> Tokens {
         Tokens::new(
             TokenConfig::default(),
@@ -427,7 +434,7 @@ mod tests {
 
     fn issue_now(tokens: &Tokens) -> Issued {
         tokens
-            .issue("client-1", Role::Enterprise, Some(Uuid::nil()), Utc::now())
+            .issue("client-1", Role::Enterprise, Some(Uuid::nil()), t0())
             .expect("issue")
     }
 
@@ -452,17 +459,16 @@ mod tests {
     fn a_remembered_token_is_still_checked_against_the_clock() {
         let tokens = tokens();
         let issued = tokens
-            .issue("client-1", Role::Enterprise, Some(Uuid::nil()), Utc::now())
+            .issue("client-1", Role::Enterprise, Some(Uuid::nil()), t0())
             .expect("issue");
-        assert!(tokens.verify(&issued.access_token).is_ok());
-        // As if its lifetime had passed since it was first verified.
-        tokens
-            .verified()
-            .get_mut(&issued.access_token)
-            .expect("remembered")
-            .exp = Utc::now().timestamp() - 60;
+        assert!(tokens.verify(&issued.access_token, t0()).is_ok());
+        assert!(tokens.verified().contains_key(&issued.access_token));
+        // The clock moves past its lifetime and the leeway.
+        let lifetime = TimeDelta::seconds(i64::try_from(issued.expires_in).expect("lifetime"));
+        let leeway = TimeDelta::seconds(i64::try_from(LEEWAY_SECS).expect("leeway"));
+        let later = t0() + lifetime + leeway + TimeDelta::seconds(1);
         assert!(matches!(
-            tokens.verify(&issued.access_token),
+            tokens.verify(&issued.access_token, later),
             Err(TokenError::Invalid("expired"))
         ));
         assert!(!tokens.verified().contains_key(&issued.access_token));
@@ -470,19 +476,19 @@ mod tests {
         let mut tampered = issued.access_token.clone();
         let last = tampered.pop();
         tampered.push(if last == Some('A') { 'B' } else { 'A' });
-        assert_invalid(&tokens.verify(&tampered));
+        assert_invalid(&tokens.verify(&tampered, t0()));
     }
 
     #[test]
     fn an_issued_token_verifies_and_carries_its_claims() {
         let tokens = tokens();
         let participant = Uuid::new_v4();
-        let now = Utc::now();
+        let now = t0();
         let issued = tokens
             .issue("client-1", Role::Enterprise, Some(participant), now)
             .expect("issue");
         assert_eq!(issued.expires_in, 900);
-        let claims = tokens.verify(&issued.access_token).expect("verify");
+        let claims = tokens.verify(&issued.access_token, t0()).expect("verify");
         assert_eq!(claims, issued.claims);
         assert_eq!(claims.sub, "client-1");
         assert_eq!(claims.role, Role::Enterprise);
@@ -504,14 +510,14 @@ mod tests {
     fn a_token_without_participant_omits_it_and_still_verifies() {
         let tokens = tokens();
         let issued = tokens
-            .issue("admin-1", Role::Admin, None, Utc::now())
+            .issue("admin-1", Role::Admin, None, t0())
             .expect("issue");
         let payload = issued.access_token.split('.').nth(1).expect("payload part");
         let payload: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json");
         assert!(payload.get("participant_id").is_none());
         assert_eq!(payload["role"], "admin");
-        let claims = tokens.verify(&issued.access_token).expect("verify");
+        let claims = tokens.verify(&issued.access_token, t0()).expect("verify");
         assert_eq!(claims.participant_id, None);
     }
 
@@ -528,7 +534,7 @@ mod tests {
         assert_eq!(kid.len(), 16);
         let after = Tokens::new(TokenConfig::default(), restored);
         assert_eq!(
-            after.verify(&issued.access_token).expect("verify"),
+            after.verify(&issued.access_token, t0()).expect("verify"),
             issued.claims
         );
     }
@@ -564,7 +570,7 @@ mod tests {
         )
         .expect("encode");
         assert_eq!(
-            tokens.verify(&forged),
+            tokens.verify(&forged, t0()),
             Err(TokenError::Invalid("signature"))
         );
     }
@@ -577,7 +583,7 @@ mod tests {
         let mut claims = serde_json::to_value(&issued.claims).expect("claims");
         claims["role"] = json!("admin");
         let tampered = format!("{}.{}.{}", parts[0], b64(&claims), parts[2]);
-        assert_invalid(&tokens.verify(&tampered));
+        assert_invalid(&tokens.verify(&tampered, t0()));
     }
 
     #[test]
@@ -586,11 +592,11 @@ mod tests {
         let claims = serde_json::to_value(issue_now(&tokens).claims).expect("claims");
         let header = json!({"alg": "none", "typ": "JWT", "kid": tokens.signing_key().kid()});
         let unsigned = format!("{}.{}.", b64(&header), b64(&claims));
-        assert_invalid(&tokens.verify(&unsigned));
+        assert_invalid(&tokens.verify(&unsigned, t0()));
         // Even with the real signature glued on.
         let real = issue_now(&tokens).access_token;
         let signature = real.rsplit('.').next().expect("signature");
-        assert_invalid(&tokens.verify(&format!("{unsigned}{signature}")));
+        assert_invalid(&tokens.verify(&format!("{unsigned}{signature}"), t0()));
     }
 
     #[test]
@@ -611,7 +617,7 @@ mod tests {
             )
             .expect("encode");
             assert_eq!(
-                tokens.verify(&confused),
+                tokens.verify(&confused, t0()),
                 Err(TokenError::Invalid("algorithm"))
             );
         }
@@ -625,22 +631,17 @@ mod tests {
         let mut parts = issued.access_token.splitn(2, '.');
         let _ = parts.next();
         let rest = parts.next().expect("rest");
-        assert_invalid(&tokens.verify(&format!("{}.{rest}", b64(&header))));
+        assert_invalid(&tokens.verify(&format!("{}.{rest}", b64(&header)), t0()));
     }
 
     #[test]
     fn an_expired_token_is_invalid() {
         let tokens = tokens();
         let issued = tokens
-            .issue(
-                "client-1",
-                Role::Finance,
-                None,
-                Utc::now() - TimeDelta::hours(1),
-            )
+            .issue("client-1", Role::Finance, None, t0() - TimeDelta::hours(1))
             .expect("issue");
         assert_eq!(
-            tokens.verify(&issued.access_token),
+            tokens.verify(&issued.access_token, t0()),
             Err(TokenError::Invalid("expired"))
         );
     }
@@ -649,15 +650,10 @@ mod tests {
     fn a_token_not_yet_valid_is_invalid() {
         let tokens = tokens();
         let issued = tokens
-            .issue(
-                "client-1",
-                Role::Finance,
-                None,
-                Utc::now() + TimeDelta::hours(1),
-            )
+            .issue("client-1", Role::Finance, None, t0() + TimeDelta::hours(1))
             .expect("issue");
         assert_eq!(
-            tokens.verify(&issued.access_token),
+            tokens.verify(&issued.access_token, t0()),
             Err(TokenError::Invalid("not yet valid"))
         );
     }
@@ -670,10 +666,10 @@ mod tests {
                 "client-1",
                 Role::Finance,
                 None,
-                Utc::now() + TimeDelta::seconds(2),
+                t0() + TimeDelta::seconds(2),
             )
             .expect("issue");
-        assert!(tokens.verify(&issued.access_token).is_ok());
+        assert!(tokens.verify(&issued.access_token, t0()).is_ok());
     }
 
     #[test]
@@ -698,11 +694,11 @@ mod tests {
             SigningKey::from_pkcs8(&der).expect("key"),
         );
         assert_eq!(
-            ours.verify(&issue_now(&other_audience).access_token),
+            ours.verify(&issue_now(&other_audience).access_token, t0()),
             Err(TokenError::Invalid("audience"))
         );
         assert_eq!(
-            ours.verify(&issue_now(&other_issuer).access_token),
+            ours.verify(&issue_now(&other_issuer).access_token, t0()),
             Err(TokenError::Invalid("issuer"))
         );
     }
@@ -719,13 +715,13 @@ mod tests {
         )
         .expect("encode");
         assert_eq!(
-            tokens.verify(&unknown),
+            tokens.verify(&unknown, t0()),
             Err(TokenError::Invalid("unknown kid"))
         );
         let missing = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &encoding)
             .expect("encode");
         assert_eq!(
-            tokens.verify(&missing),
+            tokens.verify(&missing, t0()),
             Err(TokenError::Invalid("missing kid"))
         );
     }
@@ -740,7 +736,7 @@ mod tests {
             let mut partial = full.clone();
             partial.as_object_mut().expect("object").remove(claim);
             let token = jsonwebtoken::encode(&header, &partial, &encoding).expect("encode");
-            assert_invalid(&tokens.verify(&token));
+            assert_invalid(&tokens.verify(&token, t0()));
         }
     }
 
@@ -755,7 +751,7 @@ mod tests {
             "..",
             &"x".repeat(MAX_TOKEN_LEN + 1),
         ] {
-            assert_invalid(&tokens.verify(garbage));
+            assert_invalid(&tokens.verify(garbage, t0()));
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod auction;
+pub mod clock;
 pub mod error;
 pub mod fees;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod matching;
 
 pub use access::{Participant, Role};
 pub use account::{Account, AccountKey, Owner, SystemAccount};
+pub use clock::{Clock, ManualClock};
 pub use error::LedgerError;
 pub use ids::{CreditCode, InstrumentCode, RegionCode};
 pub use instrument::{Instrument, InstrumentKind, InstrumentSpec};

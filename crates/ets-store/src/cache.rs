@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
 
-use crate::command::{Command, Request};
-use crate::engine::{Changes, Needs, StoredIdempotency};
-use crate::market::{BookNeed, Order};
+use ets_engine::batch::{Changes, Needs, StoredIdempotency};
+use ets_engine::command::{Command, Request};
+use ets_engine::market::{BookNeed, Order};
 
 /// A book side with more resting orders than this is not kept whole: the
 /// writer reads the part a batch reaches, page by page, as without a cache.
@@ -282,7 +282,7 @@ mod tests {
     use ets_core::matching::OrderMoney;
 
     use super::*;
-    use crate::market::OrderStatus;
+    use ets_engine::market::OrderStatus;
 
     fn order(id: u128, side: Side, price: i64, seq: i64, quantity: i64) -> Order {
         Order {

@@ -10,38 +10,31 @@
 //! PostgreSQL's durability (`fsync`, `synchronous_commit`) and still do
 //! thousands of transfers a second.
 
-mod auctions;
-mod authority;
 mod cache;
-mod command;
-mod engine;
-mod market;
-mod negotiated;
 mod postgres;
 mod read;
 mod sqlite;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ets_core::{
-    AccountKey, Actor, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Participant,
-    Verification,
+    AccountKey, Actor, Clock, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead,
+    Participant, Verification,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
-pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};
-pub use command::{
-    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
-    NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
+pub use ets_engine::{
+    Allocation, Answer, Auction, AuctionBid, AuctionStatus, Closed, Command, CommandError,
+    Committed, IdempotencyKey, Invoice, LedgerCommand, NewAllocation, NewAuction, NewBid,
+    NewCredential, NewOrder, NewPledge, NewProposal, NewReclamation, NewSigningKey, Order,
+    OrderStatus, Outcome, PaidUse, Placed, Pledge, Proposal, ProposalStatus, RECLAMATION_REASONS,
+    Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
 };
-pub use market::{NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
-pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 use postgres::NotPrepared;
 pub use postgres::PostgresBackend;
 pub use read::{
@@ -244,6 +237,29 @@ pub struct Store {
     backend: Arc<Inner>,
     writer: mpsc::Sender<Job>,
     counters: Arc<Counters>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The wall clock, which a test may move ahead (past a deadline) instead of
+/// sleeping. The server runs it unmoved.
+#[derive(Debug, Default)]
+pub struct SystemClock {
+    ahead_micros: AtomicI64,
+}
+
+impl SystemClock {
+    /// Moves this clock ahead of the wall clock by `by` more.
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        let micros = by.num_microseconds().unwrap_or(i64::MAX);
+        self.ahead_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        let ahead = chrono::TimeDelta::microseconds(self.ahead_micros.load(Ordering::Relaxed));
+        Utc::now() + ahead
+    }
 }
 
 /// What this process's writer has done since it started.
@@ -280,6 +296,14 @@ impl Store {
     /// # Errors
     /// `UnsupportedUrl`, or the database or migration failure.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with_clock(url, Arc::new(SystemClock::default())).await
+    }
+
+    /// [`Store::open`] with the clock every batch reads its time from.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub async fn open_with_clock(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Inner::Postgres(PostgresBackend::connect(url).await?)
         } else if let Some(path) = url
@@ -303,12 +327,26 @@ impl Store {
             Arc::clone(&backend),
             jobs,
             Arc::clone(&counters),
+            Arc::clone(&clock),
         ));
         Ok(Self {
             backend,
             writer,
             counters,
+            clock,
         })
+    }
+
+    /// The clock this store's batches read their time from.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current instant by this store's clock.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// The writer's counters and the pool's use.
@@ -605,7 +643,7 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn close_due_auctions(&self) -> Result<usize, StoreError> {
-        let due = dispatch!(self, b => b.auctions_due(Utc::now()).await)?;
+        let due = dispatch!(self, b => b.auctions_due(self.now()).await)?;
         let mut closed = 0;
         for id in due {
             match self
@@ -632,7 +670,7 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn expire_proposals(&self) -> Result<usize, StoreError> {
-        if !dispatch!(self, b => b.proposals_due(Utc::now()).await)? {
+        if !dispatch!(self, b => b.proposals_due(self.now()).await)? {
             return Ok(0);
         }
         match self.execute(system_actor(), Command::ExpireProposals).await {
@@ -695,7 +733,12 @@ fn system_actor() -> Actor {
 /// node wrote in between ([`PostgresBackend::commit_prepared`]). Anything
 /// else (SQLite, a batch that cannot be applied ahead, a failure, another
 /// node's commit) takes the locked path: lock the head, read, apply, commit.
-async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+async fn run_writer(
+    backend: Arc<Inner>,
+    mut jobs: mpsc::Receiver<Job>,
+    counters: Arc<Counters>,
+    clock: Arc<dyn Clock>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut last_size = 0;
     let mut flight: Option<Flight> = None;
@@ -715,20 +758,43 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
         match woke {
             Woke::Landed(landed) => {
                 let current = flight.take().expect("a batch in flight");
-                land(&backend, &counters, current, landed, &mut locked_left).await;
+                land(
+                    &backend,
+                    &clock,
+                    &counters,
+                    current,
+                    landed,
+                    &mut locked_left,
+                )
+                .await;
                 continue;
             }
             Woke::Jobs(0) => {
                 // The store is closing: finish what was taken, then stop.
                 if let Some(mut current) = flight.take() {
                     let landed = (&mut current.commit).await;
-                    land(&backend, &counters, current, landed, &mut locked_left).await;
+                    land(
+                        &backend,
+                        &clock,
+                        &counters,
+                        current,
+                        landed,
+                        &mut locked_left,
+                    )
+                    .await;
                 }
                 if !batch.is_empty() {
                     let requests: Vec<Request> =
                         batch.iter().map(|job| job.request.clone()).collect();
-                    let result = execute_guarded(&backend, requests).await;
-                    answer(&backend, &counters, std::mem::take(&mut batch), result).await;
+                    let result = execute_guarded(&backend, &clock, requests).await;
+                    answer(
+                        &backend,
+                        &clock,
+                        &counters,
+                        std::mem::take(&mut batch),
+                        result,
+                    )
+                    .await;
                 }
                 return;
             }
@@ -763,23 +829,32 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
         let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
         let taken = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         let Inner::Postgres(postgres) = &*backend else {
-            let result = execute_guarded(&backend, requests).await;
-            answer(&backend, &counters, taken, result).await;
+            let result = execute_guarded(&backend, &clock, requests).await;
+            answer(&backend, &clock, &counters, taken, result).await;
             continue;
         };
         let mut prepared = if locked_left > 0 {
             locked_left -= 1;
             Err(NotPrepared::Failed)
         } else {
-            prepare_guarded(postgres, &requests, flight.is_some()).await
+            prepare_guarded(postgres, &clock, &requests, flight.is_some()).await
         };
         if let Some(mut current) = flight.take() {
             let landed = (&mut current.commit).await;
-            if !land(&backend, &counters, current, landed, &mut locked_left).await {
+            if !land(
+                &backend,
+                &clock,
+                &counters,
+                current,
+                landed,
+                &mut locked_left,
+            )
+            .await
+            {
                 // It was applied on the state that batch would have left.
                 prepared = Err(NotPrepared::Failed);
             } else if matches!(prepared, Err(NotPrepared::Behind)) {
-                prepared = prepare_guarded(postgres, &requests, false).await;
+                prepared = prepare_guarded(postgres, &clock, &requests, false).await;
             }
         }
         match prepared {
@@ -792,8 +867,8 @@ async fn run_writer(backend: Arc<Inner>, mut jobs: mpsc::Receiver<Job>, counters
                 });
             }
             Err(_) => {
-                let result = execute_guarded(&backend, requests).await;
-                answer(&backend, &counters, taken, result).await;
+                let result = execute_guarded(&backend, &clock, requests).await;
+                answer(&backend, &clock, &counters, taken, result).await;
             }
         }
     }
@@ -828,12 +903,14 @@ const LOCKED_AFTER_STALE: u32 = 32;
 /// preparing; the cache stays forgotten).
 async fn prepare_guarded(
     postgres: &PostgresBackend,
+    clock: &Arc<dyn Clock>,
     requests: &[Request],
     behind: bool,
 ) -> Result<postgres::Prepared, NotPrepared> {
     let postgres = postgres.clone();
     let requests = requests.to_vec();
-    tokio::spawn(async move { postgres.prepare(&requests, Utc::now(), behind).await })
+    let now = clock.now();
+    tokio::spawn(async move { postgres.prepare(&requests, now, behind).await })
         .await
         .unwrap_or(Err(NotPrepared::Failed))
 }
@@ -843,6 +920,7 @@ async fn prepare_guarded(
 /// applied again on the locked path (nothing of them was written).
 async fn land(
     backend: &Arc<Inner>,
+    clock: &Arc<dyn Clock>,
     counters: &Counters,
     flight: Flight,
     landed: Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>,
@@ -850,7 +928,7 @@ async fn land(
 ) -> bool {
     let outcome = match landed {
         Ok(Ok(Some(results))) => {
-            answer(backend, counters, flight.jobs, Ok(results)).await;
+            answer(backend, clock, counters, flight.jobs, Ok(results)).await;
             return true;
         }
         Ok(outcome) => outcome,
@@ -865,15 +943,15 @@ async fn land(
         // Another node moved the head first.
         Ok(_) => {
             *locked_left = LOCKED_AFTER_STALE;
-            execute_guarded(backend, flight.requests).await
+            execute_guarded(backend, clock, flight.requests).await
         }
         Err(StoreError::Database(error)) => {
             tracing::warn!(error = %error, "a prepared batch failed; applying it again under the lock");
-            execute_guarded(backend, flight.requests).await
+            execute_guarded(backend, clock, flight.requests).await
         }
         Err(error) => Err(error),
     };
-    answer(backend, counters, flight.jobs, result).await;
+    answer(backend, clock, counters, flight.jobs, result).await;
     false
 }
 
@@ -881,6 +959,7 @@ async fn land(
 /// job alone so that one bad request cannot fail the others.
 async fn answer(
     backend: &Arc<Inner>,
+    clock: &Arc<dyn Clock>,
     counters: &Counters,
     mut batch: Vec<Job>,
     result: Result<Vec<Result<Committed, CommandError>>, StoreError>,
@@ -904,14 +983,15 @@ async fn answer(
             tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
             for job in batch.drain(..) {
                 let single = vec![job.request.clone()];
-                let result = execute_guarded(backend, single)
-                    .await
-                    .and_then(|mut results| {
-                        results
-                            .pop()
-                            .expect("one result per request")
-                            .map_err(StoreError::from)
-                    });
+                let result =
+                    execute_guarded(backend, clock, single)
+                        .await
+                        .and_then(|mut results| {
+                            results
+                                .pop()
+                                .expect("one result per request")
+                                .map_err(StoreError::from)
+                        });
                 let _ = job.reply.send(result);
             }
         }
@@ -928,10 +1008,12 @@ async fn answer(
 /// anywhere in a batch (loading included) fails that batch, never the writer.
 async fn execute_guarded(
     backend: &Arc<Inner>,
+    clock: &Arc<dyn Clock>,
     batch: Vec<Request>,
 ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
     let backend = Arc::clone(backend);
-    tokio::spawn(async move { execute_with_retry(&backend, &batch).await })
+    let clock = Arc::clone(clock);
+    tokio::spawn(async move { execute_with_retry(&backend, clock.as_ref(), &batch).await })
         .await
         .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
 }
@@ -940,13 +1022,14 @@ async fn execute_guarded(
 /// failures, deadlocks and busy databases are retried with a short backoff.
 async fn execute_with_retry(
     backend: &Inner,
+    clock: &dyn Clock,
     batch: &[Request],
 ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
     let mut attempt = 0u32;
     loop {
         let result = match backend {
-            Inner::Postgres(b) => b.execute(batch, Utc::now()).await,
-            Inner::Sqlite(b) => b.execute(batch, Utc::now()).await,
+            Inner::Postgres(b) => b.execute(batch, clock.now()).await,
+            Inner::Sqlite(b) => b.execute(batch, clock.now()).await,
         };
         match result {
             Err(StoreError::Database(error)) if attempt < 20 && is_transient(&error) => {
@@ -968,4 +1051,10 @@ fn is_transient(error: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
         _ => false,
     }
+}
+
+/// Fresh randomness for the ids a batch creates (see [`ets_engine::Ids`]).
+fn entropy() -> u32 {
+    let bytes = Uuid::new_v4().into_bytes();
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }

@@ -20,13 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
-use crate::authority::Pledge;
 use crate::cache::{MAX_BOOK_SIDE, WorkingSetCache};
-use crate::command::{CommandError, Committed, Request};
-use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
-use crate::market::{Order, OrderStatus, Trade, TradeMethod};
-use crate::negotiated::{Proposal, ProposalStatus};
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
     ProposalFilter, TradeFilter,
@@ -34,6 +28,12 @@ use crate::read::{
 use crate::{Backend, StoreError};
 use ets_core::instrument::CNY;
 use ets_core::matching::{OrderMoney, Side};
+use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use ets_engine::authority::Pledge;
+use ets_engine::batch::{Changes, Loaded, Needs, StoredIdempotency};
+use ets_engine::command::{CommandError, Committed, Request};
+use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
+use ets_engine::negotiated::{Proposal, ProposalStatus};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -313,7 +313,7 @@ impl PostgresBackend {
                     .push((row.get("quantity"), row.get("price")));
             }
             for (code, trades) in by_instrument {
-                if let Some(vwap) = crate::market::vwap(trades) {
+                if let Some(vwap) = ets_engine::market::vwap(trades) {
                     loaded.market.reference_prices.insert(code_of(&code)?, vwap);
                 }
             }
@@ -431,7 +431,7 @@ impl PostgresBackend {
                 loaded.market.orders.insert(order.id, order);
             }
         }
-        crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
+        ets_engine::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         // Each book side the batch reaches: remembered whole (read whole
         // once by a steady writer, if it is not too big), else read page by
         // page.
@@ -448,7 +448,7 @@ impl PostgresBackend {
                 loop {
                     let page = self.book_page(conn, need, after).await?;
                     let last = page.last().map(|o| (o.price, o.seq));
-                    let more = crate::market::take_reachable(
+                    let more = ets_engine::market::take_reachable(
                         need,
                         page,
                         &mut through,
@@ -470,7 +470,7 @@ impl PostgresBackend {
     async fn whole_book_side(
         &self,
         conn: &mut PgConnection,
-        need: &crate::market::BookNeed,
+        need: &ets_engine::market::BookNeed,
     ) -> Result<Option<Vec<Order>>, sqlx::Error> {
         let (_, order_by) = book_order(need.side);
         let rows = sqlx::query(&format!(
@@ -496,7 +496,7 @@ impl PostgresBackend {
     async fn book_page(
         &self,
         conn: &mut PgConnection,
-        need: &crate::market::BookNeed,
+        need: &ets_engine::market::BookNeed,
         after: Option<(Decimal, i64)>,
     ) -> Result<Vec<Order>, sqlx::Error> {
         let (reach, order_by) = book_order(need.side);
@@ -510,7 +510,7 @@ impl PostgresBackend {
              AND status IN ('open', 'partially_filled') AND price {reach} $2 \
              AND ($5 OR {after_clause}) ORDER BY {order_by} LIMIT {page}",
             side = need.side.as_str(),
-            page = crate::market::BOOK_PAGE,
+            page = ets_engine::market::BOOK_PAGE,
         ))
         .bind(need.instrument.as_str())
         .bind(need.limit)
@@ -1281,8 +1281,8 @@ impl PostgresBackend {
         let started = std::time::Instant::now();
         let loaded = self.load(conn, cache, batch, head, head_at, now).await?;
         let loaded_at = started.elapsed();
-        let changes =
-            crate::engine::apply_batch_guarded(batch, loaded, now).ok_or(BatchFailure::Panicked)?;
+        let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
+            .ok_or(BatchFailure::Panicked)?;
         cache.apply(&changes, batch);
         tracing::debug!(
             requests = batch.len(),

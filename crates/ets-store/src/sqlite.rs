@@ -20,12 +20,6 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
-use crate::authority::Pledge;
-use crate::command::{CommandError, Committed, Request};
-use crate::engine::{Changes, Loaded, Needs, StoredIdempotency};
-use crate::market::{Order, OrderStatus, Trade, TradeMethod};
-use crate::negotiated::{Proposal, ProposalStatus};
 use crate::postgres::decode_error;
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
@@ -33,6 +27,12 @@ use crate::read::{
 };
 use crate::{Backend, StoreError};
 use ets_core::matching::{OrderMoney, Side};
+use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use ets_engine::authority::Pledge;
+use ets_engine::batch::{Changes, Loaded, Needs, StoredIdempotency};
+use ets_engine::command::{CommandError, Committed, Request};
+use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
+use ets_engine::negotiated::{Proposal, ProposalStatus};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -198,7 +198,7 @@ impl SqliteBackend {
                 .iter()
                 .map(|row| Ok((decimal(row, "quantity")?, decimal(row, "price")?)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            if let Some(vwap) = crate::market::vwap(trades) {
+            if let Some(vwap) = ets_engine::market::vwap(trades) {
                 loaded.market.reference_prices.insert(code, vwap);
             }
         }
@@ -307,7 +307,7 @@ impl SqliteBackend {
                 loaded.market.orders.insert(order.id, order);
             }
         }
-        crate::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
+        ets_engine::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
         for need in &needs.book {
             // Best price first, then earliest: the order the index keeps.
             let (reach, after, order_by) = match need.side {
@@ -329,7 +329,7 @@ impl SqliteBackend {
                  AND status IN ('open', 'partially_filled') AND {reach} \
                  AND (?3 IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
                 side = need.side.as_str(),
-                page = crate::market::BOOK_PAGE
+                page = ets_engine::market::BOOK_PAGE
             );
             let mut through = Decimal::ZERO;
             let mut last: Option<(i64, i64)> = None;
@@ -349,7 +349,7 @@ impl SqliteBackend {
                     Some(order) => Some((price_ticks(order.price)?, order.seq)),
                     None => None,
                 };
-                if !crate::market::take_reachable(
+                if !ets_engine::market::take_reachable(
                     need,
                     page,
                     &mut through,
@@ -738,7 +738,7 @@ impl SqliteBackend {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
         let loaded = self.load(conn, batch, now).await?;
-        let changes = crate::engine::apply_batch_guarded(batch, loaded, now)
+        let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
             .ok_or_else(|| sqlx::Error::Protocol("applying the batch panicked".to_owned()))?;
         if !changes.is_empty() {
             self.persist(conn, &changes).await?;

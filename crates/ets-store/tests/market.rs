@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::*;
 use ets_core::matching::Side;
 use ets_core::{
@@ -11,7 +13,7 @@ use ets_store::{
     Answer, Auction, AuctionBid, AuctionStatus, Book, BookLevel, Closed, Command, CommandError,
     NewAuction, NewBid, NewOrder, NewPledge, NewProposal, NewReclamation, Order, OrderFilter,
     OrderStatus, Outcome, Placed, Proposal, ProposalStatus, Resolved, Source, Store, StoreError,
-    TradeFilter,
+    SystemClock, TradeFilter,
 };
 use ets_testkit::TestDatabase;
 use uuid::Uuid;
@@ -337,7 +339,7 @@ async fn propose(
         instrument: so2(),
         quantity: dec(quantity),
         price: dec(price),
-        expires_at: chrono::Utc::now() + expires_in,
+        expires_at: store.now() + expires_in,
     };
     match store
         .execute(actor(), Command::Propose(proposal))
@@ -363,7 +365,10 @@ async fn answer(store: &Store, id: Uuid, answer: Answer, by: Uuid) -> Result<Res
 #[tokio::test]
 async fn a_negotiated_trade_holds_the_rights_and_settles_on_acceptance() {
     for db in TestDatabase::each().await {
-        let store = Store::open(&db.url).await.expect("open");
+        let clock = Arc::new(SystemClock::default());
+        let store = Store::open_with_clock(&db.url, clock.clone())
+            .await
+            .expect("open");
         let so2 = pollutant_instrument(&store).await; // commission 0.1 %
         let (seller, buyer) = (participant(&store, 1).await, participant(&store, 2).await);
         store
@@ -466,11 +471,12 @@ async fn a_negotiated_trade_holds_the_rights_and_settles_on_acceptance() {
             buyer,
             "1",
             "10",
-            chrono::Duration::milliseconds(300),
+            chrono::Duration::minutes(5),
         )
         .await
         .expect("propose");
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(store.expire_proposals().await.expect("sweep"), 0);
+        clock.advance(chrono::Duration::minutes(6));
         assert_eq!(
             refusal(answer(&store, brief.id, Answer::Accept, buyer).await),
             CommandError::ProposalExpired
@@ -696,7 +702,10 @@ async fn an_auction_from_the_reserve_caps_shares_and_charges_one_price() {
 #[tokio::test]
 async fn an_issued_offering_sells_what_is_bid_and_an_auction_without_bids_fails() {
     for db in TestDatabase::each().await {
-        let store = Store::open(&db.url).await.expect("open");
+        let clock = Arc::new(SystemClock::default());
+        let store = Store::open_with_clock(&db.url, clock.clone())
+            .await
+            .expect("open");
         let so2 = pollutant_instrument(&store).await;
         let p = participant(&store, 1).await;
         store
@@ -733,10 +742,11 @@ async fn an_issued_offering_sells_what_is_bid_and_an_auction_without_bids_fails(
         // An auction with a closing time takes no bid after it, and the
         // scheduler closes it.
         let mut timed = auction_of("1", "10.00", Source::Issuance);
-        timed.closes_at = Some(chrono::Utc::now() + chrono::Duration::milliseconds(300));
+        timed.closes_at = Some(store.now() + chrono::Duration::minutes(5));
         let timed = offer(&store, timed).await.expect("offer");
         bid(&store, timed.id, p, "1", "10.00").await.expect("bid");
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(store.close_due_auctions().await.expect("close"), 0);
+        clock.advance(chrono::Duration::minutes(6));
         assert_eq!(
             refusal(bid(&store, timed.id, p, "1", "11.00").await),
             CommandError::AuctionClosed

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::command::CommandError;
-use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 
 /// Why rights are reclaimed.
 pub const RECLAMATION_REASONS: [&str; 5] = ["closure", "relocation", "unused", "penalty", "other"];
@@ -147,7 +147,7 @@ pub(crate) fn reclaim(
         &legs,
         "reclamation.created",
         Some(new.id.to_string()),
-        changes.at,
+        changes,
     )?;
     transaction.journal_seq = changes.head.seq + 1;
     let reclamation = Reclamation {
@@ -197,7 +197,7 @@ pub(crate) fn pledge(
         &[pledge_leg(new)],
         "pledge.created",
         Some(reference.to_owned()),
-        changes.at,
+        changes,
     )?;
     transaction.journal_seq = changes.head.seq + 1;
     let pledge = Pledge {
@@ -241,7 +241,7 @@ pub(crate) fn release_pledge(
         &[Leg::ReleaseHold { hold: id }],
         "pledge.released",
         Some(pledge.reference.clone()),
-        changes.at,
+        changes,
     )?;
     transaction.journal_seq = changes.head.seq + 1;
     pledge.status = "released".to_owned();

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::command::CommandError;
-use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::market::{Trade, TradeMethod};
 
 /// The longest a proposal may stay open, in days.
@@ -178,7 +178,7 @@ pub(crate) fn propose(
         }],
         "negotiated.proposed",
         Some(new.id.to_string()),
-        at,
+        changes,
     )?;
     transaction.journal_seq = changes.head.seq + 1;
     let proposal = Proposal {
@@ -257,7 +257,7 @@ pub(crate) fn answer(
             let value = proposal.value();
             let commission = round_money(value * instrument.commission_rate);
             let trade = Trade {
-                id: Uuid::now_v7(),
+                id: changes.ids.next_id(),
                 instrument: proposal.instrument.clone(),
                 method: TradeMethod::Negotiated,
                 quantity: proposal.quantity,
@@ -281,7 +281,7 @@ pub(crate) fn answer(
             )
         }
     };
-    let mut transaction = apply_legs(loaded, &legs, kind, Some(id.to_string()), at)?;
+    let mut transaction = apply_legs(loaded, &legs, kind, Some(id.to_string()), changes)?;
     transaction.journal_seq = changes.head.seq + 1;
     let trade = trade.map(|mut t| {
         t.transaction_id = transaction.id;
@@ -322,7 +322,7 @@ pub(crate) fn expire_due(
         .iter()
         .map(|p| Leg::ReleaseHold { hold: p.id })
         .collect();
-    let mut transaction = apply_legs(loaded, &legs, "negotiated.expired", None, at)?;
+    let mut transaction = apply_legs(loaded, &legs, "negotiated.expired", None, changes)?;
     transaction.journal_seq = changes.head.seq + 1;
     let ids: Vec<Uuid> = due.iter().map(|p| p.id).collect();
     let payload = json!({

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::command::CommandError;
-use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::market::{Trade, TradeMethod};
 
 /// Where the offered quantity comes from, and where what is unsold returns.
@@ -260,7 +260,7 @@ pub(crate) fn create(
                 }],
                 "auction.created",
                 Some(auction.id.to_string()),
-                at,
+                changes,
             )?;
             transaction.journal_seq = changes.head.seq + 1;
             Some(transaction)
@@ -333,7 +333,7 @@ pub(crate) fn bid(
         }],
         "auction.bid",
         Some(auction.id.to_string()),
-        at,
+        changes,
     )?;
     transaction.journal_seq = seq;
     let bid = AuctionBid {
@@ -436,7 +436,7 @@ pub(crate) fn close(
                     });
                 }
                 trades.push(Trade {
-                    id: Uuid::now_v7(),
+                    id: changes.ids.next_id(),
                     instrument: auction.instrument.clone(),
                     method: TradeMethod::Auction,
                     quantity: award.quantity,
@@ -476,7 +476,8 @@ pub(crate) fn close(
     let transaction = if legs.is_empty() {
         None
     } else {
-        let mut transaction = apply_legs(loaded, &legs, kind, Some(auction.id.to_string()), at)?;
+        let mut transaction =
+            apply_legs(loaded, &legs, kind, Some(auction.id.to_string()), changes)?;
         transaction.journal_seq = changes.head.seq + 1;
         for trade in &mut trades {
             trade.transaction_id = transaction.id;

@@ -31,35 +31,35 @@ use crate::negotiated::{self, Proposal};
 
 /// What a batch must read (and lock) before it can be applied.
 #[derive(Debug, Default)]
-pub(crate) struct Needs {
-    pub(crate) holds: BTreeSet<Uuid>,
-    pub(crate) accounts: BTreeSet<AccountKey>,
-    pub(crate) instruments: BTreeSet<InstrumentCode>,
-    pub(crate) participants: BTreeSet<Uuid>,
-    pub(crate) credit_codes: BTreeSet<String>,
-    pub(crate) client_ids: BTreeSet<String>,
-    pub(crate) idempotency: BTreeSet<(String, String)>,
-    pub(crate) signing_key: bool,
+pub struct Needs {
+    pub holds: BTreeSet<Uuid>,
+    pub accounts: BTreeSet<AccountKey>,
+    pub instruments: BTreeSet<InstrumentCode>,
+    pub participants: BTreeSet<Uuid>,
+    pub credit_codes: BTreeSet<String>,
+    pub client_ids: BTreeSet<String>,
+    pub idempotency: BTreeSet<(String, String)>,
+    pub signing_key: bool,
     /// The parts of order books the batch's incoming orders may reach.
-    pub(crate) book: Vec<BookNeed>,
+    pub book: Vec<BookNeed>,
     /// Orders named by id (cancels).
-    pub(crate) orders: BTreeSet<Uuid>,
+    pub orders: BTreeSet<Uuid>,
     /// Participants whose region a rule needs.
-    pub(crate) regions: BTreeSet<Uuid>,
+    pub regions: BTreeSet<Uuid>,
     /// Proposals named by id.
-    pub(crate) proposals: BTreeSet<Uuid>,
+    pub proposals: BTreeSet<Uuid>,
     /// Whether to load the proposals whose time has passed.
-    pub(crate) due_proposals: bool,
+    pub due_proposals: bool,
     /// Auctions named by id.
-    pub(crate) auctions: BTreeSet<Uuid>,
+    pub auctions: BTreeSet<Uuid>,
     /// Auctions whose bids must be read too (closes).
-    pub(crate) auction_bids: BTreeSet<Uuid>,
+    pub auction_bids: BTreeSet<Uuid>,
     /// Pledges named by id.
-    pub(crate) pledges: BTreeSet<Uuid>,
+    pub pledges: BTreeSet<Uuid>,
 }
 
 impl Needs {
-    pub(crate) fn of(batch: &[Request]) -> Self {
+    pub fn of(batch: &[Request]) -> Self {
         let mut needs = Self::default();
         for request in batch {
             if let Some(key) = &request.idempotency {
@@ -197,7 +197,7 @@ impl Needs {
 
     /// Once the orders are loaded: their holds, and the accounts their
     /// fills credit.
-    pub(crate) fn add_orders(&mut self, orders: &BTreeMap<Uuid, Order>) {
+    pub fn add_orders(&mut self, orders: &BTreeMap<Uuid, Order>) {
         self.holds.extend(orders.keys().copied());
         self.participants
             .extend(orders.values().map(|o| o.participant_id));
@@ -210,7 +210,7 @@ impl Needs {
 
     /// Once the proposals are loaded: their holds, both parties' accounts
     /// (settlement moves rights and cash both ways) and the buyer's region.
-    pub(crate) fn add_proposals(&mut self, proposals: &BTreeMap<Uuid, Proposal>) {
+    pub fn add_proposals(&mut self, proposals: &BTreeMap<Uuid, Proposal>) {
         for proposal in proposals.values() {
             self.holds.insert(proposal.id);
             self.regions.insert(proposal.buyer_id);
@@ -228,7 +228,7 @@ impl Needs {
     /// holds, the source and proceeds accounts, every bidder's accounts —
     /// stored bids' and those bidding in this batch (a close later in the
     /// batch may award them).
-    pub(crate) fn add_auctions(&mut self, market: &Market, batch: &[Request]) {
+    pub fn add_auctions(&mut self, market: &Market, batch: &[Request]) {
         use ets_core::SystemAccount;
         for auction in market.auctions.values() {
             self.holds.insert(auction.id);
@@ -266,7 +266,7 @@ impl Needs {
 
     /// Once the holds are loaded: their accounts and instruments, and the
     /// accounts their settlements credit.
-    pub(crate) fn add_hold_accounts(&mut self, holds: &[Hold], batch: &[Request]) {
+    pub fn add_hold_accounts(&mut self, holds: &[Hold], batch: &[Request]) {
         let by_id: BTreeMap<Uuid, &Hold> = holds.iter().map(|h| (h.id, h)).collect();
         for hold in holds {
             self.accounts.insert(hold.account.clone());
@@ -287,38 +287,83 @@ impl Needs {
     }
 }
 
+/// The ids of what a batch creates (ledger transactions, trades): UUIDv7s
+/// made of the batch's time and entropy the caller passes in, so the engine
+/// reads no clock and draws no randomness of its own.
+///
+/// Layout (RFC 9562 §5.7): the batch time's Unix milliseconds; its
+/// microseconds within that millisecond in `rand_a` (the extra clock
+/// precision §6.2 allows), so batches one after another sort in order; then
+/// the entropy and a counter, so the ids of one batch sort in the order they
+/// were made. Two batches collide only with the same microsecond and the
+/// same 30 bits of entropy.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    millis: u64,
+    micros: u16,
+    entropy: u32,
+    counter: u32,
+}
+
+impl Ids {
+    /// Ids for a batch applied at `at`, seeded by `entropy`.
+    #[must_use]
+    pub fn new(at: DateTime<Utc>, entropy: u32) -> Self {
+        let micros = at.timestamp_micros();
+        Self {
+            millis: u64::try_from(micros.div_euclid(1000)).unwrap_or(0),
+            micros: u16::try_from(micros.rem_euclid(1000)).unwrap_or(0),
+            entropy,
+            counter: 0,
+        }
+    }
+
+    /// The next id.
+    ///
+    /// # Panics
+    /// After 2^32 ids in one batch (a batch makes a few thousand at most).
+    pub fn next_id(&mut self) -> Uuid {
+        self.counter = self.counter.checked_add(1).expect("ids in one batch");
+        let mut bytes = [0u8; 10];
+        bytes[0..2].copy_from_slice(&self.micros.to_be_bytes());
+        bytes[2..6].copy_from_slice(&self.entropy.to_be_bytes());
+        bytes[6..10].copy_from_slice(&self.counter.to_be_bytes());
+        uuid::Builder::from_unix_timestamp_millis(self.millis, &bytes).into_uuid()
+    }
+}
+
 /// A stored idempotency record.
 #[derive(Debug, Clone)]
-pub(crate) struct StoredIdempotency {
-    pub(crate) fingerprint: String,
-    pub(crate) outcome: String,
+pub struct StoredIdempotency {
+    pub fingerprint: String,
+    pub outcome: String,
 }
 
 /// What the backend read for a batch.
 #[derive(Debug)]
-pub(crate) struct Loaded {
-    pub(crate) head: JournalHead,
-    pub(crate) head_at: Option<DateTime<Utc>>,
-    pub(crate) ledger: Ledger,
-    pub(crate) participants: BTreeSet<Uuid>,
-    pub(crate) credit_codes: BTreeSet<String>,
+pub struct Loaded {
+    pub head: JournalHead,
+    pub head_at: Option<DateTime<Utc>>,
+    pub ledger: Ledger,
+    pub participants: BTreeSet<Uuid>,
+    pub credit_codes: BTreeSet<String>,
     /// Client id → still active.
-    pub(crate) credentials: BTreeMap<String, bool>,
-    pub(crate) idempotency: BTreeMap<(String, String), StoredIdempotency>,
-    pub(crate) signing_key_exists: bool,
-    pub(crate) market: Market,
+    pub credentials: BTreeMap<String, bool>,
+    pub idempotency: BTreeMap<(String, String), StoredIdempotency>,
+    pub signing_key_exists: bool,
+    pub market: Market,
 }
 
 impl Loaded {
     /// The time of a batch applied at `now`: never before the head's, so
     /// several nodes with slightly different clocks still write one ordered
     /// history. Rules that depend on the day use this time too.
-    pub(crate) fn batch_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub fn batch_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let now = truncate_to_micros(now);
         self.head_at.map_or(now, |head_at| head_at.max(now))
     }
 
-    pub(crate) fn new(head: JournalHead, head_at: Option<DateTime<Utc>>) -> Self {
+    pub fn new(head: JournalHead, head_at: Option<DateTime<Utc>>) -> Self {
         Self {
             head,
             head_at,
@@ -335,35 +380,37 @@ impl Loaded {
 
 /// Everything a batch writes.
 #[derive(Debug)]
-pub(crate) struct Changes {
-    pub(crate) results: Vec<Result<Committed, CommandError>>,
-    pub(crate) at: DateTime<Utc>,
-    pub(crate) participants: Vec<Participant>,
-    pub(crate) instruments: Vec<Instrument>,
-    pub(crate) credentials: Vec<NewCredential>,
-    pub(crate) revoked: Vec<String>,
-    pub(crate) transactions: Vec<Transaction>,
-    pub(crate) accounts: Vec<Account>,
-    pub(crate) holds: Vec<Hold>,
-    pub(crate) journal: Vec<JournalEntry>,
-    pub(crate) head: JournalHead,
-    pub(crate) idempotency: Vec<(IdempotencyKey, String)>,
-    pub(crate) allocations: Vec<Allocation>,
-    pub(crate) signing_keys: Vec<NewSigningKey>,
+pub struct Changes {
+    pub results: Vec<Result<Committed, CommandError>>,
+    pub at: DateTime<Utc>,
+    pub participants: Vec<Participant>,
+    pub instruments: Vec<Instrument>,
+    pub credentials: Vec<NewCredential>,
+    pub revoked: Vec<String>,
+    pub transactions: Vec<Transaction>,
+    pub accounts: Vec<Account>,
+    pub holds: Vec<Hold>,
+    pub journal: Vec<JournalEntry>,
+    pub head: JournalHead,
+    pub idempotency: Vec<(IdempotencyKey, String)>,
+    pub allocations: Vec<Allocation>,
+    pub signing_keys: Vec<NewSigningKey>,
     /// Orders placed or changed, as they now stand.
-    pub(crate) orders: BTreeMap<Uuid, Order>,
-    pub(crate) trades: Vec<Trade>,
+    pub orders: BTreeMap<Uuid, Order>,
+    pub trades: Vec<Trade>,
     /// Proposals made or changed, as they now stand.
-    pub(crate) proposals: BTreeMap<Uuid, Proposal>,
-    pub(crate) auctions: BTreeMap<Uuid, Auction>,
-    pub(crate) bids: BTreeMap<Uuid, AuctionBid>,
-    pub(crate) reclamations: Vec<Reclamation>,
-    pub(crate) pledges: BTreeMap<Uuid, Pledge>,
+    pub proposals: BTreeMap<Uuid, Proposal>,
+    pub auctions: BTreeMap<Uuid, Auction>,
+    pub bids: BTreeMap<Uuid, AuctionBid>,
+    pub reclamations: Vec<Reclamation>,
+    pub pledges: BTreeMap<Uuid, Pledge>,
+    /// Where the batch's new ids come from.
+    pub ids: Ids,
 }
 
 impl Changes {
     /// Whether the batch writes nothing (every request refused or replayed).
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.journal.is_empty() && self.idempotency.is_empty()
     }
 }
@@ -371,20 +418,27 @@ impl Changes {
 /// [`apply_batch`], but a panic (a bug) fails the batch instead of the
 /// writer: the caller rolls back and the writer retries each request alone,
 /// so only the request that trips the bug fails.
-pub(crate) fn apply_batch_guarded(
+pub fn apply_batch_guarded(
     batch: &[Request],
     loaded: Loaded,
     now: DateTime<Utc>,
+    entropy: u32,
 ) -> Option<Changes> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        apply_batch(batch, loaded, now)
+        apply_batch(batch, loaded, now, entropy)
     }))
     .ok()
 }
 
 /// Applies a batch to what was loaded, at [`Loaded::batch_time`]: time never
-/// runs backwards in the journal.
-pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<Utc>) -> Changes {
+/// runs backwards in the journal. `now` is the caller's clock, read once for
+/// the batch; `entropy` seeds the ids the batch creates ([`Ids`]).
+pub fn apply_batch(
+    batch: &[Request],
+    mut loaded: Loaded,
+    now: DateTime<Utc>,
+    entropy: u32,
+) -> Changes {
     let at = loaded.batch_time(now);
     let mut changes = Changes {
         results: Vec::with_capacity(batch.len()),
@@ -408,6 +462,7 @@ pub(crate) fn apply_batch(batch: &[Request], mut loaded: Loaded, now: DateTime<U
         bids: BTreeMap::new(),
         reclamations: Vec::new(),
         pledges: BTreeMap::new(),
+        ids: Ids::new(at, entropy),
     };
     for request in batch {
         let result = apply_request(request, &mut loaded, &mut changes);
@@ -568,7 +623,7 @@ fn apply_command<'a>(
                 &command.legs,
                 &command.kind,
                 command.reference.clone(),
-                changes.at,
+                changes,
             )?;
             let payload = transaction_payload(&transaction);
             Ok((&command.kind, payload, Outcome::Ledger(transaction)))
@@ -597,7 +652,7 @@ fn apply_command<'a>(
                 std::slice::from_ref(&leg),
                 "allocation.created",
                 None,
-                changes.at,
+                changes,
             )?;
             let quantity = transaction.postings[0].amount.abs();
             let record = Allocation {
@@ -707,21 +762,21 @@ fn allocation_leg(allocation: &NewAllocation) -> Leg {
 
 /// Applies legs to the working set after checking that every participant
 /// they name exists.
-pub(crate) fn apply_legs(
+pub fn apply_legs(
     loaded: &mut Loaded,
     legs: &[Leg],
     kind: &str,
     reference: Option<String>,
-    at: DateTime<Utc>,
+    changes: &mut Changes,
 ) -> Result<Transaction, CommandError> {
     for leg in legs {
         check_participants(leg, &loaded.participants)?;
     }
     let postings = loaded.ledger.apply(legs)?;
     Ok(Transaction {
-        id: Uuid::new_v4(),
+        id: changes.ids.next_id(),
         kind: kind.to_owned(),
-        at,
+        at: changes.at,
         journal_seq: 0,
         reference,
         postings,
@@ -745,7 +800,7 @@ fn check_participants(leg: &Leg, known: &BTreeSet<Uuid>) -> Result<(), CommandEr
     Ok(())
 }
 
-pub(crate) fn transaction_payload(transaction: &Transaction) -> Value {
+pub fn transaction_payload(transaction: &Transaction) -> Value {
     let postings: Vec<Value> = transaction.postings.iter().map(posting_payload).collect();
     json!({
         "transaction_id": transaction.id,
@@ -821,7 +876,8 @@ mod tests {
             request(bad_fee),
             request(Command::deposit(participant, dec("5"))),
         ];
-        let changes = apply_batch(&batch, loaded, chrono::Utc::now());
+        let now = "2026-06-01T02:00:00Z".parse().expect("time");
+        let changes = apply_batch(&batch, loaded, now, 7);
         assert_eq!(
             changes.results[0].as_ref().map(|_| ()),
             Err(&CommandError::Ledger(ets_core::LedgerError::InvalidFee))

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
 use crate::command::CommandError;
-use crate::engine::{Changes, Loaded, apply_legs, transaction_payload};
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,27 +224,27 @@ pub struct NewOrder {
 /// the least aggressive price an incoming order reaches and the total
 /// quantity the incoming orders could take.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BookNeed {
+pub struct BookNeed {
     /// Which book.
-    pub(crate) instrument: InstrumentCode,
+    pub instrument: InstrumentCode,
     /// Which side of it to load (opposite to the incoming orders).
-    pub(crate) side: Side,
+    pub side: Side,
     /// Load resting orders at this price or better for the incoming side:
     /// asks at or below it, bids at or above it.
-    pub(crate) limit: Decimal,
+    pub limit: Decimal,
     /// Resting orders beyond this cumulative quantity (in priority order)
     /// cannot be reached by the batch.
-    pub(crate) quantity: Decimal,
+    pub quantity: Decimal,
 }
 
 /// Resting orders read per page when a batch reads the top of a book.
-pub(crate) const BOOK_PAGE: i64 = 64;
+pub const BOOK_PAGE: i64 = 64;
 
 /// Takes, from one page of a book side in priority order, the orders a need
 /// can reach: up to and including the one that brings the running total to
 /// the quantity needed. Returns whether the next page is needed too (the
 /// page was full and the quantity not reached).
-pub(crate) fn take_reachable(
+pub fn take_reachable(
     need: &BookNeed,
     page: Vec<Order>,
     through: &mut Decimal,
@@ -264,7 +264,7 @@ pub(crate) fn take_reachable(
 /// Adds an incoming order to the book needs of a batch. An order whose price
 /// or quantity is out of bounds reads nothing: it will be refused, and its
 /// numbers must not reach the loader's arithmetic.
-pub(crate) fn add_book_need(needs: &mut Vec<BookNeed>, order: &NewOrder) {
+pub fn add_book_need(needs: &mut Vec<BookNeed>, order: &NewOrder) {
     let in_bounds = matching::check_price(order.price).is_ok()
         && order.quantity > Decimal::ZERO
         && order.quantity <= ets_core::instrument::MAX_QUANTITY;
@@ -311,7 +311,7 @@ fn widen(
 /// Once the orders named by cancels are read: a cancel earlier in the batch
 /// takes its order's quantity out of the book, so each book the batch reads
 /// must reach that much further.
-pub(crate) fn widen_for_cancels(needs: &mut [BookNeed], named: &BTreeMap<Uuid, Order>) {
+pub fn widen_for_cancels(needs: &mut [BookNeed], named: &BTreeMap<Uuid, Order>) {
     for order in named.values().filter(|o| o.status.is_resting()) {
         if let Some(need) = needs
             .iter_mut()
@@ -324,22 +324,22 @@ pub(crate) fn widen_for_cancels(needs: &mut [BookNeed], named: &BTreeMap<Uuid, O
 
 /// What the writer read of the market for a batch.
 #[derive(Debug, Default)]
-pub(crate) struct Market {
+pub struct Market {
     /// Orders read (the crossing part of the books, and orders named by
     /// cancels) and orders placed by this batch, by id.
-    pub(crate) orders: BTreeMap<Uuid, Order>,
+    pub orders: BTreeMap<Uuid, Order>,
     /// Participants' regions (for pollutant rights).
-    pub(crate) regions: BTreeMap<Uuid, RegionCode>,
+    pub regions: BTreeMap<Uuid, RegionCode>,
     /// The previous business day's VWAP of instruments with a price band.
-    pub(crate) reference_prices: BTreeMap<InstrumentCode, Decimal>,
+    pub reference_prices: BTreeMap<InstrumentCode, Decimal>,
     /// Negotiated trade proposals read (named, or due to expire), by id.
-    pub(crate) proposals: BTreeMap<Uuid, crate::negotiated::Proposal>,
+    pub proposals: BTreeMap<Uuid, crate::negotiated::Proposal>,
     /// Auctions read or created, by id.
-    pub(crate) auctions: BTreeMap<Uuid, crate::auctions::Auction>,
+    pub auctions: BTreeMap<Uuid, crate::auctions::Auction>,
     /// Bids of the auctions closing in this batch, and bids placed, by id.
-    pub(crate) bids: BTreeMap<Uuid, crate::auctions::AuctionBid>,
+    pub bids: BTreeMap<Uuid, crate::auctions::AuctionBid>,
     /// Pledges read or made, by id.
-    pub(crate) pledges: BTreeMap<Uuid, crate::authority::Pledge>,
+    pub pledges: BTreeMap<Uuid, crate::authority::Pledge>,
 }
 
 /// What a placed order did: the order as it now stands, and its trades.
@@ -451,7 +451,7 @@ pub(crate) fn place_order(
             filled.updated_at = at;
         }
         let trade = Trade {
-            id: Uuid::now_v7(),
+            id: changes.ids.next_id(),
             instrument: new.instrument.clone(),
             method: TradeMethod::OrderBook,
             quantity: fill.quantity,
@@ -488,7 +488,7 @@ pub(crate) fn place_order(
         &legs,
         "order.placed",
         Some(order.id.to_string()),
-        at,
+        changes,
     )?;
     transaction.journal_seq = order.seq;
     for trade in &mut trades {
@@ -596,7 +596,7 @@ pub(crate) fn cancel_order(
         &legs,
         "order.cancelled",
         Some(order.id.to_string()),
-        changes.at,
+        changes,
     )?;
     transaction.journal_seq = changes.head.seq + 1;
     order.status = OrderStatus::Cancelled;
@@ -647,7 +647,7 @@ fn trade_payload(trade: &Trade) -> Value {
 /// The quantity-weighted average price of trades, rounded half-up to the
 /// fen (the price tick), or `None` without trades.
 #[must_use]
-pub(crate) fn vwap(trades: impl IntoIterator<Item = (Decimal, Decimal)>) -> Option<Decimal> {
+pub fn vwap(trades: impl IntoIterator<Item = (Decimal, Decimal)>) -> Option<Decimal> {
     let (quantity, value) = trades.into_iter().fold(
         (Decimal::ZERO, Decimal::ZERO),
         |(q, v), (quantity, price)| (q + quantity, v + quantity * price),

@@ -1,0 +1,27 @@
+//! The ledger's rules over a batch of commands: what a batch needs read,
+//! and what applying it changes. Participants, instruments, credentials,
+//! allocations, the continuous order book, negotiated trades, sealed-bid
+//! auctions, reclamations and pledges all live here.
+//!
+//! Pure like `ets-core`: no async, no database, no clock and no randomness.
+//! A caller (the store's writer, or a test) reads what [`Needs`] names into
+//! a [`Loaded`], passes the batch's time and entropy for new ids to
+//! [`apply_batch`], and persists the [`Changes`] it returns. A test moves
+//! the time it passes instead of sleeping.
+
+pub mod auctions;
+pub mod authority;
+pub mod batch;
+pub mod command;
+pub mod market;
+pub mod negotiated;
+
+pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
+pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};
+pub use batch::{Changes, Ids, Loaded, Needs, StoredIdempotency, apply_batch, apply_batch_guarded};
+pub use command::{
+    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
+    NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
+};
+pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
+pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
