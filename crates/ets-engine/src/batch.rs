@@ -108,21 +108,22 @@ impl Needs {
                         needs.participants.insert(party);
                     }
                     needs.instruments.insert(proposal.instrument.clone());
-                    needs.accounts.insert(AccountKey::new(
-                        Owner::Participant(proposal.seller_id),
-                        proposal.instrument.clone(),
-                    ));
+                    // Both parties' rights and cash and fee income: an
+                    // acceptance later in the batch settles against them.
+                    needs.accounts.extend(market::book_accounts([
+                        (proposal.seller_id, proposal.instrument.clone()),
+                        (proposal.buyer_id, proposal.instrument.clone()),
+                    ]));
                 }
                 Command::AnswerProposal { id, .. } => {
                     needs.proposals.insert(*id);
                 }
                 Command::ExpireProposals => needs.due_proposals = true,
                 Command::CreateAuction(auction) => {
+                    // Its source and proceeds accounts: a close later in the
+                    // batch settles against them (bidders: `add_auctions`).
                     needs.instruments.insert(auction.instrument.clone());
-                    needs.accounts.insert(AccountKey::new(
-                        Owner::System(ets_core::SystemAccount::Reserve),
-                        auction.instrument.clone(),
-                    ));
+                    needs.accounts.extend(auction_accounts(&auction.instrument));
                 }
                 Command::PlaceBid(bid) => {
                     needs.auctions.insert(bid.auction_id);
@@ -229,36 +230,35 @@ impl Needs {
     /// stored bids' and those bidding in this batch (a close later in the
     /// batch may award them).
     pub fn add_auctions(&mut self, market: &Market, batch: &[Request]) {
-        use ets_core::SystemAccount;
         for auction in market.auctions.values() {
             self.holds.insert(auction.id);
             self.instruments.insert(auction.instrument.clone());
-            for system in [SystemAccount::Reserve, SystemAccount::Issuance] {
-                self.accounts.insert(AccountKey::new(
-                    Owner::System(system),
-                    auction.instrument.clone(),
-                ));
-            }
-            self.accounts.insert(AccountKey::new(
-                Owner::System(SystemAccount::AuctionProceeds),
-                ets_core::InstrumentCode::cny(),
-            ));
+            self.accounts.extend(auction_accounts(&auction.instrument));
         }
+        // What each auction trades: those read, and those the batch offers.
+        let mut instruments: BTreeMap<Uuid, &InstrumentCode> = market
+            .auctions
+            .values()
+            .map(|a| (a.id, &a.instrument))
+            .collect();
         let placed = batch.iter().filter_map(|request| match &request.command {
             Command::PlaceBid(bid) => Some((bid.auction_id, bid.participant_id)),
+            Command::CreateAuction(auction) => {
+                instruments.insert(auction.id, &auction.instrument);
+                None
+            }
             _ => None,
         });
+        let placed: Vec<(Uuid, Uuid)> = placed.collect();
         let stored = market
             .bids
             .values()
             .map(|b| (b.auction_id, b.participant_id));
         for (auction, bidder) in stored.chain(placed) {
             self.participants.insert(bidder);
-            if let Some(auction) = market.auctions.get(&auction) {
-                self.accounts.extend(market::book_accounts([(
-                    bidder,
-                    auction.instrument.clone(),
-                )]));
+            if let Some(instrument) = instruments.get(&auction) {
+                self.accounts
+                    .extend(market::book_accounts([(bidder, (*instrument).clone())]));
             }
         }
         self.holds.extend(market.bids.keys().copied());
@@ -745,6 +745,21 @@ fn apply_command<'a>(
             ))
         }
     }
+}
+
+/// The accounts an auction of `instrument` settles against beyond its
+/// bidders': where its rights come from (reserve or issuance) and where its
+/// proceeds go.
+fn auction_accounts(instrument: &InstrumentCode) -> [AccountKey; 3] {
+    use ets_core::SystemAccount;
+    [
+        AccountKey::new(Owner::System(SystemAccount::Reserve), instrument.clone()),
+        AccountKey::new(Owner::System(SystemAccount::Issuance), instrument.clone()),
+        AccountKey::new(
+            Owner::System(SystemAccount::AuctionProceeds),
+            InstrumentCode::cny(),
+        ),
+    ]
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

@@ -7,13 +7,16 @@
 //! A caller (the store's writer, or a test) reads what [`Needs`] names into
 //! a [`Loaded`], passes the batch's time and entropy for new ids to
 //! [`apply_batch`], and persists the [`Changes`] it returns. A test moves
-//! the time it passes instead of sleeping.
+//! the time it passes instead of sleeping. [`Memory`] is such a caller with
+//! the whole ledger in memory: the market's tests run on it, and it is the
+//! reference for what a backend must load and persist.
 
 pub mod auctions;
 pub mod authority;
 pub mod batch;
 pub mod command;
 pub mod market;
+pub mod memory;
 pub mod negotiated;
 
 pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
@@ -24,4 +27,5 @@ pub use command::{
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
 pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
+pub use memory::{Memory, StoredCredential};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
