@@ -11,6 +11,7 @@
 //! thousands of transfers a second.
 
 mod cache;
+mod load;
 mod postgres;
 mod read;
 mod sqlite;

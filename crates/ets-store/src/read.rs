@@ -197,3 +197,14 @@ impl Book {
         }
     }
 }
+
+impl From<AccountState> for ets_core::Account {
+    fn from(state: AccountState) -> Self {
+        Self {
+            key: state.key,
+            balance: state.balance,
+            held: state.held,
+            version: state.version,
+        }
+    }
+}

@@ -5,9 +5,8 @@
 //! writer remembers between batches ([`WorkingSetCache`]) is used only while
 //! the locked head is the one its own last commit left.
 
-use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::{
@@ -20,20 +19,22 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::cache::{MAX_BOOK_SIDE, WorkingSetCache};
+use crate::cache::WorkingSetCache;
+use crate::load::WriterMemory;
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
     ProposalFilter, TradeFilter,
 };
 use crate::{Backend, StoreError};
-use ets_core::instrument::CNY;
 use ets_core::matching::{OrderMoney, Side};
 use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use ets_engine::authority::Pledge;
-use ets_engine::batch::{Changes, Loaded, Needs, StoredIdempotency};
+use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
 use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
 use ets_engine::negotiated::{Proposal, ProposalStatus};
+
+mod load;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -41,20 +42,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 #[derive(Clone)]
 pub struct PostgresBackend {
     pool: PgPool,
-    known: Arc<Mutex<Known>>,
-    /// The writer's memory between batches; taken out for each batch, and
-    /// put back only if the batch ended cleanly.
-    cache: Arc<Mutex<WorkingSetCache>>,
-}
-
-/// What never changes once committed, kept per process so the writer does
-/// not read it again for every batch: instruments (no endpoint edits one)
-/// and participants' existence and regions. Only rows read back from the
-/// database enter it, so another node's writes are seen on the first miss.
-#[derive(Debug, Default)]
-struct Known {
-    instruments: HashMap<InstrumentCode, Instrument>,
-    regions: HashMap<Uuid, RegionCode>,
+    /// The writer's memory between batches.
+    memory: Arc<WriterMemory>,
 }
 
 impl PostgresBackend {
@@ -71,8 +60,7 @@ impl PostgresBackend {
             .await?;
         Ok(Self {
             pool,
-            known: Arc::default(),
-            cache: Arc::default(),
+            memory: Arc::default(),
         })
     }
 
@@ -82,444 +70,9 @@ impl PostgresBackend {
         &self.pool
     }
 
-    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, WorkingSetCache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Forgets what the writer remembers (a prepared batch did not commit).
     pub(crate) fn forget_cache(&self) {
-        *self.lock_cache() = WorkingSetCache::default();
-    }
-
-    async fn load(
-        &self,
-        conn: &mut PgConnection,
-        cache: &mut WorkingSetCache,
-        batch: &[Request],
-        head: JournalHead,
-        head_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Loaded, sqlx::Error> {
-        let mut loaded = Loaded::new(head, head_at);
-        let mut needs = Needs::of(batch);
-
-        if !needs.idempotency.is_empty() {
-            let (scopes, keys): (Vec<String>, Vec<String>) =
-                needs.idempotency.iter().cloned().unzip();
-            // One primary-key probe per key, whatever the statistics say: the
-            // LIMIT keeps the planner from flattening the LATERAL into a join,
-            // which it once ran as a hash join over the whole table (a third
-            // of the database's time under load).
-            let rows = sqlx::query(
-                "SELECT i.scope, i.key, i.fingerprint, i.outcome \
-                 FROM UNNEST($1::text[], $2::text[]) AS u(scope, key) \
-                 CROSS JOIN LATERAL (SELECT * FROM idempotency_keys k \
-                     WHERE k.scope = u.scope AND k.key = u.key LIMIT 1) i",
-            )
-            .bind(&scopes)
-            .bind(&keys)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in rows {
-                loaded.idempotency.insert(
-                    (row.get("scope"), row.get("key")),
-                    StoredIdempotency {
-                        fingerprint: row.get("fingerprint"),
-                        outcome: row.get("outcome"),
-                    },
-                );
-            }
-            // The batch before this one may not have committed yet.
-            for key in &needs.idempotency {
-                if let Some(stored) = cache.idempotency(key) {
-                    loaded.idempotency.insert(key.clone(), stored.clone());
-                }
-            }
-        }
-
-        self.load_market(conn, cache, &mut needs, &mut loaded, batch, now)
-            .await?;
-
-        // No row locks below: every writer of every node holds the journal
-        // head lock for its whole transaction, so nothing read here can
-        // change before this batch commits.
-        let mut holds = Vec::new();
-        let mut ids: Vec<Uuid> = Vec::new();
-        for id in &needs.holds {
-            match cache.hold(id) {
-                Some(hold) => holds.push(hold.clone()),
-                None => ids.push(*id),
-            }
-        }
-        if !ids.is_empty() {
-            let rows = sqlx::query(
-                "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds \
-                 WHERE id = ANY($1)",
-            )
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let hold = hold_from_row(row)?;
-                cache.remember_hold(hold.clone());
-                holds.push(hold);
-            }
-        }
-        needs.add_hold_accounts(&holds, batch);
-
-        let mut missing = BTreeSet::new();
-        for key in &needs.accounts {
-            match cache.account(key) {
-                Some(account) => loaded.ledger.load_account(account.clone()),
-                None => {
-                    missing.insert(key.clone());
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let (owners, instruments) = account_columns(&missing);
-            let rows = sqlx::query(
-                "SELECT a.owner, a.instrument, a.balance, a.held, a.version \
-                 FROM UNNEST($1::text[], $2::text[]) AS u(owner, instrument) \
-                 CROSS JOIN LATERAL (SELECT * FROM accounts x \
-                     WHERE x.owner = u.owner AND x.instrument = u.instrument LIMIT 1) a",
-            )
-            .bind(&owners)
-            .bind(&instruments)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let state = account_from_row(row)?;
-                let account = ets_core::Account {
-                    key: state.key,
-                    balance: state.balance,
-                    held: state.held,
-                    version: state.version,
-                };
-                cache.remember_account(account.clone());
-                loaded.ledger.load_account(account);
-            }
-        }
-        for hold in holds {
-            loaded.ledger.load_hold(hold);
-        }
-
-        let mut codes: Vec<String> = Vec::new();
-        {
-            let known = self.known();
-            // CNY is built into every working set and has no row.
-            for code in needs.instruments.iter().filter(|c| c.as_str() != CNY) {
-                match known.instruments.get(code) {
-                    Some(instrument) => loaded.ledger.add_instrument(instrument.clone()),
-                    None => codes.push(code.as_str().to_owned()),
-                }
-            }
-        }
-        if !codes.is_empty() {
-            let rows = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ANY($1)"))
-                .bind(&codes)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in &rows {
-                let instrument = instrument_from_row(row)?;
-                self.known()
-                    .instruments
-                    .insert(instrument.code.clone(), instrument.clone());
-                loaded.ledger.add_instrument(instrument);
-            }
-        }
-
-        // A participant that owns a stored account exists: no need to look it up.
-        for account in loaded.ledger.accounts() {
-            if let Owner::Participant(id) = account.key.owner
-                && needs.participants.remove(&id)
-            {
-                loaded.participants.insert(id);
-            }
-        }
-        let mut ids: Vec<Uuid> = Vec::new();
-        {
-            let known = self.known();
-            for id in needs.participants.iter().chain(&needs.regions) {
-                match known.regions.get(id) {
-                    Some(region) => {
-                        loaded.participants.insert(*id);
-                        if needs.regions.contains(id) {
-                            loaded.market.regions.insert(*id, region.clone());
-                        }
-                    }
-                    None => ids.push(*id),
-                }
-            }
-        }
-        if !ids.is_empty() || !needs.credit_codes.is_empty() {
-            let codes: Vec<String> = needs.credit_codes.iter().cloned().collect();
-            let rows = sqlx::query(
-                "SELECT id, credit_code, region_code FROM participants \
-                 WHERE id = ANY($1) OR credit_code = ANY($2)",
-            )
-            .bind(&ids)
-            .bind(&codes)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in rows {
-                let id: Uuid = row.try_get("id")?;
-                let region = RegionCode::parse(row.try_get("region_code")?)
-                    .map_err(|_| decode_error("region code"))?;
-                self.known().regions.insert(id, region.clone());
-                if needs.regions.contains(&id) {
-                    loaded.market.regions.insert(id, region);
-                }
-                loaded.participants.insert(id);
-                loaded.credit_codes.insert(row.try_get("credit_code")?);
-            }
-        }
-        let banded: Vec<String> = needs
-            .book
-            .iter()
-            .filter_map(|need| loaded.ledger.instrument(&need.instrument))
-            .filter(|instrument| instrument.price_band.is_some())
-            .map(|instrument| instrument.code.as_str().to_owned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !banded.is_empty() {
-            // The last business day before today with trades, per instrument.
-            let today = ets_core::instrument::business_date(loaded.batch_time(now));
-            let rows = sqlx::query(
-                "SELECT t.instrument, t.quantity, t.price FROM trades t \
-                 JOIN (SELECT instrument, max(business_date) AS day FROM trades \
-                       WHERE instrument = ANY($1) AND business_date < $2 GROUP BY instrument) d \
-                 ON t.instrument = d.instrument AND t.business_date = d.day",
-            )
-            .bind(&banded)
-            .bind(today)
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut by_instrument: std::collections::BTreeMap<String, Vec<(Decimal, Decimal)>> =
-                std::collections::BTreeMap::new();
-            for row in rows {
-                by_instrument
-                    .entry(row.get("instrument"))
-                    .or_default()
-                    .push((row.get("quantity"), row.get("price")));
-            }
-            for (code, trades) in by_instrument {
-                if let Some(vwap) = ets_engine::market::vwap(trades) {
-                    loaded.market.reference_prices.insert(code_of(&code)?, vwap);
-                }
-            }
-        }
-
-        if needs.signing_key {
-            loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some();
-        }
-        if !needs.client_ids.is_empty() {
-            let ids: Vec<String> = needs.client_ids.iter().cloned().collect();
-            let rows = sqlx::query(
-                "SELECT client_id, revoked_at IS NULL AS active FROM credentials WHERE client_id = ANY($1)",
-            )
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in rows {
-                loaded
-                    .credentials
-                    .insert(row.get("client_id"), row.get("active"));
-            }
-        }
-        Ok(loaded)
-    }
-
-    /// Reads the part of each book the batch's orders can reach (in priority
-    /// order, up to the quantity they could take), and orders named by id.
-    /// No row locks: every writer holds the journal head lock already.
-    async fn load_market(
-        &self,
-        conn: &mut PgConnection,
-        cache: &mut WorkingSetCache,
-        needs: &mut Needs,
-        loaded: &mut Loaded,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        if !needs.proposals.is_empty() || needs.due_proposals {
-            let ids: Vec<Uuid> = needs.proposals.iter().copied().collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ANY($1) \
-                 UNION SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
-                 WHERE $2 AND status = 'proposed' AND expires_at <= $3"
-            ))
-            .bind(&ids)
-            .bind(needs.due_proposals)
-            .bind(now)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let proposal = proposal_from_row(row)?;
-                loaded.market.proposals.insert(proposal.id, proposal);
-            }
-            needs.add_proposals(&loaded.market.proposals);
-        }
-        if !needs.pledges.is_empty() {
-            let ids: Vec<Uuid> = needs.pledges.iter().copied().collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ANY($1)"
-            ))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let pledge = pledge_from_row(row)?;
-                loaded.market.pledges.insert(pledge.id, pledge);
-            }
-        }
-        if !needs.auctions.is_empty() {
-            let ids: Vec<Uuid> = needs.auctions.iter().copied().collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ANY($1)"
-            ))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let auction = auction_from_row(row)?;
-                loaded.market.auctions.insert(auction.id, auction);
-            }
-            let closing: Vec<Uuid> = needs.auction_bids.iter().copied().collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ANY($1)"
-            ))
-            .bind(&closing)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let bid = bid_from_row(row)?;
-                loaded.market.bids.insert(bid.id, bid);
-            }
-            needs.add_auctions(&loaded.market, batch);
-        }
-        let mut ids: Vec<Uuid> = Vec::new();
-        for id in &needs.orders {
-            match cache.order(id) {
-                Some(order) => {
-                    loaded.market.orders.insert(order.id, order.clone());
-                }
-                None => ids.push(*id),
-            }
-        }
-        if !ids.is_empty() {
-            let rows = sqlx::query(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)"
-            ))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let order = order_from_row(row)?;
-                loaded.market.orders.insert(order.id, order);
-            }
-        }
-        ets_engine::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
-        // Each book side the batch reaches: remembered whole (read whole
-        // once by a steady writer, if it is not too big), else read page by
-        // page.
-        for need in &needs.book {
-            if cache.wants_whole(&need.instrument, need.side) {
-                match self.whole_book_side(conn, need).await? {
-                    Some(orders) => cache.remember_book(&need.instrument, need.side, orders),
-                    None => cache.remember_oversized(&need.instrument, need.side),
-                }
-            }
-            if !cache.take_reachable(need, &mut loaded.market.orders) {
-                let mut through = Decimal::ZERO;
-                let mut after = None;
-                loop {
-                    let page = self.book_page(conn, need, after).await?;
-                    let last = page.last().map(|o| (o.price, o.seq));
-                    let more = ets_engine::market::take_reachable(
-                        need,
-                        page,
-                        &mut through,
-                        &mut loaded.market.orders,
-                    );
-                    match last.filter(|_| more) {
-                        Some(last) => after = Some(last),
-                        None => break,
-                    }
-                }
-            }
-        }
-        needs.add_orders(&loaded.market.orders);
-        Ok(())
-    }
-
-    /// Every resting order of a book side, in priority order; `None` if it
-    /// has more than [`MAX_BOOK_SIDE`].
-    async fn whole_book_side(
-        &self,
-        conn: &mut PgConnection,
-        need: &ets_engine::market::BookNeed,
-    ) -> Result<Option<Vec<Order>>, sqlx::Error> {
-        let (_, order_by) = book_order(need.side);
-        let rows = sqlx::query(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = '{side}' \
-             AND status IN ('open', 'partially_filled') ORDER BY {order_by} LIMIT {limit}",
-            side = need.side.as_str(),
-            limit = MAX_BOOK_SIDE + 1,
-        ))
-        .bind(need.instrument.as_str())
-        .fetch_all(&mut *conn)
-        .await?;
-        if rows.len() > MAX_BOOK_SIDE {
-            return Ok(None);
-        }
-        rows.iter()
-            .map(order_from_row)
-            .collect::<Result<_, _>>()
-            .map(Some)
-    }
-
-    /// A page of a book side within the need's reach, in priority order,
-    /// after (price, seq) if given.
-    async fn book_page(
-        &self,
-        conn: &mut PgConnection,
-        need: &ets_engine::market::BookNeed,
-        after: Option<(Decimal, i64)>,
-    ) -> Result<Vec<Order>, sqlx::Error> {
-        let (reach, order_by) = book_order(need.side);
-        let after_clause = match need.side {
-            Side::Sell => "(price, seq) > ($3, $4)",
-            Side::Buy => "(price < $3 OR (price = $3 AND seq > $4))",
-        };
-        let (price, seq) = after.unwrap_or_default();
-        let rows = sqlx::query(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = $1 AND side = '{side}' \
-             AND status IN ('open', 'partially_filled') AND price {reach} $2 \
-             AND ($5 OR {after_clause}) ORDER BY {order_by} LIMIT {page}",
-            side = need.side.as_str(),
-            page = ets_engine::market::BOOK_PAGE,
-        ))
-        .bind(need.instrument.as_str())
-        .bind(need.limit)
-        .bind(price)
-        .bind(seq)
-        .bind(after.is_none())
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter().map(order_from_row).collect()
+        self.memory.forget();
     }
 
     async fn persist_market(
@@ -1023,12 +576,6 @@ impl PostingColumns {
     }
 }
 
-fn account_columns(keys: &BTreeSet<AccountKey>) -> (Vec<String>, Vec<String>) {
-    keys.iter()
-        .map(|k| (k.owner.storage_key(), k.instrument.as_str().to_owned()))
-        .unzip()
-}
-
 pub(crate) fn decode_error(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} is not valid").into())
 }
@@ -1061,16 +608,6 @@ fn hold_from_row(row: &PgRow) -> Result<Hold, sqlx::Error> {
         settled: row.get("settled"),
         status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
     })
-}
-
-/// How a book side is reached and ordered: asks at or below the incoming
-/// limit, lowest first; bids at or above it, highest first; earliest first
-/// at one price. The partial indexes `orders_asks`/`orders_bids` keep it.
-fn book_order(side: Side) -> (&'static str, &'static str) {
-    match side {
-        Side::Sell => ("<=", "price, seq"),
-        Side::Buy => (">=", "price DESC, seq"),
-    }
 }
 
 pub(crate) const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
@@ -1279,7 +816,8 @@ impl PostgresBackend {
         now: DateTime<Utc>,
     ) -> Result<Changes, BatchFailure> {
         let started = std::time::Instant::now();
-        let loaded = self.load(conn, cache, batch, head, head_at, now).await?;
+        let loaded =
+            crate::load::load(conn, &self.memory, cache, batch, (head, head_at), now).await?;
         let loaded_at = started.elapsed();
         let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
             .ok_or(BatchFailure::Panicked)?;
@@ -1335,17 +873,17 @@ impl PostgresBackend {
         now: DateTime<Utc>,
         behind: bool,
     ) -> Result<Prepared, NotPrepared> {
-        let mut cache = std::mem::take(&mut *self.lock_cache());
+        let mut cache = self.memory.take();
         if cache.too_big() {
             cache = WorkingSetCache::default();
         }
         if behind && !cache.can_follow(batch, now) {
-            *self.lock_cache() = cache;
+            self.memory.put_back(cache);
             return Err(NotPrepared::Behind);
         }
         match self.prepare_on(&mut cache, batch, now).await {
             Ok(prepared) => {
-                *self.lock_cache() = cache;
+                self.memory.put_back(cache);
                 Ok(prepared)
             }
             // The cache stays forgotten.
@@ -1519,7 +1057,7 @@ impl Backend for PostgresBackend {
         let mut conn = self.pool.acquire().await?;
         // Taken out for the batch: it goes back only if the batch ends
         // cleanly, so a failure (or a panic) leaves an empty cache behind.
-        let mut cache = std::mem::take(&mut *self.lock_cache());
+        let mut cache = self.memory.take();
         let result = match conn.fetch_one(BEGIN_AND_LOCK_HEAD).await {
             Ok(head) => {
                 self.run_batch(&mut conn, batch, now, &head, &mut cache)
@@ -1528,7 +1066,7 @@ impl Backend for PostgresBackend {
             Err(error) => Err(BatchFailure::Database(error)),
         };
         if result.is_ok() {
-            *self.lock_cache() = cache;
+            self.memory.put_back(cache);
         }
         self.finish(conn, result).await
     }

@@ -4,6 +4,7 @@
 //! take turns instead of failing. Decimals are stored as exact text.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +21,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
+use crate::cache::WorkingSetCache;
+use crate::load::WriterMemory;
 use crate::postgres::decode_error;
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
@@ -29,10 +32,12 @@ use crate::{Backend, StoreError};
 use ets_core::matching::{OrderMoney, Side};
 use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use ets_engine::authority::Pledge;
-use ets_engine::batch::{Changes, Loaded, Needs, StoredIdempotency};
+use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
 use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
 use ets_engine::negotiated::{Proposal, ProposalStatus};
+
+mod load;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -40,6 +45,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 #[derive(Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
+    /// The writer's memory between batches.
+    memory: Arc<WriterMemory>,
 }
 
 impl SqliteBackend {
@@ -59,308 +66,16 @@ impl SqliteBackend {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            memory: Arc::default(),
+        })
     }
 
     /// The pool, for tests and tools that inspect the database directly.
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    async fn load(
-        &self,
-        conn: &mut SqliteConnection,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<Loaded, sqlx::Error> {
-        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        let head_at: Option<String> = head.get("at");
-        let mut loaded = Loaded::new(
-            JournalHead {
-                seq: head.get("seq"),
-                hash: head.get("hash"),
-            },
-            head_at.as_deref().map(parse_time).transpose()?,
-        );
-        let mut needs = Needs::of(batch);
-        for (scope, key) in &needs.idempotency {
-            let row = sqlx::query(
-                "SELECT fingerprint, outcome FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
-            )
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
-                loaded.idempotency.insert(
-                    (scope.clone(), key.clone()),
-                    StoredIdempotency {
-                        fingerprint: row.get("fingerprint"),
-                        outcome: row.get("outcome"),
-                    },
-                );
-            }
-        }
-        self.load_market(conn, &mut needs, &mut loaded, batch, now)
-            .await?;
-        let mut holds = Vec::new();
-        for id in &needs.holds {
-            let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                holds.push(hold_from_row(&row)?);
-            }
-        }
-        needs.add_hold_accounts(&holds, batch);
-        for key in &needs.accounts {
-            let row = sqlx::query(
-                "SELECT owner, instrument, balance, held, version FROM accounts WHERE owner = ?1 AND instrument = ?2",
-            )
-            .bind(key.owner.storage_key())
-            .bind(key.instrument.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
-                let state = account_from_row(&row)?;
-                loaded.ledger.load_account(ets_core::Account {
-                    key: state.key,
-                    balance: state.balance,
-                    held: state.held,
-                    version: state.version,
-                });
-            }
-        }
-        for hold in holds {
-            loaded.ledger.load_hold(hold);
-        }
-        for code in &needs.instruments {
-            let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ?1"))
-                .bind(code.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                loaded.ledger.add_instrument(instrument_from_row(&row)?);
-            }
-        }
-        for id in &needs.participants {
-            let found = sqlx::query("SELECT 1 FROM participants WHERE id = ?1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if found.is_some() {
-                loaded.participants.insert(*id);
-            }
-        }
-        for code in &needs.credit_codes {
-            let found = sqlx::query("SELECT 1 FROM participants WHERE credit_code = ?1")
-                .bind(code)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if found.is_some() {
-                loaded.credit_codes.insert(code.clone());
-            }
-        }
-        for id in &needs.regions {
-            let row = sqlx::query("SELECT region_code FROM participants WHERE id = ?1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                let region = RegionCode::parse(row.get("region_code"))
-                    .map_err(|_| decode_error("region code"))?;
-                loaded.market.regions.insert(*id, region);
-            }
-        }
-        let today = ets_core::instrument::business_date(loaded.batch_time(now));
-        let banded: std::collections::BTreeSet<InstrumentCode> = needs
-            .book
-            .iter()
-            .filter_map(|need| loaded.ledger.instrument(&need.instrument))
-            .filter(|instrument| instrument.price_band.is_some())
-            .map(|instrument| instrument.code.clone())
-            .collect();
-        for code in banded {
-            // The last business day before today with trades.
-            let rows = sqlx::query(
-                "SELECT quantity, price FROM trades WHERE instrument = ?1 AND business_date = \
-                 (SELECT max(business_date) FROM trades WHERE instrument = ?1 AND business_date < ?2)",
-            )
-            .bind(code.as_str())
-            .bind(today.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-            let trades = rows
-                .iter()
-                .map(|row| Ok((decimal(row, "quantity")?, decimal(row, "price")?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            if let Some(vwap) = ets_engine::market::vwap(trades) {
-                loaded.market.reference_prices.insert(code, vwap);
-            }
-        }
-        if needs.signing_key {
-            loaded.signing_key_exists = sqlx::query("SELECT 1 FROM signing_keys")
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some();
-        }
-        for client_id in &needs.client_ids {
-            let row = sqlx::query(
-                "SELECT revoked_at IS NULL AS active FROM credentials WHERE client_id = ?1",
-            )
-            .bind(client_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
-                loaded
-                    .credentials
-                    .insert(client_id.clone(), row.get("active"));
-            }
-        }
-        Ok(loaded)
-    }
-
-    /// Reads the part of each book the batch's orders can reach (in priority
-    /// order, up to the quantity they could take), and orders named by id.
-    async fn load_market(
-        &self,
-        conn: &mut SqliteConnection,
-        needs: &mut Needs,
-        loaded: &mut Loaded,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        let mut proposals = Vec::new();
-        for id in &needs.proposals {
-            let row = sqlx::query(&format!(
-                "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades WHERE id = ?1"
-            ))
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-            proposals.extend(row);
-        }
-        if needs.due_proposals {
-            proposals.extend(
-                sqlx::query(&format!(
-                    "SELECT {PROPOSAL_COLUMNS} FROM negotiated_trades \
-                     WHERE status = 'proposed' AND expires_at <= ?1"
-                ))
-                .bind(format_time(now))
-                .fetch_all(&mut *conn)
-                .await?,
-            );
-        }
-        for row in &proposals {
-            let proposal = proposal_from_row(row)?;
-            loaded.market.proposals.insert(proposal.id, proposal);
-        }
-        needs.add_proposals(&loaded.market.proposals);
-        for id in &needs.pledges {
-            let row = sqlx::query(&format!(
-                "SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ?1"
-            ))
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
-                let pledge = pledge_from_row(&row)?;
-                loaded.market.pledges.insert(pledge.id, pledge);
-            }
-        }
-        for id in &needs.auctions {
-            let row = sqlx::query(&format!(
-                "SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ?1"
-            ))
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = row {
-                let auction = auction_from_row(&row)?;
-                loaded.market.auctions.insert(auction.id, auction);
-            }
-        }
-        for id in &needs.auction_bids {
-            let rows = sqlx::query(&format!(
-                "SELECT {BID_COLUMNS} FROM bids WHERE auction_id = ?1"
-            ))
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &rows {
-                let bid = bid_from_row(row)?;
-                loaded.market.bids.insert(bid.id, bid);
-            }
-        }
-        needs.add_auctions(&loaded.market, batch);
-        for id in &needs.orders {
-            let row = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"))
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(row) = row {
-                let order = order_from_row(&row)?;
-                loaded.market.orders.insert(order.id, order);
-            }
-        }
-        ets_engine::market::widen_for_cancels(&mut needs.book, &loaded.market.orders);
-        for need in &needs.book {
-            // Best price first, then earliest: the order the index keeps.
-            let (reach, after, order_by) = match need.side {
-                Side::Sell => (
-                    "price_ticks <= ?2",
-                    "(price_ticks, seq) > (?3, ?4)",
-                    "price_ticks, seq",
-                ),
-                Side::Buy => (
-                    "price_ticks >= ?2",
-                    "(price_ticks < ?3 OR (price_ticks = ?3 AND seq > ?4))",
-                    "price_ticks DESC, seq",
-                ),
-            };
-            // The side is written into the statement, so SQLite can use the
-            // side's partial index.
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE instrument = ?1 AND side = '{side}' \
-                 AND status IN ('open', 'partially_filled') AND {reach} \
-                 AND (?3 IS NULL OR {after}) ORDER BY {order_by} LIMIT {page}",
-                side = need.side.as_str(),
-                page = ets_engine::market::BOOK_PAGE
-            );
-            let mut through = Decimal::ZERO;
-            let mut last: Option<(i64, i64)> = None;
-            loop {
-                let rows = sqlx::query(&sql)
-                    .bind(need.instrument.as_str())
-                    .bind(price_ticks(need.limit)?)
-                    .bind(last.map(|(ticks, _)| ticks))
-                    .bind(last.map(|(_, seq)| seq))
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let page = rows
-                    .iter()
-                    .map(order_from_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                last = match page.last() {
-                    Some(order) => Some((price_ticks(order.price)?, order.seq)),
-                    None => None,
-                };
-                if !ets_engine::market::take_reachable(
-                    need,
-                    page,
-                    &mut through,
-                    &mut loaded.market.orders,
-                ) {
-                    break;
-                }
-            }
-        }
-        needs.add_orders(&loaded.market.orders);
-        Ok(())
     }
 
     async fn persist_market(
@@ -731,15 +446,31 @@ impl SqliteBackend {
         Ok(())
     }
 
+    /// Everything after `BEGIN IMMEDIATE`, up to the writes: reads the
+    /// head, loads what the batch needs (from the writer's memory where it
+    /// has it), applies the batch and writes what it changed.
     async fn execute_in(
         &self,
         conn: &mut SqliteConnection,
+        cache: &mut WorkingSetCache,
         batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
-        let loaded = self.load(conn, batch, now).await?;
+        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        let head_at: Option<String> = head.get("at");
+        let head_at = head_at.as_deref().map(parse_time).transpose()?;
+        let head = JournalHead {
+            seq: head.get("seq"),
+            hash: head.get("hash"),
+        };
+        cache.begin(&head, head_at);
+        let loaded =
+            crate::load::load(conn, &self.memory, cache, batch, (head, head_at), now).await?;
         let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
             .ok_or_else(|| sqlx::Error::Protocol("applying the batch panicked".to_owned()))?;
+        cache.apply(&changes, batch);
         if !changes.is_empty() {
             self.persist(conn, &changes).await?;
         }
@@ -1046,9 +777,15 @@ impl Backend for SqliteBackend {
     ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        match self.execute_in(&mut conn, batch, now).await {
+        // Taken out for the batch: it goes back only if the batch commits,
+        // so a failure (or a panic) leaves an empty one behind.
+        let mut cache = self.memory.take();
+        match self.execute_in(&mut conn, &mut cache, batch, now).await {
             Ok(results) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-                Ok(_) => Ok(results),
+                Ok(_) => {
+                    self.memory.put_back(cache);
+                    Ok(results)
+                }
                 Err(error) => {
                     // A local file: a failed COMMIT did not commit. Roll back, or
                     // at least never return the connection mid-transaction.
