@@ -13,12 +13,12 @@ use ets_core::instrument::business_date;
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
+use crate::batch::{Changes, Loaded, apply_legs};
 use crate::command::CommandError;
 use crate::market::{Trade, TradeMethod};
+use crate::payload::{AuctionClosed, AuctionCreated, BidPlaced, Payload};
 
 /// Where the offered quantity comes from, and where what is unsold returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,7 +213,7 @@ pub(crate) fn create(
     new: &NewAuction,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Auction), CommandError> {
+) -> Result<(&'static str, Payload, Auction), CommandError> {
     let at = changes.at;
     let instrument = loaded
         .ledger
@@ -267,10 +267,7 @@ pub(crate) fn create(
         }
         Source::Issuance => None,
     };
-    let payload = json!({
-        "auction": auction_payload(&auction),
-        "transaction": transaction.as_ref().map(transaction_payload),
-    });
+    let payload = Payload::AuctionCreated(AuctionCreated::new(&auction, transaction.as_ref()));
     changes.transactions.extend(transaction);
     loaded.market.auctions.insert(auction.id, auction.clone());
     changes.auctions.insert(auction.id, auction.clone());
@@ -282,7 +279,7 @@ pub(crate) fn bid(
     new: &NewBid,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, AuctionBid), CommandError> {
+) -> Result<(&'static str, Payload, AuctionBid), CommandError> {
     let at = changes.at;
     let auction = loaded
         .market
@@ -348,10 +345,7 @@ pub(crate) fn bid(
     };
     // The journal keeps the bid (it is the audit trail); the API keeps it
     // sealed from other enterprises.
-    let payload = json!({
-        "bid": bid_payload(&bid),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::BidPlaced(BidPlaced::new(&bid, &transaction));
     changes.transactions.push(transaction);
     loaded.market.bids.insert(bid.id, bid.clone());
     changes.bids.insert(bid.id, bid.clone());
@@ -363,7 +357,7 @@ pub(crate) fn close(
     id: Uuid,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Closed), CommandError> {
+) -> Result<(&'static str, Payload, Closed), CommandError> {
     let at = changes.at;
     let mut auction = loaded
         .market
@@ -492,11 +486,7 @@ pub(crate) fn close(
     auction.clearing_price = clearing_price;
     auction.sold_quantity = Some(sold);
     auction.closed_at = Some(at);
-    let payload = json!({
-        "auction": auction_payload(&auction),
-        "awards": bids.iter().filter(|b| b.awarded.is_some_and(|q| q > Decimal::ZERO)).map(bid_payload).collect::<Vec<_>>(),
-        "transaction": transaction.as_ref().map(transaction_payload),
-    });
+    let payload = Payload::AuctionClosed(AuctionClosed::new(&auction, &bids, transaction.as_ref()));
     changes.transactions.extend(transaction);
     changes.trades.extend(trades.iter().cloned());
     for bid in &bids {
@@ -514,29 +504,4 @@ pub(crate) fn close(
             trades,
         },
     ))
-}
-
-fn auction_payload(auction: &Auction) -> Value {
-    json!({
-        "auction_id": auction.id,
-        "instrument": auction.instrument,
-        "quantity": auction.quantity.to_string(),
-        "reserve_price": auction.reserve_price.to_string(),
-        "source": auction.source.as_str(),
-        "lot_size": auction.lot_size.map(|d| d.to_string()),
-        "max_bidder_share": auction.max_bidder_share.map(|d| d.to_string()),
-        "status": auction.status.as_str(),
-        "clearing_price": auction.clearing_price.map(|d| d.to_string()),
-        "sold_quantity": auction.sold_quantity.map(|d| d.to_string()),
-    })
-}
-
-fn bid_payload(bid: &AuctionBid) -> Value {
-    json!({
-        "bid_id": bid.id,
-        "participant_id": bid.participant_id,
-        "quantity": bid.quantity.to_string(),
-        "price": bid.price.to_string(),
-        "awarded": bid.awarded.map(|d| d.to_string()),
-    })
 }

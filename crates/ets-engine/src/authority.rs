@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
+use crate::batch::{Changes, Loaded, apply_legs};
 use crate::command::CommandError;
+use crate::payload::{Payload, PledgeChanged, ReclamationCreated};
 
 /// Why rights are reclaimed.
 pub const RECLAMATION_REASONS: [&str; 5] = ["closure", "relocation", "unused", "penalty", "other"];
@@ -131,7 +131,7 @@ pub(crate) fn reclaim(
     new: &NewReclamation,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Reclamation), CommandError> {
+) -> Result<(&'static str, Payload, Reclamation), CommandError> {
     if !RECLAMATION_REASONS.contains(&new.reason.as_str()) {
         return Err(CommandError::InvalidReason);
     }
@@ -163,15 +163,7 @@ pub(crate) fn reclaim(
         transaction_id: transaction.id,
         created_at: changes.at,
     };
-    let payload = json!({
-        "reclamation_id": reclamation.id,
-        "participant_id": reclamation.participant_id,
-        "instrument": reclamation.instrument,
-        "quantity": reclamation.quantity.to_string(),
-        "reason": reclamation.reason,
-        "compensation": reclamation.compensation.to_string(),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::ReclamationCreated(ReclamationCreated::new(&reclamation, &transaction));
     changes.transactions.push(transaction);
     changes.reclamations.push(reclamation.clone());
     Ok(("reclamation.created", payload, reclamation))
@@ -182,7 +174,7 @@ pub(crate) fn pledge(
     new: &NewPledge,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Pledge), CommandError> {
+) -> Result<(&'static str, Payload, Pledge), CommandError> {
     let pledgee = new.pledgee.trim();
     let reference = new.reference.trim();
     let sized = |text: &str| !text.is_empty() && text.chars().count() <= 200;
@@ -211,10 +203,7 @@ pub(crate) fn pledge(
         created_at: changes.at,
         released_at: None,
     };
-    let payload = json!({
-        "pledge": pledge_payload(&pledge),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::PledgeChanged(PledgeChanged::new(&pledge, &transaction));
     changes.transactions.push(transaction);
     loaded.market.pledges.insert(pledge.id, pledge.clone());
     changes.pledges.insert(pledge.id, pledge.clone());
@@ -226,7 +215,7 @@ pub(crate) fn release_pledge(
     id: Uuid,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Pledge), CommandError> {
+) -> Result<(&'static str, Payload, Pledge), CommandError> {
     let mut pledge = loaded
         .market
         .pledges
@@ -246,24 +235,9 @@ pub(crate) fn release_pledge(
     transaction.journal_seq = changes.head.seq + 1;
     pledge.status = "released".to_owned();
     pledge.released_at = Some(changes.at);
-    let payload = json!({
-        "pledge": pledge_payload(&pledge),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::PledgeChanged(PledgeChanged::new(&pledge, &transaction));
     changes.transactions.push(transaction);
     loaded.market.pledges.insert(pledge.id, pledge.clone());
     changes.pledges.insert(pledge.id, pledge.clone());
     Ok(("pledge.released", payload, pledge))
-}
-
-fn pledge_payload(pledge: &Pledge) -> Value {
-    json!({
-        "pledge_id": pledge.id,
-        "participant_id": pledge.participant_id,
-        "instrument": pledge.instrument,
-        "quantity": pledge.quantity.to_string(),
-        "pledgee": pledge.pledgee,
-        "reference": pledge.reference,
-        "status": pledge.status,
-    })
 }

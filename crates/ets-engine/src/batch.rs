@@ -14,10 +14,9 @@ use ets_core::fees;
 use ets_core::journal::truncate_to_micros;
 use ets_core::{
     Account, AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Ledger, Leg,
-    Owner, Participant, Posting,
+    Owner, Participant,
 };
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auctions::{self, Auction, AuctionBid};
@@ -28,6 +27,10 @@ use crate::command::{
 };
 use crate::market::{self, BookNeed, Market, Order, Trade};
 use crate::negotiated::{self, Proposal};
+use crate::payload::{
+    AllocationCreated, CredentialCreated, CredentialRevoked, InstrumentCreated, ParticipantCreated,
+    Payload, SigningKeyCreated, TransactionPayload,
+};
 
 /// What a batch must read (and lock) before it can be applied.
 #[derive(Debug, Default)]
@@ -496,7 +499,7 @@ fn apply_request(
     let (kind, payload, outcome) = apply_command(&request.command, loaded, changes)?;
     let entry = changes
         .head
-        .append(changes.at, request.actor.clone(), kind, payload);
+        .append(changes.at, request.actor.clone(), kind, payload.to_value());
     let outcome = match outcome {
         Outcome::Ledger(mut transaction) => {
             transaction.journal_seq = entry.seq;
@@ -535,7 +538,7 @@ fn apply_command<'a>(
     command: &'a Command,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'a str, Value, Outcome), CommandError> {
+) -> Result<(&'a str, Payload, Outcome), CommandError> {
     match command {
         Command::CreateParticipant(participant) => {
             if loaded.participants.contains(&participant.id) {
@@ -552,7 +555,7 @@ fn apply_command<'a>(
                 .credit_codes
                 .insert(participant.credit_code.as_str().to_owned());
             changes.participants.push(participant.clone());
-            let payload = serde_json::to_value(participant).expect("participants serialize");
+            let payload = Payload::ParticipantCreated(ParticipantCreated::from(participant));
             Ok((
                 "participant.created",
                 payload,
@@ -566,7 +569,7 @@ fn apply_command<'a>(
             let instrument = Instrument::new(spec.clone())?;
             loaded.ledger.add_instrument(instrument.clone());
             changes.instruments.push(instrument.clone());
-            let payload = serde_json::to_value(&instrument).expect("instruments serialize");
+            let payload = Payload::InstrumentCreated(InstrumentCreated::from(&instrument));
             Ok((
                 "instrument.created",
                 payload,
@@ -591,12 +594,7 @@ fn apply_command<'a>(
                 .insert(credential.client_id.clone(), true);
             changes.credentials.push(credential.clone());
             // The secret's hash stays out of the journal: it is nobody's business.
-            let payload = json!({
-                "client_id": credential.client_id,
-                "name": credential.name,
-                "role": credential.role,
-                "participant_id": credential.participant_id,
-            });
+            let payload = Payload::CredentialCreated(CredentialCreated::from(credential));
             let outcome = Outcome::CredentialCreated {
                 client_id: credential.client_id.clone(),
             };
@@ -613,7 +611,9 @@ fn apply_command<'a>(
             };
             Ok((
                 "credential.revoked",
-                json!({ "client_id": client_id }),
+                Payload::CredentialRevoked(CredentialRevoked {
+                    client_id: client_id.clone(),
+                }),
                 outcome,
             ))
         }
@@ -625,7 +625,7 @@ fn apply_command<'a>(
                 command.reference.clone(),
                 changes,
             )?;
-            let payload = transaction_payload(&transaction);
+            let payload = Payload::Transaction(TransactionPayload::from(&transaction));
             Ok((&command.kind, payload, Outcome::Ledger(transaction)))
         }
         Command::Allocate(allocation) => {
@@ -666,21 +666,7 @@ fn apply_command<'a>(
                 transaction_id: transaction.id,
                 invoice: invoice.clone(),
             };
-            let payload = json!({
-                "allocation_id": record.id,
-                "participant_id": record.participant_id,
-                "instrument": record.instrument,
-                "quantity": record.quantity.to_string(),
-                "method": record.method,
-                "unit_fee": record.unit_fee.map(|f| f.to_string()),
-                "years": record.years,
-                "invoice": invoice.as_ref().map(|i| json!({
-                    "invoice_id": i.id,
-                    "amount": i.amount.to_string(),
-                    "due_date": i.due_date.to_string(),
-                })),
-                "transaction": transaction_payload(&transaction),
-            });
+            let payload = Payload::AllocationCreated(AllocationCreated::new(&record, &transaction));
             changes.transactions.push(transaction);
             Ok(("allocation.created", payload, Outcome::Allocation(record)))
         }
@@ -735,7 +721,7 @@ fn apply_command<'a>(
             loaded.signing_key_exists = true;
             changes.signing_keys.push(key.clone());
             // Only the public half is journaled.
-            let payload = json!({ "kid": key.kid, "public_key": hex_encode(&key.public_key) });
+            let payload = Payload::SigningKeyCreated(SigningKeyCreated::from(key));
             Ok((
                 "signing_key.created",
                 payload,
@@ -760,10 +746,6 @@ fn auction_accounts(instrument: &InstrumentCode) -> [AccountKey; 3] {
             InstrumentCode::cny(),
         ),
     ]
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn allocation_leg(allocation: &NewAllocation) -> Leg {
@@ -813,27 +795,6 @@ fn check_participants(leg: &Leg, known: &BTreeSet<Uuid>) -> Result<(), CommandEr
         }
     }
     Ok(())
-}
-
-pub fn transaction_payload(transaction: &Transaction) -> Value {
-    let postings: Vec<Value> = transaction.postings.iter().map(posting_payload).collect();
-    json!({
-        "transaction_id": transaction.id,
-        "reference": transaction.reference,
-        "postings": postings,
-    })
-}
-
-fn posting_payload(posting: &Posting) -> Value {
-    json!({
-        "owner": posting.account.owner.storage_key(),
-        "instrument": posting.account.instrument,
-        "amount": posting.amount.to_string(),
-        "held_change": posting.held_change.to_string(),
-        "balance_after": posting.balance_after.to_string(),
-        "version": posting.version,
-        "hold": posting.hold,
-    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod command;
 pub mod market;
 pub mod memory;
 pub mod negotiated;
+pub mod payload;
 
 pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
 pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};

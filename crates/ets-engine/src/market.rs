@@ -11,11 +11,11 @@ use ets_core::matching::{self, BookOrder, OrderMoney, Side};
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, RegionCode, SystemAccount};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
+use crate::batch::{Changes, Loaded, apply_legs};
 use crate::command::CommandError;
+use crate::payload::{OrderCancelled, OrderPlaced, Payload};
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,7 +362,7 @@ pub(crate) fn place_order(
     new: &NewOrder,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Placed), CommandError> {
+) -> Result<(&'static str, Payload, Placed), CommandError> {
     let at = changes.at;
     let instrument = loaded
         .ledger
@@ -501,11 +501,7 @@ pub(crate) fn place_order(
     changes.orders.insert(order.id, order.clone());
     loaded.market.orders.insert(order.id, order.clone());
     changes.trades.extend(trades.iter().cloned());
-    let payload = json!({
-        "order": order_payload(&order),
-        "trades": trades.iter().map(trade_payload).collect::<Vec<_>>(),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::OrderPlaced(OrderPlaced::new(&order, &trades, &transaction));
     let transaction_id = transaction.id;
     changes.transactions.push(transaction);
     Ok((
@@ -578,7 +574,7 @@ pub(crate) fn cancel_order(
     owner: Option<Uuid>,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Order), CommandError> {
+) -> Result<(&'static str, Payload, Order), CommandError> {
     let mut order = loaded
         .market
         .orders
@@ -603,45 +599,9 @@ pub(crate) fn cancel_order(
     order.updated_at = changes.at;
     changes.orders.insert(order.id, order.clone());
     loaded.market.orders.insert(order.id, order.clone());
-    let payload = json!({
-        "order": order_payload(&order),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::OrderCancelled(OrderCancelled::new(&order, &transaction));
     changes.transactions.push(transaction);
     Ok(("order.cancelled", payload, order))
-}
-
-fn order_payload(order: &Order) -> Value {
-    json!({
-        "order_id": order.id,
-        "participant_id": order.participant_id,
-        "instrument": order.instrument,
-        "side": order.side.as_str(),
-        "price": order.price.to_string(),
-        "quantity": order.quantity.to_string(),
-        "filled": order.filled.to_string(),
-        "status": order.status.as_str(),
-        "hold_amount": order.hold_amount.to_string(),
-        "value": order.money.value.to_string(),
-        "commission": order.money.commission.to_string(),
-    })
-}
-
-fn trade_payload(trade: &Trade) -> Value {
-    json!({
-        "trade_id": trade.id,
-        "instrument": trade.instrument,
-        "method": trade.method.as_str(),
-        "quantity": trade.quantity.to_string(),
-        "price": trade.price.to_string(),
-        "value": trade.value.to_string(),
-        "buyer_id": trade.buyer_id,
-        "seller_id": trade.seller_id,
-        "buy_order_id": trade.buy_order_id,
-        "sell_order_id": trade.sell_order_id,
-        "buyer_commission": trade.buyer_commission.to_string(),
-        "seller_commission": trade.seller_commission.to_string(),
-    })
 }
 
 /// The quantity-weighted average price of trades, rounded half-up to the

@@ -9,12 +9,14 @@ use ets_core::instrument::business_date;
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::batch::{Changes, Loaded, apply_legs, transaction_payload};
+use crate::batch::{Changes, Loaded, apply_legs};
 use crate::command::CommandError;
 use crate::market::{Trade, TradeMethod};
+use crate::payload::{
+    Payload, ProposalAnswered, ProposalMade, ProposalsExpired, TransactionPayload,
+};
 
 /// The longest a proposal may stay open, in days.
 pub(crate) const MAX_DAYS: i64 = 30;
@@ -141,7 +143,7 @@ pub(crate) fn propose(
     new: &NewProposal,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Proposal), CommandError> {
+) -> Result<(&'static str, Payload, Proposal), CommandError> {
     let at = changes.at;
     let instrument = loaded
         .ledger
@@ -194,10 +196,7 @@ pub(crate) fn propose(
         created_at: at,
         updated_at: at,
     };
-    let payload = json!({
-        "proposal": proposal_payload(&proposal),
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::ProposalMade(ProposalMade::new(&proposal, &transaction));
     changes.transactions.push(transaction);
     record(loaded, changes, &proposal);
     Ok(("negotiated.proposed", payload, proposal))
@@ -211,7 +210,7 @@ pub(crate) fn answer(
     by: Uuid,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Resolved), CommandError> {
+) -> Result<(&'static str, Payload, Resolved), CommandError> {
     let at = changes.at;
     let mut proposal = loaded
         .market
@@ -290,11 +289,7 @@ pub(crate) fn answer(
     proposal.status = status;
     proposal.trade_id = trade.as_ref().map(|t| t.id);
     proposal.updated_at = at;
-    let payload = json!({
-        "proposal": proposal_payload(&proposal),
-        "trade_id": proposal.trade_id,
-        "transaction": transaction_payload(&transaction),
-    });
+    let payload = Payload::ProposalAnswered(ProposalAnswered::new(&proposal, &transaction));
     changes.transactions.push(transaction);
     record(loaded, changes, &proposal);
     changes.trades.extend(trade.iter().cloned());
@@ -306,7 +301,7 @@ pub(crate) fn answer(
 pub(crate) fn expire_due(
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'static str, Value, Vec<Uuid>), CommandError> {
+) -> Result<(&'static str, Payload, Vec<Uuid>), CommandError> {
     let at = changes.at;
     let due: Vec<Proposal> = loaded
         .market
@@ -325,9 +320,9 @@ pub(crate) fn expire_due(
     let mut transaction = apply_legs(loaded, &legs, "negotiated.expired", None, changes)?;
     transaction.journal_seq = changes.head.seq + 1;
     let ids: Vec<Uuid> = due.iter().map(|p| p.id).collect();
-    let payload = json!({
-        "proposals": ids,
-        "transaction": transaction_payload(&transaction),
+    let payload = Payload::ProposalsExpired(ProposalsExpired {
+        proposals: ids.clone(),
+        transaction: TransactionPayload::from(&transaction),
     });
     changes.transactions.push(transaction);
     for mut proposal in due {
@@ -380,18 +375,4 @@ fn record(loaded: &mut Loaded, changes: &mut Changes, proposal: &Proposal) {
         .proposals
         .insert(proposal.id, proposal.clone());
     changes.proposals.insert(proposal.id, proposal.clone());
-}
-
-fn proposal_payload(proposal: &Proposal) -> Value {
-    json!({
-        "proposal_id": proposal.id,
-        "seller_id": proposal.seller_id,
-        "buyer_id": proposal.buyer_id,
-        "instrument": proposal.instrument,
-        "quantity": proposal.quantity.to_string(),
-        "price": proposal.price.to_string(),
-        "status": proposal.status.as_str(),
-        "expires_at": ets_core::journal::format_time(proposal.expires_at),
-        "trade_id": proposal.trade_id,
-    })
 }

@@ -1,0 +1,154 @@
+//! The journal's payloads against journals written before they were typed.
+//!
+//! `fixtures/journal-before-typed-payloads.jsonl` is `ets-ledger journal
+//! export` of a demo city plus a session over HTTP that reaches every kind
+//! the binary can write; `…-ledger-kinds.jsonl` is the ledger commands only
+//! a caller of the engine reaches (transfers, surrenders, holds…), written
+//! through [`ets_engine::Memory`]. Both were written by the code that built
+//! payloads by hand, so they pin today's encoding byte for byte.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{TestLedger, cny, dec, so2};
+
+use ets_core::journal::canonical_json;
+use ets_core::{HoldPurpose, JournalEntry, Owner, SystemAccount, Verifier};
+use ets_engine::Command;
+use ets_engine::payload::{ENTITY_KINDS, LEDGER_KINDS, Payload};
+
+const DEMO: &str = include_str!("fixtures/journal-before-typed-payloads.jsonl");
+const LEDGER_ONLY: &str = include_str!("fixtures/journal-before-typed-payloads-ledger-kinds.jsonl");
+
+fn entries(fixture: &str) -> Vec<JournalEntry> {
+    fixture
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("line {} is not an entry: {error}", n + 1))
+        })
+        .collect()
+}
+
+fn fixtures() -> [(&'static str, Vec<JournalEntry>); 2] {
+    [
+        ("demo", entries(DEMO)),
+        ("ledger kinds", entries(LEDGER_ONLY)),
+    ]
+}
+
+#[test]
+fn every_fixture_is_one_intact_chain() {
+    for (name, entries) in fixtures() {
+        let mut verifier = Verifier::new();
+        for entry in &entries {
+            verifier.push(entry);
+        }
+        let verification = verifier.finish();
+        assert!(verification.ok, "{name}: {verification:?}");
+        assert_eq!(
+            verification.entries,
+            i64::try_from(entries.len()).expect("a count")
+        );
+        assert_eq!(
+            verification.head_hash,
+            entries.last().expect("entries").hash
+        );
+    }
+}
+
+#[test]
+fn every_payload_reads_as_its_kinds_type_and_writes_the_same_bytes_again() {
+    for (name, entries) in fixtures() {
+        for entry in &entries {
+            let typed = Payload::parse(&entry.kind, &entry.payload)
+                .unwrap_or_else(|error| panic!("{name} seq {}: {error}", entry.seq));
+            assert_eq!(
+                canonical_json(&typed.to_value()),
+                canonical_json(&entry.payload),
+                "{name} seq {} ({})",
+                entry.seq,
+                entry.kind
+            );
+        }
+    }
+}
+
+#[test]
+fn every_kind_the_engine_writes_is_in_a_fixture() {
+    let seen: BTreeSet<String> = fixtures()
+        .into_iter()
+        .flat_map(|(_, entries)| entries.into_iter().map(|entry| entry.kind))
+        .collect();
+    let missing: Vec<&str> = ENTITY_KINDS
+        .iter()
+        .chain(LEDGER_KINDS.iter())
+        .copied()
+        .filter(|kind| !seen.contains(*kind))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no fixture entry of {missing:?}: add one (a journal written before the kind's payload changes)"
+    );
+    let unknown: Vec<&String> = seen
+        .iter()
+        .filter(|kind| {
+            !ENTITY_KINDS.contains(&kind.as_str()) && !LEDGER_KINDS.contains(&kind.as_str())
+        })
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "kinds with no payload type: {unknown:?}"
+    );
+}
+
+/// The commands that wrote the ledger-kinds fixture, one batch each, 7 ms
+/// apart.
+fn ledger_commands(ledger: &mut TestLedger) -> Vec<Command> {
+    let [a_id, b_id] = ledger.participants([1, 2]);
+    let hold = ledger.id();
+    let (a, b) = (Owner::Participant(a_id), Owner::Participant(b_id));
+    vec![
+        Command::allocate(a_id, so2(), dec("100.5")),
+        Command::transfer(so2(), a, b, dec("10.25")),
+        Command::deposit(a_id, dec("5000")).with_reference("BANK-1"),
+        Command::withdraw(a_id, dec("120.50")),
+        Command::surrender(a_id, so2(), dec("1.5")),
+        Command::retire(b_id, so2(), dec("0.25")),
+        Command::reclaim(b_id, so2(), dec("1")),
+        Command::place_hold(hold, a, so2(), dec("5"), HoldPurpose::Other),
+        Command::settle_hold(hold, b, dec("2")),
+        Command::release_hold(hold),
+        Command::transfer(
+            cny(),
+            Owner::System(SystemAccount::ExternalCash),
+            b,
+            dec("0.01"),
+        ),
+    ]
+}
+
+#[test]
+fn the_engine_writes_the_ledger_kinds_fixture_again_hash_for_hash() {
+    let mut ledger = TestLedger::with_so2();
+    for command in ledger_commands(&mut ledger) {
+        ledger.execute(command).expect("the command applies");
+        ledger.advance(chrono::Duration::milliseconds(7));
+    }
+    let written = ledger.memory.journal();
+    let stored = entries(LEDGER_ONLY);
+    assert_eq!(written.len(), stored.len());
+    for (written, stored) in written.iter().zip(&stored) {
+        assert_eq!(
+            canonical_json(&written.payload),
+            canonical_json(&stored.payload),
+            "seq {} ({})",
+            stored.seq,
+            stored.kind
+        );
+        assert_eq!(written, stored, "seq {}", stored.seq);
+    }
+}
