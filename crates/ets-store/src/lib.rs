@@ -14,6 +14,7 @@ mod cache;
 mod load;
 mod postgres;
 mod read;
+mod rows;
 mod sqlite;
 
 use std::future::Future;

@@ -13,12 +13,11 @@ use rust_decimal::Decimal;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::{
-    AUCTION_COLUMNS, BID_COLUMNS, INSTRUMENT_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
-    PROPOSAL_COLUMNS, account_from_row, auction_from_row, bid_from_row, code_of, decode_error,
-    hold_from_row, instrument_from_row, order_from_row, pledge_from_row, proposal_from_row,
-};
 use crate::load::{BatchReads, Read, StoredParticipant};
+use crate::rows::{
+    self, AUCTION_COLUMNS, BID_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS, PROPOSAL_COLUMNS,
+    SELECT_INSTRUMENTS, decode_error,
+};
 
 impl BatchReads for PgConnection {
     async fn idempotency(
@@ -64,19 +63,19 @@ impl BatchReads for PgConnection {
         .bind(due.unwrap_or_default())
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(proposal_from_row).collect()
+        rows.iter().map(rows::proposal).collect()
     }
 
     async fn pledges(&mut self, ids: &[Uuid]) -> Read<Vec<Pledge>> {
         let sql = format!("SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ANY($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
-        rows.iter().map(pledge_from_row).collect()
+        rows.iter().map(rows::pledge).collect()
     }
 
     async fn auctions(&mut self, ids: &[Uuid]) -> Read<Vec<Auction>> {
         let sql = format!("SELECT {AUCTION_COLUMNS} FROM auctions WHERE id = ANY($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
-        rows.iter().map(auction_from_row).collect()
+        rows.iter().map(rows::auction).collect()
     }
 
     async fn bids(&mut self, auctions: &[Uuid]) -> Read<Vec<AuctionBid>> {
@@ -85,13 +84,13 @@ impl BatchReads for PgConnection {
             .bind(auctions)
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(bid_from_row).collect()
+        rows.iter().map(rows::bid).collect()
     }
 
     async fn orders(&mut self, ids: &[Uuid]) -> Read<Vec<Order>> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ANY($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn book_side(&mut self, need: &BookNeed, limit: usize) -> Read<Vec<Order>> {
@@ -104,7 +103,7 @@ impl BatchReads for PgConnection {
         .bind(need.instrument.as_str())
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn book_page(
@@ -134,7 +133,7 @@ impl BatchReads for PgConnection {
         .bind(after.is_none())
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn holds(&mut self, ids: &[Uuid]) -> Read<Vec<Hold>> {
@@ -145,7 +144,7 @@ impl BatchReads for PgConnection {
         .bind(ids)
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(hold_from_row).collect()
+        rows.iter().map(rows::hold).collect()
     }
 
     async fn accounts(&mut self, keys: &[AccountKey]) -> Read<Vec<Account>> {
@@ -164,17 +163,17 @@ impl BatchReads for PgConnection {
         .fetch_all(&mut *self)
         .await?;
         rows.iter()
-            .map(|row| account_from_row(row).map(Account::from))
+            .map(|row| rows::account(row).map(Account::from))
             .collect()
     }
 
     async fn instruments(&mut self, codes: &[InstrumentCode]) -> Read<Vec<Instrument>> {
         let codes: Vec<&str> = codes.iter().map(InstrumentCode::as_str).collect();
-        let rows = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ANY($1)"))
+        let rows = sqlx::query(&format!("{SELECT_INSTRUMENTS} WHERE code = ANY($1)"))
             .bind(&codes)
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(instrument_from_row).collect()
+        rows.iter().map(rows::instrument).collect()
     }
 
     async fn participants(
@@ -220,7 +219,7 @@ impl BatchReads for PgConnection {
         .await?;
         rows.iter()
             .map(|row| {
-                let code = code_of(row.try_get("instrument")?)?;
+                let code = rows::code(row, "instrument")?;
                 Ok((code, row.try_get("quantity")?, row.try_get("price")?))
             })
             .collect()

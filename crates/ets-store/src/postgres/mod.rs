@@ -8,10 +8,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ets_core::{
-    AccountKey, Actor, CreditCode, Hold, HoldPurpose, HoldStatus, Instrument, InstrumentCode,
-    InstrumentKind, JournalEntry, JournalHead, Owner, Participant, RegionCode, Role,
+    AccountKey, CreditCode, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead,
+    Participant, RegionCode, Role,
 };
 use rust_decimal::Decimal;
 use sqlx::pool::PoolConnection;
@@ -26,15 +26,20 @@ use crate::read::{
     ProposalFilter, TradeFilter,
 };
 use crate::{Backend, StoreError};
-use ets_core::matching::{OrderMoney, Side};
-use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use ets_core::matching::Side;
+use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
-use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
-use ets_engine::negotiated::{Proposal, ProposalStatus};
+use ets_engine::market::{Order, Trade};
+use ets_engine::negotiated::Proposal;
 
 mod load;
+
+use crate::rows::{
+    self, AUCTION_COLUMNS, BID_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
+    PROPOSAL_COLUMNS, SELECT_INSTRUMENTS, TRADE_COLUMNS, decode_error,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -576,218 +581,6 @@ impl PostingColumns {
     }
 }
 
-pub(crate) fn decode_error(what: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {what} is not valid").into())
-}
-
-fn owner_of(text: &str) -> Result<Owner, sqlx::Error> {
-    Owner::from_storage_key(text).ok_or_else(|| decode_error("owner"))
-}
-
-fn code_of(text: &str) -> Result<InstrumentCode, sqlx::Error> {
-    InstrumentCode::parse(text).map_err(|_| decode_error("instrument code"))
-}
-
-fn account_from_row(row: &PgRow) -> Result<AccountState, sqlx::Error> {
-    Ok(AccountState {
-        key: AccountKey::new(owner_of(row.get("owner"))?, code_of(row.get("instrument"))?),
-        balance: row.get("balance"),
-        held: row.get("held"),
-        version: row.get("version"),
-    })
-}
-
-fn hold_from_row(row: &PgRow) -> Result<Hold, sqlx::Error> {
-    Ok(Hold {
-        id: row.get("id"),
-        account: AccountKey::new(owner_of(row.get("owner"))?, code_of(row.get("instrument"))?),
-        purpose: HoldPurpose::parse(row.get("purpose"))
-            .ok_or_else(|| decode_error("hold purpose"))?,
-        amount: row.get("amount"),
-        remaining: row.get("remaining"),
-        settled: row.get("settled"),
-        status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
-    })
-}
-
-pub(crate) const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
-     hold_amount, exact_value, value, commission, status, seq, created_at, updated_at";
-
-fn order_from_row(row: &PgRow) -> Result<Order, sqlx::Error> {
-    Ok(Order {
-        id: row.try_get("id")?,
-        participant_id: row.try_get("participant_id")?,
-        instrument: code_of(row.try_get("instrument")?)?,
-        side: Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?,
-        price: row.try_get("price")?,
-        quantity: row.try_get("quantity")?,
-        filled: row.try_get("filled")?,
-        hold_amount: row.try_get("hold_amount")?,
-        money: OrderMoney {
-            exact_value: row.try_get("exact_value")?,
-            value: row.try_get("value")?,
-            commission: row.try_get("commission")?,
-        },
-        status: OrderStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("order status"))?,
-        seq: row.try_get("seq")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-pub(crate) const TRADE_COLUMNS: &str = "id, instrument, method, quantity, price, value, buyer_id, seller_id, \
-     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, business_date, transaction_id";
-
-fn trade_from_row(row: &PgRow) -> Result<Trade, sqlx::Error> {
-    Ok(Trade {
-        id: row.try_get("id")?,
-        instrument: code_of(row.try_get("instrument")?)?,
-        method: TradeMethod::parse(row.try_get("method")?)
-            .ok_or_else(|| decode_error("trade method"))?,
-        quantity: row.try_get("quantity")?,
-        price: row.try_get("price")?,
-        value: row.try_get("value")?,
-        buyer_id: row.try_get("buyer_id")?,
-        seller_id: row.try_get("seller_id")?,
-        buy_order_id: row.try_get("buy_order_id")?,
-        sell_order_id: row.try_get("sell_order_id")?,
-        buyer_commission: row.try_get("buyer_commission")?,
-        seller_commission: row.try_get("seller_commission")?,
-        executed_at: row.try_get("executed_at")?,
-        business_date: row.try_get("business_date")?,
-        transaction_id: row.try_get("transaction_id")?,
-    })
-}
-
-const PLEDGE_COLUMNS: &str =
-    "id, participant_id, instrument, quantity, pledgee, reference, status, created_at, released_at";
-
-fn pledge_from_row(row: &PgRow) -> Result<Pledge, sqlx::Error> {
-    Ok(Pledge {
-        id: row.try_get("id")?,
-        participant_id: row.try_get("participant_id")?,
-        instrument: code_of(row.try_get("instrument")?)?,
-        quantity: row.try_get("quantity")?,
-        pledgee: row.try_get("pledgee")?,
-        reference: row.try_get("reference")?,
-        status: row.try_get("status")?,
-        created_at: row.try_get("created_at")?,
-        released_at: row.try_get("released_at")?,
-    })
-}
-
-const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
-     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
-
-fn auction_from_row(row: &PgRow) -> Result<Auction, sqlx::Error> {
-    Ok(Auction {
-        id: row.try_get("id")?,
-        instrument: code_of(row.try_get("instrument")?)?,
-        quantity: row.try_get("quantity")?,
-        reserve_price: row.try_get("reserve_price")?,
-        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
-        lot_size: row.try_get("lot_size")?,
-        max_bidder_share: row.try_get("max_bidder_share")?,
-        closes_at: row.try_get("closes_at")?,
-        status: AuctionStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("auction status"))?,
-        clearing_price: row.try_get("clearing_price")?,
-        sold_quantity: row.try_get("sold_quantity")?,
-        created_at: row.try_get("created_at")?,
-        closed_at: row.try_get("closed_at")?,
-    })
-}
-
-const BID_COLUMNS: &str =
-    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
-
-fn bid_from_row(row: &PgRow) -> Result<AuctionBid, sqlx::Error> {
-    Ok(AuctionBid {
-        id: row.try_get("id")?,
-        auction_id: row.try_get("auction_id")?,
-        participant_id: row.try_get("participant_id")?,
-        quantity: row.try_get("quantity")?,
-        price: row.try_get("price")?,
-        seq: row.try_get("seq")?,
-        awarded: row.try_get("awarded")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-const PROPOSAL_COLUMNS: &str = "id, seller_id, buyer_id, instrument, quantity, price, status, expires_at, \
-     trade_id, created_at, updated_at";
-
-fn proposal_from_row(row: &PgRow) -> Result<Proposal, sqlx::Error> {
-    Ok(Proposal {
-        id: row.try_get("id")?,
-        seller_id: row.try_get("seller_id")?,
-        buyer_id: row.try_get("buyer_id")?,
-        instrument: code_of(row.try_get("instrument")?)?,
-        quantity: row.try_get("quantity")?,
-        price: row.try_get("price")?,
-        status: ProposalStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("proposal status"))?,
-        expires_at: row.try_get("expires_at")?,
-        trade_id: row.try_get("trade_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
-     valid_to, commission_rate, price_band FROM instruments";
-
-fn instrument_from_row(row: &PgRow) -> Result<Instrument, sqlx::Error> {
-    let region: Option<String> = row.get("region_code");
-    Ok(Instrument {
-        code: code_of(row.get("code"))?,
-        kind: InstrumentKind::parse(row.get("kind"))
-            .map_err(|_| decode_error("instrument kind"))?,
-        pollutant: row.get("pollutant"),
-        unit: row.get("unit"),
-        scale: u32::try_from(row.get::<i32, _>("scale")).map_err(|_| decode_error("scale"))?,
-        region_code: region
-            .map(|r| RegionCode::parse(&r))
-            .transpose()
-            .map_err(|_| decode_error("region code"))?,
-        vintage: row.get("vintage"),
-        valid_from: row.get::<Option<NaiveDate>, _>("valid_from"),
-        valid_to: row.get::<Option<NaiveDate>, _>("valid_to"),
-        commission_rate: row.get("commission_rate"),
-        price_band: row.get("price_band"),
-    })
-}
-
-fn participant_from_row(row: &PgRow) -> Result<Participant, sqlx::Error> {
-    Ok(Participant {
-        id: row.get("id"),
-        name: row.get("name"),
-        credit_code: CreditCode::parse(row.get("credit_code"))
-            .map_err(|_| decode_error("credit code"))?,
-        region_code: RegionCode::parse(row.get("region_code"))
-            .map_err(|_| decode_error("region code"))?,
-        industry: row.get("industry"),
-    })
-}
-
-fn journal_from_row(row: &PgRow) -> Result<JournalEntry, sqlx::Error> {
-    let payload: String = row.get("payload");
-    Ok(JournalEntry {
-        seq: row.get("seq"),
-        at: row.get("at"),
-        actor: Actor {
-            client_id: row.get("actor_client_id"),
-            role: row.get("actor_role"),
-        },
-        kind: row.get("kind"),
-        // An unparseable payload is kept as a string: its hash will not match.
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        prev_hash: row.get("prev_hash"),
-        hash: row.get("hash"),
-    })
-}
-
 impl PostgresBackend {
     /// Everything after `BEGIN` and the head lock, up to and including `COMMIT`.
     async fn run_batch(
@@ -1107,7 +900,7 @@ impl Backend for PostgresBackend {
                 let held: Decimal = row.get("held");
                 let scale: Option<i32> = row.get("scale");
                 let holding = Holding {
-                    instrument: code_of(row.get("instrument"))?,
+                    instrument: rows::code(row, "instrument")?,
                     balance,
                     held,
                     available: balance - held,
@@ -1145,17 +938,14 @@ impl Backend for PostgresBackend {
                 .await?
             }
         };
-        Ok(row.as_ref().map(account_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::account).transpose()?)
     }
 
     async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
         let rows = sqlx::query("SELECT owner, instrument, balance, held, version FROM accounts")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(account_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::account).collect::<Result<_, _>>()?)
     }
 
     async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
@@ -1165,7 +955,7 @@ impl Backend for PostgresBackend {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(hold_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::hold).transpose()?)
     }
 
     async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
@@ -1174,7 +964,7 @@ impl Backend for PostgresBackend {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(hold_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::hold).collect::<Result<_, _>>()?)
     }
 
     async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
@@ -1216,17 +1006,16 @@ impl Backend for PostgresBackend {
     }
 
     async fn journal(&self, after_seq: i64, limit: i64) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash FROM journal \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after_seq)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(journal_from_row)
+            .map(rows::journal_entry)
             .collect::<Result<_, _>>()?)
     }
 
@@ -1259,16 +1048,16 @@ impl Backend for PostgresBackend {
         .await?;
         Ok(rows
             .iter()
-            .map(participant_from_row)
+            .map(rows::participant)
             .collect::<Result<_, _>>()?)
     }
 
     async fn instrument(&self, code: &InstrumentCode) -> Result<Option<Instrument>, StoreError> {
-        let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = $1"))
+        let row = sqlx::query(&format!("{SELECT_INSTRUMENTS} WHERE code = $1"))
             .bind(code.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(instrument_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::instrument).transpose()?)
     }
 
     async fn instruments(
@@ -1277,7 +1066,7 @@ impl Backend for PostgresBackend {
         limit: i64,
     ) -> Result<Vec<Instrument>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{INSTRUMENT_COLUMNS} WHERE $1::text IS NULL OR code COLLATE \"C\" > $1 ORDER BY code COLLATE \"C\" LIMIT $2"
+            "{SELECT_INSTRUMENTS} WHERE $1::text IS NULL OR code COLLATE \"C\" > $1 ORDER BY code COLLATE \"C\" LIMIT $2"
         ))
         .bind(after)
         .bind(limit)
@@ -1285,7 +1074,7 @@ impl Backend for PostgresBackend {
         .await?;
         Ok(rows
             .iter()
-            .map(instrument_from_row)
+            .map(rows::instrument)
             .collect::<Result<_, _>>()?)
     }
 
@@ -1317,7 +1106,7 @@ impl Backend for PostgresBackend {
                 Ok(HistoryItem {
                     at: row.get("at"),
                     kind: row.get("kind"),
-                    instrument: code_of(row.get("instrument"))?,
+                    instrument: rows::code(row, "instrument")?,
                     quantity: row.get("amount"),
                     balance_after: row.get("balance_after"),
                     reference: row.get("reference"),
@@ -1333,7 +1122,7 @@ impl Backend for PostgresBackend {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(order_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::order).transpose()?)
     }
 
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
@@ -1350,7 +1139,7 @@ impl Backend for PostgresBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(order_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::order).collect::<Result<_, _>>()?)
     }
 
     async fn book(&self, instrument: &InstrumentCode, depth: usize) -> Result<Book, StoreError> {
@@ -1389,7 +1178,7 @@ impl Backend for PostgresBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::trade).collect::<Result<_, _>>()?)
     }
 
     async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
@@ -1399,7 +1188,7 @@ impl Backend for PostgresBackend {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(proposal_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::proposal).transpose()?)
     }
 
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
@@ -1414,10 +1203,7 @@ impl Backend for PostgresBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(proposal_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::proposal).collect::<Result<_, _>>()?)
     }
 
     async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
@@ -1427,7 +1213,7 @@ impl Backend for PostgresBackend {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(auction_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::auction).transpose()?)
     }
 
     async fn auctions(
@@ -1445,10 +1231,7 @@ impl Backend for PostgresBackend {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(auction_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::auction).collect::<Result<_, _>>()?)
     }
 
     async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
@@ -1458,7 +1241,7 @@ impl Backend for PostgresBackend {
         .bind(auction)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::bid).collect::<Result<_, _>>()?)
     }
 
     async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
@@ -1468,7 +1251,7 @@ impl Backend for PostgresBackend {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(pledge_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::pledge).transpose()?)
     }
 
     async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {

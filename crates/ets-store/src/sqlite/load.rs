@@ -14,13 +14,12 @@ use rust_decimal::Decimal;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{
-    AUCTION_COLUMNS, BID_COLUMNS, HOLD_COLUMNS, INSTRUMENT_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
-    PROPOSAL_COLUMNS, account_from_row, auction_from_row, bid_from_row, decimal, hold_from_row,
-    instrument_from_row, order_from_row, pledge_from_row, price_ticks, proposal_from_row, uuid,
-};
+use super::price_ticks;
 use crate::load::{BatchReads, Read, StoredParticipant};
-use crate::postgres::decode_error;
+use crate::rows::{
+    self, AUCTION_COLUMNS, BID_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS, PROPOSAL_COLUMNS,
+    SELECT_HOLDS, SELECT_INSTRUMENTS, StoredRow, decode_error,
+};
 
 /// A list of keys as one JSON array, for `json_each`.
 fn json_list<T: serde::Serialize>(keys: &[T]) -> String {
@@ -62,7 +61,7 @@ impl BatchReads for SqliteConnection {
         .bind(due.map(format_time))
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(proposal_from_row).collect()
+        rows.iter().map(rows::proposal).collect()
     }
 
     async fn pledges(&mut self, ids: &[Uuid]) -> Read<Vec<Pledge>> {
@@ -73,7 +72,7 @@ impl BatchReads for SqliteConnection {
             .bind(json_list(ids))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(pledge_from_row).collect()
+        rows.iter().map(rows::pledge).collect()
     }
 
     async fn auctions(&mut self, ids: &[Uuid]) -> Read<Vec<Auction>> {
@@ -84,7 +83,7 @@ impl BatchReads for SqliteConnection {
             .bind(json_list(ids))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(auction_from_row).collect()
+        rows.iter().map(rows::auction).collect()
     }
 
     async fn bids(&mut self, auctions: &[Uuid]) -> Read<Vec<AuctionBid>> {
@@ -95,7 +94,7 @@ impl BatchReads for SqliteConnection {
             .bind(json_list(auctions))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(bid_from_row).collect()
+        rows.iter().map(rows::bid).collect()
     }
 
     async fn orders(&mut self, ids: &[Uuid]) -> Read<Vec<Order>> {
@@ -106,7 +105,7 @@ impl BatchReads for SqliteConnection {
             .bind(json_list(ids))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn book_side(&mut self, need: &BookNeed, limit: usize) -> Read<Vec<Order>> {
@@ -119,7 +118,7 @@ impl BatchReads for SqliteConnection {
         .bind(need.instrument.as_str())
         .fetch_all(&mut *self)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn book_page(
@@ -148,16 +147,16 @@ impl BatchReads for SqliteConnection {
             .bind(after.map(|(_, seq)| seq))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(order_from_row).collect()
+        rows.iter().map(rows::order).collect()
     }
 
     async fn holds(&mut self, ids: &[Uuid]) -> Read<Vec<Hold>> {
-        let sql = format!("{HOLD_COLUMNS} WHERE id IN (SELECT value FROM json_each(?1))");
+        let sql = format!("{SELECT_HOLDS} WHERE id IN (SELECT value FROM json_each(?1))");
         let rows = sqlx::query(&sql)
             .bind(json_list(ids))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(hold_from_row).collect()
+        rows.iter().map(rows::hold).collect()
     }
 
     async fn accounts(&mut self, keys: &[AccountKey]) -> Read<Vec<Account>> {
@@ -174,18 +173,18 @@ impl BatchReads for SqliteConnection {
         .fetch_all(&mut *self)
         .await?;
         rows.iter()
-            .map(|row| account_from_row(row).map(Account::from))
+            .map(|row| rows::account(row).map(Account::from))
             .collect()
     }
 
     async fn instruments(&mut self, codes: &[InstrumentCode]) -> Read<Vec<Instrument>> {
         let codes: Vec<&str> = codes.iter().map(InstrumentCode::as_str).collect();
-        let sql = format!("{INSTRUMENT_COLUMNS} WHERE code IN (SELECT value FROM json_each(?1))");
+        let sql = format!("{SELECT_INSTRUMENTS} WHERE code IN (SELECT value FROM json_each(?1))");
         let rows = sqlx::query(&sql)
             .bind(json_list(&codes))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter().map(instrument_from_row).collect()
+        rows.iter().map(rows::instrument).collect()
     }
 
     async fn participants(
@@ -205,7 +204,7 @@ impl BatchReads for SqliteConnection {
         rows.iter()
             .map(|row| {
                 Ok(StoredParticipant {
-                    id: uuid(row, "id")?,
+                    id: row.uuid("id")?,
                     credit_code: row.try_get("credit_code")?,
                     region: RegionCode::parse(row.try_get("region_code")?)
                         .map_err(|_| decode_error("region code"))?,
@@ -232,8 +231,8 @@ impl BatchReads for SqliteConnection {
             for row in &rows {
                 trades.push((
                     code.clone(),
-                    decimal(row, "quantity")?,
-                    decimal(row, "price")?,
+                    row.decimal("quantity")?,
+                    row.decimal("price")?,
                 ));
             }
         }

@@ -7,11 +7,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ets_core::journal::format_time;
 use ets_core::{
-    AccountKey, Actor, CreditCode, Hold, HoldPurpose, HoldStatus, Instrument, InstrumentCode,
-    InstrumentKind, JournalEntry, JournalHead, Owner, Participant, RegionCode, Role,
+    AccountKey, CreditCode, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead,
+    Participant, RegionCode, Role,
 };
 use rust_decimal::Decimal;
 use sqlx::sqlite::{
@@ -23,21 +23,27 @@ use uuid::Uuid;
 
 use crate::cache::WorkingSetCache;
 use crate::load::WriterMemory;
-use crate::postgres::decode_error;
+
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
     ProposalFilter, TradeFilter, finish_holdings,
 };
 use crate::{Backend, StoreError};
-use ets_core::matching::{OrderMoney, Side};
-use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
+use ets_core::matching::Side;
+use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
-use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
-use ets_engine::negotiated::{Proposal, ProposalStatus};
+use ets_engine::market::{Order, Trade};
+use ets_engine::negotiated::Proposal;
 
 mod load;
+
+use crate::rows::{
+    self, AUCTION_COLUMNS, BID_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
+    PROPOSAL_COLUMNS, SELECT_HOLDS, SELECT_INSTRUMENTS, StoredRow, TRADE_COLUMNS, decode_error,
+    parse_time,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -488,270 +494,12 @@ fn price_ticks(price: Decimal) -> Result<i64, sqlx::Error> {
         .ok_or_else(|| decode_error("price"))
 }
 
-const ORDER_COLUMNS: &str = "id, participant_id, instrument, side, price, quantity, filled, \
-     hold_amount, exact_value, value, commission, status, seq, created_at, updated_at";
-
-fn order_from_row(row: &SqliteRow) -> Result<Order, sqlx::Error> {
-    Ok(Order {
-        id: uuid(row, "id")?,
-        participant_id: uuid(row, "participant_id")?,
-        instrument: InstrumentCode::parse(row.try_get("instrument")?)
-            .map_err(|_| decode_error("instrument code"))?,
-        side: Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?,
-        price: decimal(row, "price")?,
-        quantity: decimal(row, "quantity")?,
-        filled: decimal(row, "filled")?,
-        hold_amount: decimal(row, "hold_amount")?,
-        money: OrderMoney {
-            exact_value: decimal(row, "exact_value")?,
-            value: decimal(row, "value")?,
-            commission: decimal(row, "commission")?,
-        },
-        status: OrderStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("order status"))?,
-        seq: row.try_get("seq")?,
-        created_at: parse_time(row.try_get("created_at")?)?,
-        updated_at: parse_time(row.try_get("updated_at")?)?,
-    })
-}
-
-const TRADE_COLUMNS: &str = "id, instrument, method, quantity, price, value, buyer_id, seller_id, \
-     buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, business_date, transaction_id";
-
-fn optional_uuid(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| Uuid::parse_str(&t).map_err(|_| decode_error(column)))
-        .transpose()
-}
-
-fn trade_from_row(row: &SqliteRow) -> Result<Trade, sqlx::Error> {
-    Ok(Trade {
-        id: uuid(row, "id")?,
-        instrument: InstrumentCode::parse(row.try_get("instrument")?)
-            .map_err(|_| decode_error("instrument code"))?,
-        method: TradeMethod::parse(row.try_get("method")?)
-            .ok_or_else(|| decode_error("trade method"))?,
-        quantity: decimal(row, "quantity")?,
-        price: decimal(row, "price")?,
-        value: decimal(row, "value")?,
-        buyer_id: uuid(row, "buyer_id")?,
-        seller_id: optional_uuid(row, "seller_id")?,
-        buy_order_id: optional_uuid(row, "buy_order_id")?,
-        sell_order_id: optional_uuid(row, "sell_order_id")?,
-        buyer_commission: decimal(row, "buyer_commission")?,
-        seller_commission: decimal(row, "seller_commission")?,
-        executed_at: parse_time(row.try_get("executed_at")?)?,
-        business_date: date(row, "business_date")?.ok_or_else(|| decode_error("business date"))?,
-        transaction_id: uuid(row, "transaction_id")?,
-    })
-}
-
-const PLEDGE_COLUMNS: &str =
-    "id, participant_id, instrument, quantity, pledgee, reference, status, created_at, released_at";
-
-fn pledge_from_row(row: &SqliteRow) -> Result<Pledge, sqlx::Error> {
-    Ok(Pledge {
-        id: uuid(row, "id")?,
-        participant_id: uuid(row, "participant_id")?,
-        instrument: InstrumentCode::parse(row.try_get("instrument")?)
-            .map_err(|_| decode_error("instrument code"))?,
-        quantity: decimal(row, "quantity")?,
-        pledgee: row.try_get("pledgee")?,
-        reference: row.try_get("reference")?,
-        status: row.try_get("status")?,
-        created_at: parse_time(row.try_get("created_at")?)?,
-        released_at: optional_time(row, "released_at")?,
-    })
-}
-
-const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
-     closes_at, status, clearing_price, sold_quantity, created_at, closed_at";
-
-fn optional_decimal(row: &SqliteRow, column: &str) -> Result<Option<Decimal>, sqlx::Error> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| Decimal::from_str(&t).map_err(|_| decode_error(column)))
-        .transpose()
-}
-
-fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let text: Option<String> = row.try_get(column)?;
-    text.as_deref().map(parse_time).transpose()
-}
-
-fn auction_from_row(row: &SqliteRow) -> Result<Auction, sqlx::Error> {
-    Ok(Auction {
-        id: uuid(row, "id")?,
-        instrument: InstrumentCode::parse(row.try_get("instrument")?)
-            .map_err(|_| decode_error("instrument code"))?,
-        quantity: decimal(row, "quantity")?,
-        reserve_price: decimal(row, "reserve_price")?,
-        source: Source::parse(row.try_get("source")?).ok_or_else(|| decode_error("source"))?,
-        lot_size: optional_decimal(row, "lot_size")?,
-        max_bidder_share: optional_decimal(row, "max_bidder_share")?,
-        closes_at: optional_time(row, "closes_at")?,
-        status: AuctionStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("auction status"))?,
-        clearing_price: optional_decimal(row, "clearing_price")?,
-        sold_quantity: optional_decimal(row, "sold_quantity")?,
-        created_at: parse_time(row.try_get("created_at")?)?,
-        closed_at: optional_time(row, "closed_at")?,
-    })
-}
-
-const BID_COLUMNS: &str =
-    "id, auction_id, participant_id, quantity, price, seq, awarded, created_at";
-
-fn bid_from_row(row: &SqliteRow) -> Result<AuctionBid, sqlx::Error> {
-    Ok(AuctionBid {
-        id: uuid(row, "id")?,
-        auction_id: uuid(row, "auction_id")?,
-        participant_id: uuid(row, "participant_id")?,
-        quantity: decimal(row, "quantity")?,
-        price: decimal(row, "price")?,
-        seq: row.try_get("seq")?,
-        awarded: optional_decimal(row, "awarded")?,
-        created_at: parse_time(row.try_get("created_at")?)?,
-    })
-}
-
-const PROPOSAL_COLUMNS: &str = "id, seller_id, buyer_id, instrument, quantity, price, status, expires_at, \
-     trade_id, created_at, updated_at";
-
-fn proposal_from_row(row: &SqliteRow) -> Result<Proposal, sqlx::Error> {
-    Ok(Proposal {
-        id: uuid(row, "id")?,
-        seller_id: uuid(row, "seller_id")?,
-        buyer_id: uuid(row, "buyer_id")?,
-        instrument: InstrumentCode::parse(row.try_get("instrument")?)
-            .map_err(|_| decode_error("instrument code"))?,
-        quantity: decimal(row, "quantity")?,
-        price: decimal(row, "price")?,
-        status: ProposalStatus::parse(row.try_get("status")?)
-            .ok_or_else(|| decode_error("proposal status"))?,
-        expires_at: parse_time(row.try_get("expires_at")?)?,
-        trade_id: optional_uuid(row, "trade_id")?,
-        created_at: parse_time(row.try_get("created_at")?)?,
-        updated_at: parse_time(row.try_get("updated_at")?)?,
-    })
-}
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| decode_error("time"))
-}
-
-fn decimal(row: &SqliteRow, column: &str) -> Result<Decimal, sqlx::Error> {
-    let text: String = row.get(column);
-    Decimal::from_str(&text).map_err(|_| decode_error(column))
-}
-
-fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
-    let text: String = row.get(column);
-    Uuid::parse_str(&text).map_err(|_| decode_error(column))
-}
-
-fn account_key(row: &SqliteRow) -> Result<AccountKey, sqlx::Error> {
-    let owner = Owner::from_storage_key(row.get("owner")).ok_or_else(|| decode_error("owner"))?;
-    let instrument =
-        InstrumentCode::parse(row.get("instrument")).map_err(|_| decode_error("instrument"))?;
-    Ok(AccountKey::new(owner, instrument))
-}
-
-fn account_from_row(row: &SqliteRow) -> Result<AccountState, sqlx::Error> {
-    Ok(AccountState {
-        key: account_key(row)?,
-        balance: decimal(row, "balance")?,
-        held: decimal(row, "held")?,
-        version: row.get("version"),
-    })
-}
-
-const HOLD_COLUMNS: &str =
-    "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds";
-
-fn hold_from_row(row: &SqliteRow) -> Result<Hold, sqlx::Error> {
-    Ok(Hold {
-        id: uuid(row, "id")?,
-        account: account_key(row)?,
-        purpose: HoldPurpose::parse(row.get("purpose"))
-            .ok_or_else(|| decode_error("hold purpose"))?,
-        amount: decimal(row, "amount")?,
-        remaining: decimal(row, "remaining")?,
-        settled: decimal(row, "settled")?,
-        status: HoldStatus::parse(row.get("status")).ok_or_else(|| decode_error("hold status"))?,
-    })
-}
-
-const INSTRUMENT_COLUMNS: &str = "SELECT code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
-     valid_to, commission_rate, price_band FROM instruments";
-
-fn date(row: &SqliteRow, column: &str) -> Result<Option<NaiveDate>, sqlx::Error> {
-    let text: Option<String> = row.get(column);
-    text.map(|t| NaiveDate::from_str(&t).map_err(|_| decode_error(column)))
-        .transpose()
-}
-
-fn instrument_from_row(row: &SqliteRow) -> Result<Instrument, sqlx::Error> {
-    let region: Option<String> = row.get("region_code");
-    let band: Option<String> = row.get("price_band");
-    Ok(Instrument {
-        code: InstrumentCode::parse(row.get("code"))
-            .map_err(|_| decode_error("instrument code"))?,
-        kind: InstrumentKind::parse(row.get("kind"))
-            .map_err(|_| decode_error("instrument kind"))?,
-        pollutant: row.get("pollutant"),
-        unit: row.get("unit"),
-        scale: u32::try_from(row.get::<i64, _>("scale")).map_err(|_| decode_error("scale"))?,
-        region_code: region
-            .map(|r| RegionCode::parse(&r))
-            .transpose()
-            .map_err(|_| decode_error("region code"))?,
-        vintage: row.get("vintage"),
-        valid_from: date(row, "valid_from")?,
-        valid_to: date(row, "valid_to")?,
-        commission_rate: decimal(row, "commission_rate")?,
-        price_band: band
-            .map(|b| Decimal::from_str(&b).map_err(|_| decode_error("price band")))
-            .transpose()?,
-    })
-}
-
-fn participant_from_row(row: &SqliteRow) -> Result<Participant, sqlx::Error> {
-    Ok(Participant {
-        id: uuid(row, "id")?,
-        name: row.get("name"),
-        credit_code: CreditCode::parse(row.get("credit_code"))
-            .map_err(|_| decode_error("credit code"))?,
-        region_code: RegionCode::parse(row.get("region_code"))
-            .map_err(|_| decode_error("region code"))?,
-        industry: row.get("industry"),
-    })
-}
-
-fn journal_from_row(row: &SqliteRow) -> Result<JournalEntry, sqlx::Error> {
-    let payload: String = row.get("payload");
-    Ok(JournalEntry {
-        seq: row.get("seq"),
-        at: parse_time(row.get("at"))?,
-        actor: Actor {
-            client_id: row.get("actor_client_id"),
-            role: row.get("actor_role"),
-        },
-        kind: row.get("kind"),
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        prev_hash: row.get("prev_hash"),
-        hash: row.get("hash"),
-    })
-}
-
 fn holding_from_row(row: &SqliteRow) -> Result<(Holding, Option<u32>), sqlx::Error> {
-    let balance = decimal(row, "balance")?;
-    let held = decimal(row, "held")?;
+    let balance = row.decimal("balance")?;
+    let held = row.decimal("held")?;
     let scale: Option<i64> = row.get("scale");
     let holding = Holding {
-        instrument: InstrumentCode::parse(row.get("instrument"))
-            .map_err(|_| decode_error("instrument"))?,
+        instrument: rows::code(row, "instrument")?,
         balance,
         held,
         available: balance - held,
@@ -867,30 +615,27 @@ impl Backend for SqliteBackend {
                 .await?
             }
         };
-        Ok(row.as_ref().map(account_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::account).transpose()?)
     }
 
     async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
         let rows = sqlx::query("SELECT owner, instrument, balance, held, version FROM accounts")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(account_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::account).collect::<Result<_, _>>()?)
     }
 
     async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
-        let row = sqlx::query(&format!("{HOLD_COLUMNS} WHERE id = ?1"))
+        let row = sqlx::query(&format!("{SELECT_HOLDS} WHERE id = ?1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(hold_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::hold).transpose()?)
     }
 
     async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
-        let rows = sqlx::query(HOLD_COLUMNS).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(hold_from_row).collect::<Result<_, _>>()?)
+        let rows = sqlx::query(SELECT_HOLDS).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(rows::hold).collect::<Result<_, _>>()?)
     }
 
     async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
@@ -902,7 +647,7 @@ impl Backend for SqliteBackend {
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(Participant {
-            id: uuid(&row, "id")?,
+            id: row.uuid("id")?,
             name: row.get("name"),
             credit_code: CreditCode::parse(row.get("credit_code"))
                 .map_err(|_| decode_error("credit code"))?,
@@ -935,17 +680,16 @@ impl Backend for SqliteBackend {
     }
 
     async fn journal(&self, after_seq: i64, limit: i64) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash FROM journal \
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))
         .bind(after_seq)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(journal_from_row)
+            .map(rows::journal_entry)
             .collect::<Result<_, _>>()?)
     }
 
@@ -981,16 +725,16 @@ impl Backend for SqliteBackend {
         .await?;
         Ok(rows
             .iter()
-            .map(participant_from_row)
+            .map(rows::participant)
             .collect::<Result<_, _>>()?)
     }
 
     async fn instrument(&self, code: &InstrumentCode) -> Result<Option<Instrument>, StoreError> {
-        let row = sqlx::query(&format!("{INSTRUMENT_COLUMNS} WHERE code = ?1"))
+        let row = sqlx::query(&format!("{SELECT_INSTRUMENTS} WHERE code = ?1"))
             .bind(code.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(instrument_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::instrument).transpose()?)
     }
 
     async fn instruments(
@@ -999,7 +743,7 @@ impl Backend for SqliteBackend {
         limit: i64,
     ) -> Result<Vec<Instrument>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{INSTRUMENT_COLUMNS} WHERE ?1 IS NULL OR code > ?1 ORDER BY code LIMIT ?2"
+            "{SELECT_INSTRUMENTS} WHERE ?1 IS NULL OR code > ?1 ORDER BY code LIMIT ?2"
         ))
         .bind(after)
         .bind(limit)
@@ -1007,7 +751,7 @@ impl Backend for SqliteBackend {
         .await?;
         Ok(rows
             .iter()
-            .map(instrument_from_row)
+            .map(rows::instrument)
             .collect::<Result<_, _>>()?)
     }
 
@@ -1038,12 +782,11 @@ impl Backend for SqliteBackend {
         rows.iter()
             .map(|row| {
                 Ok(HistoryItem {
-                    at: parse_time(row.get("at"))?,
+                    at: row.time("at")?,
                     kind: row.get("kind"),
-                    instrument: InstrumentCode::parse(row.get("instrument"))
-                        .map_err(|_| decode_error("instrument"))?,
-                    quantity: decimal(row, "amount")?,
-                    balance_after: decimal(row, "balance_after")?,
+                    instrument: rows::code(row, "instrument")?,
+                    quantity: row.decimal("amount")?,
+                    balance_after: row.decimal("balance_after")?,
                     reference: row.get("reference"),
                     version: row.get("version"),
                 })
@@ -1057,7 +800,7 @@ impl Backend for SqliteBackend {
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(order_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::order).transpose()?)
     }
 
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
@@ -1074,7 +817,7 @@ impl Backend for SqliteBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(order_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::order).collect::<Result<_, _>>()?)
     }
 
     async fn book(&self, instrument: &InstrumentCode, depth: usize) -> Result<Book, StoreError> {
@@ -1089,8 +832,8 @@ impl Backend for SqliteBackend {
             .iter()
             .map(|row| {
                 let side = Side::parse(row.try_get("side")?).ok_or_else(|| decode_error("side"))?;
-                let open = decimal(row, "quantity")? - decimal(row, "filled")?;
-                Ok((side, decimal(row, "price")?, open))
+                let open = row.decimal("quantity")? - row.decimal("filled")?;
+                Ok((side, row.decimal("price")?, open))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Book::from_orders(levels, depth))
@@ -1113,7 +856,7 @@ impl Backend for SqliteBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(trade_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::trade).collect::<Result<_, _>>()?)
     }
 
     async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
@@ -1123,7 +866,7 @@ impl Backend for SqliteBackend {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(proposal_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::proposal).transpose()?)
     }
 
     async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
@@ -1138,10 +881,7 @@ impl Backend for SqliteBackend {
         .bind(filter.limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(proposal_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::proposal).collect::<Result<_, _>>()?)
     }
 
     async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
@@ -1151,7 +891,7 @@ impl Backend for SqliteBackend {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(auction_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::auction).transpose()?)
     }
 
     async fn auctions(
@@ -1169,10 +909,7 @@ impl Backend for SqliteBackend {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(auction_from_row)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::auction).collect::<Result<_, _>>()?)
     }
 
     async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
@@ -1182,7 +919,7 @@ impl Backend for SqliteBackend {
         .bind(auction.to_string())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(bid_from_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::bid).collect::<Result<_, _>>()?)
     }
 
     async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
@@ -1192,7 +929,7 @@ impl Backend for SqliteBackend {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(pledge_from_row).transpose()?)
+        Ok(row.as_ref().map(rows::pledge).transpose()?)
     }
 
     async fn auctions_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
