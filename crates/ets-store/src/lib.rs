@@ -16,11 +16,11 @@ mod postgres;
 mod read;
 mod rows;
 mod sqlite;
+mod writer;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ets_core::{
@@ -37,7 +37,6 @@ pub use ets_engine::{
     OrderStatus, Outcome, PaidUse, Placed, Pledge, Proposal, ProposalStatus, RECLAMATION_REASONS,
     Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
 };
-use postgres::NotPrepared;
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
@@ -74,24 +73,14 @@ pub enum StoreError {
     Internal(&'static str),
 }
 
-/// One storage backend. Both implementations pass the same conformance suite.
-///
-/// `execute` applies a batch in exactly one database transaction: it locks the
-/// journal head first (so all writers, on any node, are ordered), loads what
-/// the batch needs with the accounts locked in key order, applies the batch
-/// through the pure core, writes the changes and commits. It returns one
-/// result per request, in order.
+/// One storage backend's reads for the API; both implementations pass the
+/// same conformance suite. Writes go through the writer
+/// ([`writer::WriteBackend`]).
 pub trait Backend: Send + Sync + 'static {
     /// Applies the schema migrations of this backend.
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Checks that the database answers.
     fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Applies a batch of requests in one transaction.
-    fn execute(
-        &self,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Result<Committed, CommandError>>, StoreError>> + Send;
     /// A participant's holdings (CNY included), now or as of an instant.
     fn holdings(
         &self,
@@ -227,17 +216,12 @@ macro_rules! dispatch {
     };
 }
 
-struct Job {
-    request: Request,
-    reply: oneshot::Sender<Result<Committed, StoreError>>,
-}
-
 /// The ledger's storage: reads go straight to the database, writes through
 /// the batching writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Inner>,
-    writer: mpsc::Sender<Job>,
+    writer: mpsc::Sender<writer::Job>,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
 }
@@ -266,11 +250,11 @@ impl Clock for SystemClock {
 
 /// What this process's writer has done since it started.
 #[derive(Debug, Default)]
-struct Counters {
-    batches: AtomicU64,
-    committed: AtomicU64,
-    refused: AtomicU64,
-    replayed: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) batches: AtomicU64,
+    pub(crate) committed: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) replayed: AtomicU64,
 }
 
 /// A snapshot of the store's counters and pool, for metrics.
@@ -325,12 +309,16 @@ impl Store {
         }
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run_writer(
-            Arc::clone(&backend),
-            jobs,
-            Arc::clone(&counters),
-            Arc::clone(&clock),
-        ));
+        let writer_counters = Arc::clone(&counters);
+        let writer_clock = Arc::clone(&clock);
+        match &*backend {
+            Inner::Postgres(b) => {
+                tokio::spawn(writer::run(b.clone(), jobs, writer_counters, writer_clock))
+            }
+            Inner::Sqlite(b) => {
+                tokio::spawn(writer::run(b.clone(), jobs, writer_counters, writer_clock))
+            }
+        };
         Ok(Self {
             backend,
             writer,
@@ -385,7 +373,7 @@ impl Store {
     pub async fn submit(&self, request: Request) -> Result<Committed, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Job { request, reply })
+            .send(writer::Job { request, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -722,336 +710,6 @@ fn system_actor() -> Actor {
     Actor {
         client_id: "system:scheduler".to_owned(),
         role: "system".to_owned(),
-    }
-}
-
-/// The writer: takes every job waiting (up to [`MAX_BATCH`]), executes them
-/// as one batch, and answers each. If the batch fails as a whole, each job is
-/// retried alone so that one bad request cannot fail the others.
-///
-/// On PostgreSQL it works two batches at once: while one commits on a task
-/// of its own, the next is applied on the state the first leaves
-/// ([`PostgresBackend::prepare`]); it commits once the first has, if no other
-/// node wrote in between ([`PostgresBackend::commit_prepared`]). Anything
-/// else (SQLite, a batch that cannot be applied ahead, a failure, another
-/// node's commit) takes the locked path: lock the head, read, apply, commit.
-async fn run_writer(
-    backend: Arc<Inner>,
-    mut jobs: mpsc::Receiver<Job>,
-    counters: Arc<Counters>,
-    clock: Arc<dyn Clock>,
-) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut last_size = 0;
-    let mut flight: Option<Flight> = None;
-    let mut locked_left = 0u32;
-    loop {
-        // Wait for requests; a batch in flight is answered as soon as it lands.
-        let room = MAX_BATCH - batch.len();
-        let woke = match flight.as_mut() {
-            None if !batch.is_empty() => Woke::Ready,
-            None => Woke::Jobs(jobs.recv_many(&mut batch, MAX_BATCH).await),
-            Some(current) if room == 0 => Woke::Landed((&mut current.commit).await),
-            Some(current) => tokio::select! {
-                landed = &mut current.commit => Woke::Landed(landed),
-                received = jobs.recv_many(&mut batch, room) => Woke::Jobs(received),
-            },
-        };
-        match woke {
-            Woke::Landed(landed) => {
-                let current = flight.take().expect("a batch in flight");
-                land(
-                    &backend,
-                    &clock,
-                    &counters,
-                    current,
-                    landed,
-                    &mut locked_left,
-                )
-                .await;
-                continue;
-            }
-            Woke::Jobs(0) => {
-                // The store is closing: finish what was taken, then stop.
-                if let Some(mut current) = flight.take() {
-                    let landed = (&mut current.commit).await;
-                    land(
-                        &backend,
-                        &clock,
-                        &counters,
-                        current,
-                        landed,
-                        &mut locked_left,
-                    )
-                    .await;
-                }
-                if !batch.is_empty() {
-                    let requests: Vec<Request> =
-                        batch.iter().map(|job| job.request.clone()).collect();
-                    let result = execute_guarded(&backend, &clock, requests).await;
-                    answer(
-                        &backend,
-                        &clock,
-                        &counters,
-                        std::mem::take(&mut batch),
-                        result,
-                    )
-                    .await;
-                }
-                return;
-            }
-            Woke::Jobs(_) | Woke::Ready => {}
-        }
-        // While a batch commits, gather at least as many requests as it
-        // carries before applying the next: the database is busy anyway, and
-        // the callers the last commit woke are sending their next requests.
-        // Applying the first to arrive would split the load into a big batch
-        // and a run of tiny ones, each paying a whole commit.
-        if flight
-            .as_ref()
-            .is_some_and(|current| batch.len() < current.jobs.len())
-        {
-            continue;
-        }
-        // Group commit: when fewer requests wait than the last batch carried,
-        // the rest are most likely being resubmitted right now by the callers
-        // the last commit woke. Give them a moment instead of committing a
-        // lone straggler and splitting the load into one big and one tiny batch.
-        let mut patience = 8;
-        while batch.len() < last_size / 2 && patience > 0 && flight.is_none() {
-            tokio::task::yield_now().await;
-            while batch.len() < MAX_BATCH
-                && let Ok(job) = jobs.try_recv()
-            {
-                batch.push(job);
-            }
-            patience -= 1;
-        }
-        last_size = batch.len();
-        let requests: Vec<Request> = batch.iter().map(|job| job.request.clone()).collect();
-        let taken = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        let Inner::Postgres(postgres) = &*backend else {
-            let result = execute_guarded(&backend, &clock, requests).await;
-            answer(&backend, &clock, &counters, taken, result).await;
-            continue;
-        };
-        let mut prepared = if locked_left > 0 {
-            locked_left -= 1;
-            Err(NotPrepared::Failed)
-        } else {
-            prepare_guarded(postgres, &clock, &requests, flight.is_some()).await
-        };
-        if let Some(mut current) = flight.take() {
-            let landed = (&mut current.commit).await;
-            if !land(
-                &backend,
-                &clock,
-                &counters,
-                current,
-                landed,
-                &mut locked_left,
-            )
-            .await
-            {
-                // It was applied on the state that batch would have left.
-                prepared = Err(NotPrepared::Failed);
-            } else if matches!(prepared, Err(NotPrepared::Behind)) {
-                prepared = prepare_guarded(postgres, &clock, &requests, false).await;
-            }
-        }
-        match prepared {
-            Ok(prepared) => {
-                let postgres = postgres.clone();
-                flight = Some(Flight {
-                    jobs: taken,
-                    requests,
-                    commit: tokio::spawn(async move { postgres.commit_prepared(prepared).await }),
-                });
-            }
-            Err(_) => {
-                let result = execute_guarded(&backend, &clock, requests).await;
-                answer(&backend, &clock, &counters, taken, result).await;
-            }
-        }
-    }
-}
-
-/// What the writer woke up to.
-enum Woke {
-    /// Requests were taken already.
-    Ready,
-    /// This many requests arrived (none: the store is closing).
-    Jobs(usize),
-    Landed(Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>),
-}
-
-/// What a prepared batch's commit answers: `None` if another node moved the
-/// head first (nothing written).
-type CommitAnswer = Option<Vec<Result<Committed, CommandError>>>;
-
-/// A prepared batch committing on its own task.
-struct Flight {
-    jobs: Vec<Job>,
-    requests: Vec<Request>,
-    commit: tokio::task::JoinHandle<Result<CommitAnswer, StoreError>>,
-}
-
-/// After another node's commit made a prepared batch void, this many
-/// batches take the locked path before the writer applies ahead again: with
-/// several busy nodes, applying ahead would mostly be wasted.
-const LOCKED_AFTER_STALE: u32 = 32;
-
-/// [`PostgresBackend::prepare`] on a task of its own (a panic fails only the
-/// preparing; the cache stays forgotten).
-async fn prepare_guarded(
-    postgres: &PostgresBackend,
-    clock: &Arc<dyn Clock>,
-    requests: &[Request],
-    behind: bool,
-) -> Result<postgres::Prepared, NotPrepared> {
-    let postgres = postgres.clone();
-    let requests = requests.to_vec();
-    let now = clock.now();
-    tokio::spawn(async move { postgres.prepare(&requests, now, behind).await })
-        .await
-        .unwrap_or(Err(NotPrepared::Failed))
-}
-
-/// Answers a batch that was in flight. Returns whether it committed as
-/// prepared; if it did not, the cache is forgotten and its requests are
-/// applied again on the locked path (nothing of them was written).
-async fn land(
-    backend: &Arc<Inner>,
-    clock: &Arc<dyn Clock>,
-    counters: &Counters,
-    flight: Flight,
-    landed: Result<Result<CommitAnswer, StoreError>, tokio::task::JoinError>,
-    locked_left: &mut u32,
-) -> bool {
-    let outcome = match landed {
-        Ok(Ok(Some(results))) => {
-            answer(backend, clock, counters, flight.jobs, Ok(results)).await;
-            return true;
-        }
-        Ok(outcome) => outcome,
-        Err(_) => Err(StoreError::Internal("the batch failed; see the log")),
-    };
-    // Nothing of it was written (or that is unknown, and it is not retried
-    // as a batch): what the writer applied on it is void.
-    if let Inner::Postgres(postgres) = &**backend {
-        postgres.forget_cache();
-    }
-    let result = match outcome {
-        // Another node moved the head first.
-        Ok(_) => {
-            *locked_left = LOCKED_AFTER_STALE;
-            execute_guarded(backend, clock, flight.requests).await
-        }
-        Err(StoreError::Database(error)) => {
-            tracing::warn!(error = %error, "a prepared batch failed; applying it again under the lock");
-            execute_guarded(backend, clock, flight.requests).await
-        }
-        Err(error) => Err(error),
-    };
-    answer(backend, clock, counters, flight.jobs, result).await;
-    false
-}
-
-/// Answers each job of a batch; if the batch failed as a whole, retries each
-/// job alone so that one bad request cannot fail the others.
-async fn answer(
-    backend: &Arc<Inner>,
-    clock: &Arc<dyn Clock>,
-    counters: &Counters,
-    mut batch: Vec<Job>,
-    result: Result<Vec<Result<Committed, CommandError>>, StoreError>,
-) {
-    match result {
-        Ok(results) => {
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            for result in &results {
-                let counter = match result {
-                    Ok(committed) if committed.replayed => &counters.replayed,
-                    Ok(_) => &counters.committed,
-                    Err(_) => &counters.refused,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            for (job, result) in batch.drain(..).zip(results) {
-                let _ = job.reply.send(result.map_err(StoreError::from));
-            }
-        }
-        Err(error) if batch.len() > 1 => {
-            tracing::warn!(error = %error, size = batch.len(), "batch failed; retrying its requests one by one");
-            for job in batch.drain(..) {
-                let single = vec![job.request.clone()];
-                let result =
-                    execute_guarded(backend, clock, single)
-                        .await
-                        .and_then(|mut results| {
-                            results
-                                .pop()
-                                .expect("one result per request")
-                                .map_err(StoreError::from)
-                        });
-                let _ = job.reply.send(result);
-            }
-        }
-        Err(error) => {
-            tracing::error!(error = ?error, "write failed");
-            if let Some(job) = batch.pop() {
-                let _ = job.reply.send(Err(error));
-            }
-        }
-    }
-}
-
-/// [`execute_with_retry`] on a task of its own, so that a bug that panics
-/// anywhere in a batch (loading included) fails that batch, never the writer.
-async fn execute_guarded(
-    backend: &Arc<Inner>,
-    clock: &Arc<dyn Clock>,
-    batch: Vec<Request>,
-) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-    let backend = Arc::clone(backend);
-    let clock = Arc::clone(clock);
-    tokio::spawn(async move { execute_with_retry(&backend, clock.as_ref(), &batch).await })
-        .await
-        .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
-}
-
-/// Contention between server nodes never reaches the client: serialization
-/// failures, deadlocks and busy databases are retried with a short backoff.
-async fn execute_with_retry(
-    backend: &Inner,
-    clock: &dyn Clock,
-    batch: &[Request],
-) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-    let mut attempt = 0u32;
-    loop {
-        let result = match backend {
-            Inner::Postgres(b) => b.execute(batch, clock.now()).await,
-            Inner::Sqlite(b) => b.execute(batch, clock.now()).await,
-        };
-        match result {
-            Err(StoreError::Database(error)) if attempt < 20 && is_transient(&error) => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => matches!(
-            db.code().as_deref(),
-            // PostgreSQL: serialization_failure, deadlock_detected; SQLite: BUSY, LOCKED.
-            Some("40001" | "40P01" | "5" | "6" | "517" | "261" | "262")
-        ),
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
-        _ => false,
     }
 }
 

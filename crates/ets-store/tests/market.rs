@@ -298,7 +298,6 @@ async fn one_batch(
     db: &TestDatabase,
     commands: Vec<Command>,
 ) -> Vec<Result<Outcome, CommandError>> {
-    use ets_store::Backend;
     let requests: Vec<ets_store::Request> = commands
         .into_iter()
         .map(|command| ets_store::Request {

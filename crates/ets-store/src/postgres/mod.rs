@@ -19,12 +19,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
 use sqlx::{Executor, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::cache::WorkingSetCache;
 use crate::load::WriterMemory;
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
     ProposalFilter, TradeFilter,
 };
+use crate::writer::WriteBackend;
+use crate::writer::batch::Head;
 use crate::{Backend, StoreError};
 use ets_core::matching::Side;
 use ets_engine::auctions::{Auction, AuctionBid};
@@ -75,9 +76,18 @@ impl PostgresBackend {
         &self.pool
     }
 
-    /// Forgets what the writer remembers (a prepared batch did not commit).
-    pub(crate) fn forget_cache(&self) {
-        self.memory.forget();
+    /// Applies `batch` as one transaction on the locked path, as the writer
+    /// does with requests that arrive together (for tests and tools; the
+    /// server writes through [`crate::Store::submit`]).
+    ///
+    /// # Errors
+    /// The database failure (nothing written).
+    pub async fn execute(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+        crate::writer::batch::execute(self, batch, now, crate::entropy()).await
     }
 
     async fn persist_market(
@@ -194,7 +204,11 @@ impl PostgresBackend {
 }
 
 impl PostgresBackend {
-    async fn persist(&self, conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    async fn write_batch(
+        &self,
+        conn: &mut PgConnection,
+        changes: &Changes,
+    ) -> Result<(), sqlx::Error> {
         let at = changes.at;
         for p in &changes.participants {
             sqlx::query(
@@ -581,192 +595,47 @@ impl PostingColumns {
     }
 }
 
-impl PostgresBackend {
-    /// Everything after `BEGIN` and the head lock, up to and including `COMMIT`.
-    async fn run_batch(
-        &self,
-        conn: &mut PgConnection,
-        batch: &[Request],
-        now: DateTime<Utc>,
-        head: &PgRow,
-        cache: &mut WorkingSetCache,
-    ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
-        let (head, head_at) = head_of(head)?;
-        cache.begin(&head, head_at);
-        let changes = self.apply(conn, cache, batch, head, head_at, now).await?;
-        self.write(conn, changes).await
+impl WriteBackend for PostgresBackend {
+    type Conn = PoolConnection<Postgres>;
+    type Tx = PgConnection;
+
+    fn memory(&self) -> &WriterMemory {
+        &self.memory
     }
 
-    /// Loads what the batch needs (from the cache, else the database),
-    /// applies it, and makes the cache the state it leaves.
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        cache: &mut WorkingSetCache,
-        batch: &[Request],
-        head: JournalHead,
-        head_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Changes, BatchFailure> {
-        let started = std::time::Instant::now();
-        let loaded =
-            crate::load::load(conn, &self.memory, cache, batch, (head, head_at), now).await?;
-        let loaded_at = started.elapsed();
-        let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
-            .ok_or(BatchFailure::Panicked)?;
-        cache.apply(&changes, batch);
-        tracing::debug!(
-            requests = batch.len(),
-            load_us = loaded_at.as_micros(),
-            apply_us = (started.elapsed() - loaded_at).as_micros(),
-            "batch applied"
-        );
-        Ok(changes)
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.pool.acquire().await
     }
 
-    /// Writes an applied batch and commits it (inside `BEGIN` and the head
-    /// lock); rolls back if it writes nothing.
-    async fn write(
-        &self,
-        conn: &mut PgConnection,
-        changes: Changes,
-    ) -> Result<Vec<Result<Committed, CommandError>>, BatchFailure> {
-        if changes.is_empty() {
-            conn.execute("ROLLBACK").await?;
-            return Ok(changes.results);
-        }
-        let started = std::time::Instant::now();
-        self.persist(conn, &changes).await?;
-        let persisted_at = started.elapsed();
-        if let Err(error) = conn.execute("COMMIT").await {
-            return Err(BatchFailure::CommitUnknown {
-                error,
-                head: changes.head,
-                results: changes.results,
-            });
-        }
-        tracing::debug!(
-            requests = changes.results.len(),
-            persist_us = persisted_at.as_micros(),
-            commit_us = (started.elapsed() - persisted_at).as_micros(),
-            "batch committed"
-        );
-        Ok(changes.results)
-    }
-
-    /// Applies a batch on what the writer remembers, before taking the head
-    /// lock, so that it can be done while the batch before it commits
-    /// (`behind`). What is not remembered is read from the database as it
-    /// is. The result commits only if the head is still the one it was
-    /// applied on ([`PostgresBackend::commit_prepared`]); then every read was
-    /// exact, since every write moves the head.
-    pub(crate) async fn prepare(
-        &self,
-        batch: &[Request],
-        now: DateTime<Utc>,
-        behind: bool,
-    ) -> Result<Prepared, NotPrepared> {
-        let mut cache = self.memory.take();
-        if cache.too_big() {
-            cache = WorkingSetCache::default();
-        }
-        if behind && !cache.can_follow(batch, now) {
-            self.memory.put_back(cache);
-            return Err(NotPrepared::Behind);
-        }
-        match self.prepare_on(&mut cache, batch, now).await {
-            Ok(prepared) => {
-                self.memory.put_back(cache);
-                Ok(prepared)
-            }
-            // The cache stays forgotten.
-            Err(_) => Err(NotPrepared::Failed),
-        }
-    }
-
-    async fn prepare_on(
-        &self,
-        cache: &mut WorkingSetCache,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<Prepared, BatchFailure> {
-        let mut conn = self.pool.acquire().await?;
-        let (base, base_at) = match cache.base() {
-            Some(base) => base,
-            None => {
-                let row = conn
-                    .fetch_one("SELECT seq, hash, at FROM journal_head WHERE id = 1")
-                    .await?;
-                let (head, at) = head_of(&row)?;
-                cache.begin(&head, at);
-                (head, at)
-            }
-        };
-        let changes = self
-            .apply(&mut conn, cache, batch, base.clone(), base_at, now)
+    async fn head(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
+        let row = conn
+            .fetch_one("SELECT seq, hash, at FROM journal_head WHERE id = 1")
             .await?;
-        Ok(Prepared { base, changes })
+        head_of(&row)
     }
 
-    /// Commits a prepared batch if the locked head is still the one it was
-    /// applied on. `Ok(None)`: another writer moved the head; nothing was
-    /// written.
-    pub(crate) async fn commit_prepared(
-        &self,
-        prepared: Prepared,
-    ) -> Result<Option<Vec<Result<Committed, CommandError>>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let locked = conn.fetch_one(BEGIN_AND_LOCK_HEAD).await;
-        let result = match locked.and_then(|row| head_of(&row)) {
-            Ok((head, _)) if head == prepared.base => self.write(&mut conn, prepared.changes).await,
-            Ok(_) => {
-                roll_back(&mut conn).await;
-                return Ok(None);
-            }
-            Err(error) => Err(BatchFailure::Database(error)),
-        };
-        self.finish(conn, result).await.map(Some)
+    async fn begin_locked(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
+        // `BEGIN` and the journal head lock, in one round trip.
+        let row = conn
+            .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
+            .await?;
+        head_of(&row)
     }
 
-    /// Ends a batch's transaction: after a failure, rolls back (or discards
-    /// the connection); after a failed COMMIT, finds out whether it committed.
-    async fn finish(
-        &self,
-        mut conn: PoolConnection<Postgres>,
-        result: Result<Vec<Result<Committed, CommandError>>, BatchFailure>,
-    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        match result {
-            Ok(results) => Ok(results),
-            Err(BatchFailure::CommitUnknown {
-                error,
-                head,
-                results,
-            }) => {
-                conn.close_on_drop();
-                match self.committed(&head).await {
-                    Ok(true) => Ok(results),
-                    Ok(false) => Err(error.into()),
-                    Err(_) => {
-                        tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
-                        Err(StoreError::Internal(
-                            "the database did not confirm the commit; retry with the same Idempotency-Key",
-                        ))
-                    }
-                }
-            }
-            Err(failure) => {
-                roll_back(&mut conn).await;
-                match failure {
-                    BatchFailure::Database(error) => Err(error.into()),
-                    _ => Err(StoreError::Internal("applying the batch failed")),
-                }
-            }
-        }
+    async fn persist(&self, conn: &mut Self::Conn, changes: &Changes) -> Result<(), sqlx::Error> {
+        self.write_batch(conn, changes).await
     }
 
-    /// After a failed COMMIT the transaction may or may not have committed
-    /// (the connection can drop after the server committed). The batch's new
-    /// head hash is unique to it: if the journal holds it, the batch committed.
+    async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
+        conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
+            .await
+            .map(|_| ())
+    }
+
+    fn discard(conn: &mut Self::Conn) {
+        conn.close_on_drop();
+    }
+
     async fn committed(&self, head: &JournalHead) -> Result<bool, sqlx::Error> {
         let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM journal WHERE seq = $1")
             .bind(head.seq)
@@ -774,61 +643,27 @@ impl PostgresBackend {
             .await?;
         Ok(hash.as_deref() == Some(head.hash.as_str()))
     }
+
+    fn is_transient(error: &sqlx::Error) -> bool {
+        match error {
+            sqlx::Error::Database(db) => matches!(
+                db.code().as_deref(),
+                // serialization_failure, deadlock_detected
+                Some("40001" | "40P01")
+            ),
+            // The connection dropped before COMMIT: nothing was written.
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+            _ => false,
+        }
+    }
 }
 
-/// `BEGIN` and the journal head lock, in one round trip.
-const BEGIN_AND_LOCK_HEAD: &str =
-    "BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE";
-
-fn head_of(row: &PgRow) -> Result<(JournalHead, Option<DateTime<Utc>>), sqlx::Error> {
+fn head_of(row: &PgRow) -> Result<Head, sqlx::Error> {
     let head = JournalHead {
         seq: row.try_get("seq")?,
         hash: row.try_get("hash")?,
     };
     Ok((head, row.try_get("at")?))
-}
-
-/// A batch applied ahead of its commit ([`PostgresBackend::prepare`]).
-pub(crate) struct Prepared {
-    /// The head it was applied on: it commits only if the head is still this.
-    base: JournalHead,
-    changes: Changes,
-}
-
-/// Why a batch was not prepared ahead; the writer then takes the locked path.
-pub(crate) enum NotPrepared {
-    /// The batch still committing may change what this one reads: prepare it
-    /// once that one is done.
-    Behind,
-    /// Reading failed or applying panicked; the cache is forgotten.
-    Failed,
-}
-
-/// Rolls back; a connection in an unknown state never goes back to the pool.
-async fn roll_back(conn: &mut PoolConnection<Postgres>) {
-    if conn.execute("ROLLBACK").await.is_err() {
-        conn.close_on_drop();
-    }
-}
-
-/// How a batch failed, and whether it is safe to try again.
-enum BatchFailure {
-    /// Before COMMIT: nothing was written; the batch may be retried.
-    Database(sqlx::Error),
-    /// Applying the batch panicked (a bug); nothing was written.
-    Panicked,
-    /// COMMIT failed: the outcome must be checked before anything is retried.
-    CommitUnknown {
-        error: sqlx::Error,
-        head: JournalHead,
-        results: Vec<Result<Committed, CommandError>>,
-    },
-}
-
-impl From<sqlx::Error> for BatchFailure {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Database(error)
-    }
 }
 
 impl Backend for PostgresBackend {
@@ -840,28 +675,6 @@ impl Backend for PostgresBackend {
     async fn ready(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    async fn execute(
-        &self,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        // Taken out for the batch: it goes back only if the batch ends
-        // cleanly, so a failure (or a panic) leaves an empty cache behind.
-        let mut cache = self.memory.take();
-        let result = match conn.fetch_one(BEGIN_AND_LOCK_HEAD).await {
-            Ok(head) => {
-                self.run_batch(&mut conn, batch, now, &head, &mut cache)
-                    .await
-            }
-            Err(error) => Err(BatchFailure::Database(error)),
-        };
-        if result.is_ok() {
-            self.memory.put_back(cache);
-        }
-        self.finish(conn, result).await
     }
 
     async fn holdings(

@@ -14,15 +14,17 @@ use ets_core::{
     Participant, RegionCode, Role,
 };
 use rust_decimal::Decimal;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use crate::cache::WorkingSetCache;
 use crate::load::WriterMemory;
+use crate::writer::WriteBackend;
+use crate::writer::batch::Head;
 
 use crate::read::{
     AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
@@ -82,6 +84,20 @@ impl SqliteBackend {
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Applies `batch` as one transaction on the locked path, as the writer
+    /// does with requests that arrive together (for tests and tools; the
+    /// server writes through [`crate::Store::submit`]).
+    ///
+    /// # Errors
+    /// The database failure (nothing written).
+    pub async fn execute(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
+        crate::writer::batch::execute(self, batch, now, crate::entropy()).await
     }
 
     async fn persist_market(
@@ -243,7 +259,7 @@ impl SqliteBackend {
         Ok(())
     }
 
-    async fn persist(
+    async fn write_batch(
         &self,
         conn: &mut SqliteConnection,
         changes: &Changes,
@@ -451,37 +467,6 @@ impl SqliteBackend {
         }
         Ok(())
     }
-
-    /// Everything after `BEGIN IMMEDIATE`, up to the writes: reads the
-    /// head, loads what the batch needs (from the writer's memory where it
-    /// has it), applies the batch and writes what it changed.
-    async fn execute_in(
-        &self,
-        conn: &mut SqliteConnection,
-        cache: &mut WorkingSetCache,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Result<Committed, CommandError>>, sqlx::Error> {
-        let head = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        let head_at: Option<String> = head.get("at");
-        let head_at = head_at.as_deref().map(parse_time).transpose()?;
-        let head = JournalHead {
-            seq: head.get("seq"),
-            hash: head.get("hash"),
-        };
-        cache.begin(&head, head_at);
-        let loaded =
-            crate::load::load(conn, &self.memory, cache, batch, (head, head_at), now).await?;
-        let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, crate::entropy())
-            .ok_or_else(|| sqlx::Error::Protocol("applying the batch panicked".to_owned()))?;
-        cache.apply(&changes, batch);
-        if !changes.is_empty() {
-            self.persist(conn, &changes).await?;
-        }
-        Ok(changes.results)
-    }
 }
 
 /// A price in fen, which orders the book in SQL (prices are whole fen, at
@@ -507,6 +492,75 @@ fn holding_from_row(row: &SqliteRow) -> Result<(Holding, Option<u32>), sqlx::Err
     Ok((holding, scale.and_then(|s| u32::try_from(s).ok())))
 }
 
+impl WriteBackend for SqliteBackend {
+    type Conn = PoolConnection<Sqlite>;
+    type Tx = SqliteConnection;
+
+    fn memory(&self) -> &WriterMemory {
+        &self.memory
+    }
+
+    async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    async fn head(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
+        let row = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
+            .fetch_one(&mut **conn)
+            .await?;
+        let at: Option<String> = row.try_get("at")?;
+        let head = JournalHead {
+            seq: row.try_get("seq")?,
+            hash: row.try_get("hash")?,
+        };
+        Ok((head, at.as_deref().map(parse_time).transpose()?))
+    }
+
+    async fn begin_locked(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
+        // IMMEDIATE takes the database's write lock now: writers of every
+        // process on the file take turns (the busy timeout waits).
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
+        self.head(conn).await
+    }
+
+    async fn persist(&self, conn: &mut Self::Conn, changes: &Changes) -> Result<(), sqlx::Error> {
+        self.write_batch(conn, changes).await
+    }
+
+    async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
+        sqlx::query(if commit { "COMMIT" } else { "ROLLBACK" })
+            .execute(&mut **conn)
+            .await
+            .map(|_| ())
+    }
+
+    fn discard(conn: &mut Self::Conn) {
+        conn.close_on_drop();
+    }
+
+    async fn committed(&self, head: &JournalHead) -> Result<bool, sqlx::Error> {
+        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM journal WHERE seq = ?1")
+            .bind(head.seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(hash.as_deref() == Some(head.hash.as_str()))
+    }
+
+    fn is_transient(error: &sqlx::Error) -> bool {
+        match error {
+            // BUSY and LOCKED, with their extended codes.
+            sqlx::Error::Database(db) => {
+                matches!(
+                    db.code().as_deref(),
+                    Some("5" | "6" | "517" | "261" | "262")
+                )
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+            _ => false,
+        }
+    }
+}
+
 impl Backend for SqliteBackend {
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
@@ -516,40 +570,6 @@ impl Backend for SqliteBackend {
     async fn ready(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    async fn execute(
-        &self,
-        batch: &[Request],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        // Taken out for the batch: it goes back only if the batch commits,
-        // so a failure (or a panic) leaves an empty one behind.
-        let mut cache = self.memory.take();
-        match self.execute_in(&mut conn, &mut cache, batch, now).await {
-            Ok(results) => match sqlx::query("COMMIT").execute(&mut *conn).await {
-                Ok(_) => {
-                    self.memory.put_back(cache);
-                    Ok(results)
-                }
-                Err(error) => {
-                    // A local file: a failed COMMIT did not commit. Roll back, or
-                    // at least never return the connection mid-transaction.
-                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                        conn.close_on_drop();
-                    }
-                    Err(error.into())
-                }
-            },
-            Err(error) => {
-                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    conn.close_on_drop();
-                }
-                Err(error.into())
-            }
-        }
     }
 
     async fn holdings(

@@ -1,0 +1,314 @@
+//! One batch's transaction, written once for both backends: lock the
+//! journal head, load what the batch needs ([`crate::load`]), apply it with
+//! the engine, write what it changed, commit. And the same applied ahead:
+//! on the state the batch still committing leaves, committed only if the
+//! head is still the one it was applied on.
+
+use std::future::Future;
+use std::ops::DerefMut;
+
+use chrono::{DateTime, Utc};
+use ets_core::JournalHead;
+use ets_engine::batch::Changes;
+use ets_engine::command::{CommandError, Committed, Request};
+
+use crate::StoreError;
+use crate::cache::WorkingSetCache;
+use crate::load::{BatchReads, WriterMemory};
+
+/// A head and its time.
+pub(crate) type Head = (JournalHead, Option<DateTime<Utc>>);
+
+/// One result per request of a batch.
+pub(crate) type Results = Vec<Result<Committed, CommandError>>;
+
+/// What the writer needs of a backend, each answered with its SQL: a
+/// connection, a transaction that locks the journal head, the batch's
+/// reads ([`BatchReads`] on the connection), its writes, and the end.
+pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
+    /// A pooled connection.
+    type Conn: DerefMut<Target = Self::Tx> + Send;
+    /// What a connection reads a batch through.
+    type Tx: BatchReads;
+
+    /// The writer's memory between batches.
+    fn memory(&self) -> &WriterMemory;
+    /// A connection from the pool.
+    fn connect(&self) -> impl Future<Output = Result<Self::Conn, sqlx::Error>> + Send;
+    /// The committed head, outside any transaction.
+    fn head(&self, conn: &mut Self::Conn)
+    -> impl Future<Output = Result<Head, sqlx::Error>> + Send;
+    /// Begins a write transaction and locks the journal head: every writer
+    /// of every process is ordered by it.
+    fn begin_locked(
+        &self,
+        conn: &mut Self::Conn,
+    ) -> impl Future<Output = Result<Head, sqlx::Error>> + Send;
+    /// Writes what a batch changed, inside the transaction.
+    fn persist(
+        &self,
+        conn: &mut Self::Conn,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Commits (`COMMIT`) or rolls back (`ROLLBACK`) the transaction.
+    fn end(
+        &self,
+        conn: &mut Self::Conn,
+        commit: bool,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Never puts the connection back in the pool (its state is unknown).
+    fn discard(conn: &mut Self::Conn);
+    /// Whether the journal holds `head` (its hash is unique to the batch
+    /// that wrote it): after a failed COMMIT, whether it committed.
+    fn committed(
+        &self,
+        head: &JournalHead,
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+    /// Whether a failure is contention that a retry overcomes (serialization
+    /// failures, deadlocks, a busy database).
+    fn is_transient(error: &sqlx::Error) -> bool;
+}
+
+/// How a batch failed, and whether it is safe to try again.
+pub(crate) enum BatchFailure {
+    /// Before COMMIT: nothing was written; the batch may be retried.
+    Database(sqlx::Error),
+    /// Applying the batch panicked (a bug); nothing was written.
+    Panicked,
+    /// COMMIT failed: the outcome must be checked before anything is retried.
+    CommitUnknown {
+        error: sqlx::Error,
+        head: JournalHead,
+        results: Results,
+    },
+}
+
+impl From<sqlx::Error> for BatchFailure {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// A batch applied ahead of its commit ([`prepare`]).
+pub(crate) struct Prepared {
+    /// The head it was applied on: it commits only if the head is still this.
+    base: JournalHead,
+    changes: Changes,
+}
+
+/// Why a batch was not prepared ahead; the writer then takes the locked path.
+pub(crate) enum NotPrepared {
+    /// The batch still committing may change what this one reads: prepare it
+    /// once that one is done.
+    Behind,
+    /// Reading failed or applying panicked; the working set is forgotten.
+    Failed,
+}
+
+/// Applies a batch on the locked path: begin, lock the head, load, apply,
+/// write, commit, in one transaction.
+///
+/// # Errors
+/// The database failure (nothing written), or an internal error.
+pub(crate) async fn execute<B: WriteBackend>(
+    backend: &B,
+    batch: &[Request],
+    now: DateTime<Utc>,
+    entropy: u32,
+) -> Result<Results, StoreError> {
+    let mut conn = backend.connect().await?;
+    // Taken out for the batch: it goes back only if the batch ends cleanly,
+    // so a failure (or a panic) leaves an empty one behind.
+    let mut cache = backend.memory().take();
+    let result = match backend.begin_locked(&mut conn).await {
+        Ok(head) => {
+            cache.begin(&head.0, head.1);
+            match apply(backend, &mut conn, &mut cache, batch, head, now, entropy).await {
+                Ok(changes) => write(backend, &mut conn, changes).await,
+                Err(failure) => Err(failure),
+            }
+        }
+        Err(error) => Err(BatchFailure::Database(error)),
+    };
+    if result.is_ok() {
+        backend.memory().put_back(cache);
+    }
+    finish(backend, conn, result).await
+}
+
+/// Loads what the batch needs (from the working set, else the database),
+/// applies it, and makes the working set the state it leaves.
+async fn apply<B: WriteBackend>(
+    backend: &B,
+    conn: &mut B::Conn,
+    cache: &mut WorkingSetCache,
+    batch: &[Request],
+    head: Head,
+    now: DateTime<Utc>,
+    entropy: u32,
+) -> Result<Changes, BatchFailure> {
+    let started = std::time::Instant::now();
+    let reads: &mut B::Tx = conn;
+    let loaded = crate::load::load(reads, backend.memory(), cache, batch, head, now).await?;
+    let loaded_at = started.elapsed();
+    let changes = ets_engine::batch::apply_batch_guarded(batch, loaded, now, entropy)
+        .ok_or(BatchFailure::Panicked)?;
+    cache.apply(&changes, batch);
+    tracing::debug!(
+        requests = batch.len(),
+        load_us = loaded_at.as_micros(),
+        apply_us = (started.elapsed() - loaded_at).as_micros(),
+        "batch applied"
+    );
+    Ok(changes)
+}
+
+/// Writes an applied batch and commits it (inside the locked transaction);
+/// rolls back if it writes nothing.
+async fn write<B: WriteBackend>(
+    backend: &B,
+    conn: &mut B::Conn,
+    changes: Changes,
+) -> Result<Results, BatchFailure> {
+    if changes.is_empty() {
+        backend.end(conn, false).await?;
+        return Ok(changes.results);
+    }
+    let started = std::time::Instant::now();
+    backend.persist(conn, &changes).await?;
+    let persisted_at = started.elapsed();
+    if let Err(error) = backend.end(conn, true).await {
+        return Err(BatchFailure::CommitUnknown {
+            error,
+            head: changes.head,
+            results: changes.results,
+        });
+    }
+    tracing::debug!(
+        requests = changes.results.len(),
+        persist_us = persisted_at.as_micros(),
+        commit_us = (started.elapsed() - persisted_at).as_micros(),
+        "batch committed"
+    );
+    Ok(changes.results)
+}
+
+/// Applies a batch on what the writer remembers, before taking the head
+/// lock, so that it can be done while the batch before it commits
+/// (`behind`). What is not remembered is read from the database as it is.
+/// The result commits only if the head is still the one it was applied on
+/// ([`commit_prepared`]); then every read was exact, since every write
+/// moves the head.
+pub(crate) async fn prepare<B: WriteBackend>(
+    backend: &B,
+    batch: &[Request],
+    now: DateTime<Utc>,
+    entropy: u32,
+    behind: bool,
+) -> Result<Prepared, NotPrepared> {
+    let mut cache = backend.memory().take();
+    if cache.too_big() {
+        cache = WorkingSetCache::default();
+    }
+    if behind && !cache.can_follow(batch, now) {
+        backend.memory().put_back(cache);
+        return Err(NotPrepared::Behind);
+    }
+    match prepare_on(backend, &mut cache, batch, now, entropy).await {
+        Ok(prepared) => {
+            backend.memory().put_back(cache);
+            Ok(prepared)
+        }
+        // The working set stays forgotten.
+        Err(_) => Err(NotPrepared::Failed),
+    }
+}
+
+async fn prepare_on<B: WriteBackend>(
+    backend: &B,
+    cache: &mut WorkingSetCache,
+    batch: &[Request],
+    now: DateTime<Utc>,
+    entropy: u32,
+) -> Result<Prepared, BatchFailure> {
+    let mut conn = backend.connect().await?;
+    let base = match cache.base() {
+        Some(base) => base,
+        None => {
+            let head = backend.head(&mut conn).await?;
+            cache.begin(&head.0, head.1);
+            head
+        }
+    };
+    let changes = apply(backend, &mut conn, cache, batch, base.clone(), now, entropy).await?;
+    Ok(Prepared {
+        base: base.0,
+        changes,
+    })
+}
+
+/// Commits a prepared batch if the locked head is still the one it was
+/// applied on. `Ok(None)`: another writer moved the head; nothing was
+/// written.
+///
+/// # Errors
+/// The database failure, or an internal error.
+pub(crate) async fn commit_prepared<B: WriteBackend>(
+    backend: &B,
+    prepared: Prepared,
+) -> Result<Option<Results>, StoreError> {
+    let mut conn = backend.connect().await?;
+    let result = match backend.begin_locked(&mut conn).await {
+        Ok((head, _)) if head == prepared.base => write(backend, &mut conn, prepared.changes).await,
+        Ok(_) => {
+            roll_back(backend, &mut conn).await;
+            return Ok(None);
+        }
+        Err(error) => Err(BatchFailure::Database(error)),
+    };
+    finish(backend, conn, result).await.map(Some)
+}
+
+/// Ends a batch's transaction: after a failure, rolls back (or discards the
+/// connection); after a failed COMMIT, finds out whether it committed.
+async fn finish<B: WriteBackend>(
+    backend: &B,
+    mut conn: B::Conn,
+    result: Result<Results, BatchFailure>,
+) -> Result<Results, StoreError> {
+    match result {
+        Ok(results) => Ok(results),
+        Err(BatchFailure::CommitUnknown {
+            error,
+            head,
+            results,
+        }) => {
+            B::discard(&mut conn);
+            drop(conn);
+            match backend.committed(&head).await {
+                Ok(true) => Ok(results),
+                Ok(false) => Err(error.into()),
+                Err(_) => {
+                    tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
+                    Err(StoreError::Internal(
+                        "the database did not confirm the commit; retry with the same Idempotency-Key",
+                    ))
+                }
+            }
+        }
+        Err(failure) => {
+            roll_back(backend, &mut conn).await;
+            match failure {
+                BatchFailure::Database(error) => Err(error.into()),
+                _ => Err(StoreError::Internal("applying the batch failed")),
+            }
+        }
+    }
+}
+
+/// Rolls back; a connection in an unknown state never goes back to the pool.
+async fn roll_back<B: WriteBackend>(backend: &B, conn: &mut B::Conn) {
+    if backend.end(conn, false).await.is_err() {
+        B::discard(conn);
+    }
+}
