@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
 use ets_core::{Decimal, InstrumentCode, Role};
-use ets_store::{Auction, AuctionBid, AuctionStatus, Command, NewAuction, NewBid, Outcome, Source};
+use ets_engine::{
+    Auction, AuctionBid, AuctionStatus, Command, NewAuction, NewBid, Outcome, Source,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -11,7 +11,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ets_store::{Command, CommandError, NewSigningKey, Store, StoreError};
+use ets_engine::{Command, CommandError, NewSigningKey};
+use ets_store::{Store, StoreError};
 use serde_json::json;
 
 use crate::AppState;

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, Uri};
 use axum::response::Response;
 use ets_core::{InstrumentCode, Role};
-use ets_store::{Command, NewPledge, NewReclamation, Outcome, Pledge};
+use ets_engine::{Command, NewPledge, NewReclamation, Outcome, Pledge};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;

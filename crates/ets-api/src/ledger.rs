@@ -6,7 +6,8 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ets_core::{InstrumentCode, LedgerError, Role};
-use ets_store::{Command, HistoryCursor, NewAllocation, Outcome, PaidUse};
+use ets_engine::{Allocation, Command, NewAllocation, Outcome, PaidUse};
+use ets_store::HistoryCursor;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -91,7 +92,7 @@ pub(crate) async fn create_allocation(
     .await
 }
 
-fn allocation_body(allocation: &ets_store::Allocation) -> Value {
+fn allocation_body(allocation: &Allocation) -> Value {
     let invoice = allocation
         .invoice
         .as_ref()

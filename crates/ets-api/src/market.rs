@@ -7,10 +7,11 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
 use ets_core::{InstrumentCode, Role};
-use ets_store::{
-    Answer, Command, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Proposal,
-    ProposalFilter, ProposalStatus, Trade, TradeFilter, TradeMethod,
+use ets_engine::{
+    Answer, Command, NewOrder, NewProposal, Order, OrderStatus, Outcome, Proposal, ProposalStatus,
+    Trade, TradeMethod,
 };
+use ets_store::{BookLevel, OrderFilter, ProposalFilter, TradeFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -185,7 +186,7 @@ pub(crate) async fn book(
         .store
         .book(&code, usize::try_from(depth).unwrap_or(usize::MAX))
         .await?;
-    let levels = |levels: &[ets_store::BookLevel]| -> Vec<Value> {
+    let levels = |levels: &[BookLevel]| -> Vec<Value> {
         levels
             .iter()
             .map(|l| {

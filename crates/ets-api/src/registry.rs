@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ets_core::{
     CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
 };
-use ets_store::{Command, NewCredential, Outcome};
+use ets_engine::{Command, NewCredential, Outcome};
 use serde_json::json;
 use uuid::Uuid;
 

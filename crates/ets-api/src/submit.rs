@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use axum::Json;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use ets_store::{Command, Committed, IdempotencyKey, Outcome, Request};
+use ets_engine::{Command, Committed, IdempotencyKey, Outcome, Request};
 use serde_json::Value;
 
 use crate::AppState;
