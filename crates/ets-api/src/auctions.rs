@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use ets_core::{Decimal, InstrumentCode, Role};
 use ets_engine::{
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{DecimalString, fixed, instant, time};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::unexpected;
@@ -40,14 +39,14 @@ pub(crate) struct AuctionRequest {
 /// there until the close) or to be newly issued.
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<AuctionRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<AuctionRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let source = Source::parse(&request.source).ok_or_else(|| {
         Problem::unprocessable("invalid_body", "source must be reserve or issuance.")
     })?;
@@ -75,10 +74,7 @@ pub(crate) async fn create(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::CreateAuction(auction),
         |outcome| match outcome {
             Outcome::Auction(auction) => Some(auction_body(auction)),
@@ -100,12 +96,12 @@ pub(crate) struct BidRequest {
 /// price of the bidder's cash is held until the close.
 pub(crate) async fn place_bid(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    Path(id): Path<String>,
-    body: Body<BidRequest>,
+    Creating {
+        caller,
+        key,
+        path: Path(id),
+        body,
+    }: Creating<BidRequest, Path<String>>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Enterprise])?;
     let participant_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
@@ -114,16 +110,13 @@ pub(crate) async fn place_bid(
         id: Uuid::now_v7(),
         auction_id,
         participant_id,
-        quantity: body.value.quantity.0,
-        price: body.value.price.0,
+        quantity: body.quantity.0,
+        price: body.price.0,
     };
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::PlaceBid(bid),
         |outcome| match outcome {
             Outcome::Bid(bid) => Some(bid_body(bid)),

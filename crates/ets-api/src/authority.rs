@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use ets_core::{InstrumentCode, Role};
 use ets_engine::{Command, NewPledge, NewReclamation, Outcome, Pledge};
@@ -12,7 +11,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{DecimalString, fixed, time};
-use crate::extract::{Body, Caller, IdempotencyHeader};
+use crate::extract::{Caller, Creating};
 use crate::problem::Problem;
 use crate::registry::unexpected;
 use crate::submit::submit_created;
@@ -33,14 +32,14 @@ pub(crate) struct ReclamationRequest {
 /// from outside the ledger (the settlement bank side).
 pub(crate) async fn reclaim(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<ReclamationRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<ReclamationRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let reclamation = NewReclamation {
         id: Uuid::now_v7(),
         participant_id: request.participant_id,
@@ -52,10 +51,7 @@ pub(crate) async fn reclaim(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Reclaim(reclamation),
         |outcome| match outcome {
             Outcome::Reclamation(r) => Some(json!({
@@ -89,14 +85,14 @@ pub(crate) struct PledgeRequest {
 /// pledgee; they cannot be sold, surrendered or reclaimed until released.
 pub(crate) async fn pledge(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<PledgeRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<PledgeRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let pledge = NewPledge {
         id: Uuid::now_v7(),
         participant_id: request.participant_id,
@@ -108,10 +104,7 @@ pub(crate) async fn pledge(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Pledge(pledge),
         |outcome| match outcome {
             Outcome::Pledge(pledge) => Some(pledge_body(pledge)),

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ets_core::{InstrumentCode, LedgerError, Role};
@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{AllocationRequest, CashRequest, fixed, instant, time};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::{unexpected, visible_participant};
@@ -26,14 +26,14 @@ pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
 /// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
 pub(crate) async fn create_allocation(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<AllocationRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<AllocationRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let paid = match request.method.as_str() {
         "free" => {
             if request.unit_fee.is_some() || request.years.is_some() || request.due_date.is_some() {
@@ -79,10 +79,7 @@ pub(crate) async fn create_allocation(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Allocate(allocation),
         |outcome| match outcome {
             Outcome::Allocation(allocation) => Some(allocation_body(allocation)),
@@ -207,56 +204,30 @@ pub(crate) async fn history(
 /// `POST /v1/cash/deposits` (finance).
 pub(crate) async fn deposit(
     state: State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    request: Creating<CashRequest>,
 ) -> Result<Response, Problem> {
-    cash(
-        state,
-        caller,
-        idempotency,
-        method,
-        uri,
-        body,
-        Command::deposit,
-    )
-    .await
+    cash(state, request, Command::deposit).await
 }
 
 /// `POST /v1/cash/withdrawals` (finance).
 pub(crate) async fn withdraw(
     state: State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    request: Creating<CashRequest>,
 ) -> Result<Response, Problem> {
-    cash(
-        state,
-        caller,
-        idempotency,
-        method,
-        uri,
-        body,
-        Command::withdraw,
-    )
-    .await
+    cash(state, request, Command::withdraw).await
 }
 
 async fn cash(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<CashRequest>,
     command: fn(Uuid, ets_core::Decimal) -> Command,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Finance])?;
-    let request = &body.value;
     let reference = request.reference.trim();
     if reference.is_empty() || reference.chars().count() > 200 {
         return Err(Problem::unprocessable(
@@ -265,16 +236,7 @@ async fn cash(
         ));
     }
     let command = command(request.participant_id, request.amount.0).with_reference(reference);
-    let committed = submit(
-        &state,
-        &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
-        command,
-    )
-    .await?;
+    let committed = submit(&state, &caller, key, command).await?;
     let Outcome::Ledger(transaction) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };

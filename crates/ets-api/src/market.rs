@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
@@ -18,7 +17,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::dto::{DecimalString, fixed, instant, time};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::unexpected;
@@ -38,15 +37,15 @@ pub(crate) struct OrderRequest {
 /// participant, matched at once; answers the order and its trades.
 pub(crate) async fn place_order(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<OrderRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<OrderRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Enterprise])?;
     let participant_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
-    let request = &body.value;
     let side = Side::parse(&request.side)
         .ok_or_else(|| Problem::unprocessable("invalid_body", "side must be buy or sell."))?;
     let order = NewOrder {
@@ -60,10 +59,7 @@ pub(crate) async fn place_order(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::PlaceOrder(order),
         |outcome| match outcome {
             Outcome::Order(placed) => {
@@ -367,15 +363,15 @@ const DEFAULT_PROPOSAL_HOURS: i64 = 24;
 /// and offers them to the named buyer.
 pub(crate) async fn propose(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<ProposalRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<ProposalRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Enterprise])?;
     let seller_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
-    let request = &body.value;
     let expires_at = match &request.expires_at {
         Some(text) => instant(
             text,
@@ -396,10 +392,7 @@ pub(crate) async fn propose(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Propose(proposal),
         |outcome| match outcome {
             Outcome::Proposal(proposal) => Some(proposal_body(proposal)),
