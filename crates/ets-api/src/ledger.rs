@@ -6,14 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ets_core::{InstrumentCode, LedgerError, Role};
-use ets_engine::{Allocation, Command, NewAllocation, Outcome, PaidUse};
+use ets_engine::{Command, NewAllocation, Outcome, PaidUse};
 use ets_store::HistoryCursor;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{AllocationRequest, CashRequest, fixed, instant, time};
+use crate::body::{AllocationBody, CashMovementBody, HistoryItemBody, HoldingBody, HoldingsBody};
+use crate::dto::{AllocationRequest, CashRequest, instant, time};
 use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
@@ -82,28 +82,11 @@ pub(crate) async fn create_allocation(
         key,
         Command::Allocate(allocation),
         |outcome| match outcome {
-            Outcome::Allocation(allocation) => Some(allocation_body(allocation)),
+            Outcome::Allocation(allocation) => Some(AllocationBody::from(allocation)),
             _ => None,
         },
     )
     .await
-}
-
-fn allocation_body(allocation: &Allocation) -> Value {
-    let invoice = allocation
-        .invoice
-        .as_ref()
-        .map(|i| json!({ "id": i.id, "amount": fixed(i.amount, 2), "due_date": i.due_date }));
-    json!({
-        "id": allocation.id,
-        "invoice_id": allocation.invoice.as_ref().map(|i| i.id),
-        "participant_id": allocation.participant_id,
-        "instrument": allocation.instrument,
-        "quantity": allocation.quantity.to_string(),
-        "method": allocation.method,
-        "transaction_id": allocation.transaction_id,
-        "invoice": invoice,
-    })
 }
 
 /// `?as_of=` of holdings.
@@ -127,26 +110,15 @@ pub(crate) async fn holdings(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<HoldingsQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<HoldingsBody>, Problem> {
     let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
     let id = visible_participant(&state, &caller, &id).await?.id;
     let holdings = state.store.holdings(id, as_of).await?;
-    let rows: Vec<Value> = holdings
-        .iter()
-        .map(|h| {
-            json!({
-                "instrument": h.instrument,
-                "balance": h.balance.to_string(),
-                "available": h.available.to_string(),
-                "held": h.held.to_string(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "participant_id": id,
-        "as_of": time(as_of.unwrap_or_else(|| state.store.now())),
-        "holdings": rows,
-    })))
+    Ok(Json(HoldingsBody {
+        participant_id: id,
+        as_of: time(as_of.unwrap_or_else(|| state.store.now())),
+        holdings: holdings.iter().map(HoldingBody::from).collect(),
+    }))
 }
 
 /// `?instrument=&limit=&cursor=` of history.
@@ -164,7 +136,7 @@ pub(crate) async fn history(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<HistoryQuery>,
-) -> Result<Json<Page<Value>>, Problem> {
+) -> Result<Json<Page<HistoryItemBody>>, Problem> {
     let limit = checked_limit(query.limit)?;
     let after: Option<HistoryCursor> = decode_cursor(query.cursor.as_deref())?;
     let instrument = query
@@ -188,16 +160,7 @@ pub(crate) async fn history(
             instrument: i.instrument.to_string(),
             version: i.version,
         },
-        |i| {
-            json!({
-                "at": time(i.at),
-                "kind": i.kind,
-                "instrument": i.instrument,
-                "quantity": i.quantity.to_string(),
-                "balance_after": i.balance_after.to_string(),
-                "reference": i.reference,
-            })
-        },
+        |i| HistoryItemBody::from(i),
     )))
 }
 
@@ -240,17 +203,7 @@ async fn cash(
     let Outcome::Ledger(transaction) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };
-    let amount = transaction
-        .postings
-        .first()
-        .map(|p| p.amount.abs())
+    let body = CashMovementBody::new(&transaction, request.participant_id)
         .ok_or(LedgerError::QuantityMustBePositive)?;
-    let body = json!({
-        "id": transaction.id,
-        "participant_id": request.participant_id,
-        "amount": fixed(amount, 2),
-        "reference": transaction.reference,
-        "at": time(transaction.at),
-    });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

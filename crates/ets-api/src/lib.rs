@@ -4,6 +4,7 @@
 mod auctions;
 pub mod auth;
 mod authority;
+mod body;
 pub mod dto;
 pub mod extract;
 mod ledger;
@@ -28,7 +29,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
 use ets_store::Store;
-use serde_json::json;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -337,7 +337,7 @@ async fn method_not_allowed() -> Problem {
 
 /// Liveness: the process answers.
 async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+    Json(body::HealthBody::OK)
 }
 
 /// Readiness: the database answers.
@@ -350,7 +350,5 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Prob
             "The database does not answer.",
         )
     })?;
-    Ok(Json(
-        json!({ "status": "ready", "database": state.store.backend_name() }),
-    ))
+    Ok(Json(body::ReadinessBody::ready(state.store.backend_name())))
 }

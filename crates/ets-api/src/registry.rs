@@ -8,13 +8,11 @@ use ets_core::{
     CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
 };
 use ets_engine::{Command, NewCredential, Outcome};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{
-    CredentialRequest, InstrumentBody, InstrumentRequest, ParticipantBody, ParticipantRequest,
-};
+use crate::body::{CredentialCreatedBody, InstrumentBody, ParticipantBody};
+use crate::dto::{CredentialRequest, InstrumentRequest, ParticipantRequest};
 use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, PageQuery};
 use crate::problem::Problem;
@@ -55,12 +53,12 @@ pub(crate) async fn create_credential(
             "This Idempotency-Key already issued a credential; its secret was shown once. Revoke it and issue another if it was lost.",
         ));
     }
-    let body = json!({
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "role": role,
-        "participant_id": request.participant_id,
-    });
+    let body = CredentialCreatedBody {
+        client_id,
+        client_secret,
+        role,
+        participant_id: request.participant_id,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
