@@ -113,11 +113,29 @@ impl Default for Limits {
     }
 }
 
+/// One route: method, path template, handler.
+pub type Route = (Method, &'static str, MethodRouter<AppState>);
+
 /// Every route the server answers: method, path, handler. The router is
 /// built from this table, and a test checks it against `api-spec/openapi.yaml`
 /// in both directions.
 #[must_use]
-pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+pub fn routes() -> Vec<Route> {
+    [
+        service_routes(),
+        registry_routes(),
+        ledger_routes(),
+        market_routes(),
+        authority_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The service's own routes: health, readiness, metrics, the contract, the
+/// public keys and tokens.
+fn service_routes() -> Vec<Route> {
     vec![
         (Method::GET, "/healthz", get(healthz)),
         (Method::GET, "/readyz", get(readyz)),
@@ -125,6 +143,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/v1/openapi.json", get(openapi)),
         (Method::GET, "/.well-known/jwks.json", get(auth::jwks)),
         (Method::POST, "/v1/auth/token", post(auth::token)),
+    ]
+}
+
+/// Credentials, participants and instruments, and what participants hold.
+fn registry_routes() -> Vec<Route> {
+    vec![
         (
             Method::POST,
             "/v1/credentials",
@@ -175,6 +199,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/v1/instruments/{code}",
             get(registry::get_instrument),
         ),
+    ]
+}
+
+/// Allocations and cash.
+fn ledger_routes() -> Vec<Route> {
+    vec![
         (
             Method::POST,
             "/v1/allocations",
@@ -182,6 +212,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::POST, "/v1/cash/deposits", post(ledger::deposit)),
         (Method::POST, "/v1/cash/withdrawals", post(ledger::withdraw)),
+    ]
+}
+
+/// Orders, the book, trades and negotiated trades.
+fn market_routes() -> Vec<Route> {
+    vec![
         (Method::POST, "/v1/orders", post(market::place_order)),
         (Method::GET, "/v1/orders", get(market::list_orders)),
         (Method::GET, "/v1/orders/{id}", get(market::get_order)),
@@ -222,6 +258,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/v1/negotiated-trades/{id}/cancel",
             post(market::cancel_proposal),
         ),
+    ]
+}
+
+/// The authority's acts (reclamations, pledges) and auctions.
+fn authority_routes() -> Vec<Route> {
+    vec![
         (Method::POST, "/v1/reclamations", post(authority::reclaim)),
         (Method::POST, "/v1/pledges", post(authority::pledge)),
         (Method::GET, "/v1/pledges/{id}", get(authority::get)),
