@@ -11,10 +11,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ets_store::{Command, CommandError, NewSigningKey, Store, StoreError};
-use serde_json::json;
+use ets_engine::{Command, CommandError, NewSigningKey};
+use ets_store::{Store, StoreError};
 
 use crate::AppState;
+use crate::body::TokenBody;
 use crate::dto::TokenRequest;
 use crate::extract::{Body, PeerAddress};
 use crate::problem::Problem;
@@ -173,12 +174,11 @@ pub(crate) async fn token(
             state.store.now(),
         )
         .map_err(|e| Problem::internal(&e))?;
-    let body = json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-    });
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(TokenBody::from(issued)),
+    )
+        .into_response())
 }
 
 /// An argon2id hash of a random secret nobody knows, made once: what an

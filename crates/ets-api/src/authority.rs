@@ -2,17 +2,16 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use ets_core::{InstrumentCode, Role};
-use ets_store::{Command, NewPledge, NewReclamation, Outcome, Pledge};
+use ets_engine::{Command, NewPledge, NewReclamation, Outcome};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{DecimalString, fixed, time};
-use crate::extract::{Body, Caller, IdempotencyHeader};
+use crate::body::{PledgeBody, ReclamationBody};
+use crate::dto::DecimalString;
+use crate::extract::{Caller, Creating};
 use crate::problem::Problem;
 use crate::registry::unexpected;
 use crate::submit::submit_created;
@@ -33,14 +32,14 @@ pub(crate) struct ReclamationRequest {
 /// from outside the ledger (the settlement bank side).
 pub(crate) async fn reclaim(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<ReclamationRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<ReclamationRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let reclamation = NewReclamation {
         id: Uuid::now_v7(),
         participant_id: request.participant_id,
@@ -52,22 +51,10 @@ pub(crate) async fn reclaim(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Reclaim(reclamation),
         |outcome| match outcome {
-            Outcome::Reclamation(r) => Some(json!({
-                "id": r.id,
-                "participant_id": r.participant_id,
-                "instrument": r.instrument,
-                "quantity": r.quantity.to_string(),
-                "reason": r.reason,
-                "compensation": fixed(r.compensation, 2),
-                "transaction_id": r.transaction_id,
-                "created_at": time(r.created_at),
-            })),
+            Outcome::Reclamation(r) => Some(ReclamationBody::from(r)),
             _ => None,
         },
     )
@@ -89,14 +76,14 @@ pub(crate) struct PledgeRequest {
 /// pledgee; they cannot be sold, surrendered or reclaimed until released.
 pub(crate) async fn pledge(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<PledgeRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<PledgeRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let pledge = NewPledge {
         id: Uuid::now_v7(),
         participant_id: request.participant_id,
@@ -108,13 +95,10 @@ pub(crate) async fn pledge(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Pledge(pledge),
         |outcome| match outcome {
-            Outcome::Pledge(pledge) => Some(pledge_body(pledge)),
+            Outcome::Pledge(pledge) => Some(PledgeBody::from(pledge)),
             _ => None,
         },
     )
@@ -126,7 +110,7 @@ pub(crate) async fn release(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<PledgeBody>, Problem> {
     caller.require(&[Role::Admin])?;
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("pledge"))?;
     let committed = state
@@ -136,7 +120,7 @@ pub(crate) async fn release(
     let Outcome::Pledge(pledge) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };
-    Ok(Json(pledge_body(&pledge)))
+    Ok(Json(PledgeBody::from(&pledge)))
 }
 
 /// `GET /v1/pledges/{id}`: staff, and the pledging enterprise.
@@ -144,24 +128,10 @@ pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<PledgeBody>, Problem> {
     let not_found = || Problem::not_found("pledge");
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let pledge = state.store.pledge(id).await?.ok_or_else(not_found)?;
     caller.may_see(pledge.participant_id, "pledge")?;
-    Ok(Json(pledge_body(&pledge)))
-}
-
-fn pledge_body(pledge: &Pledge) -> Value {
-    json!({
-        "id": pledge.id,
-        "participant_id": pledge.participant_id,
-        "instrument": pledge.instrument,
-        "quantity": pledge.quantity.to_string(),
-        "pledgee": pledge.pledgee,
-        "reference": pledge.reference,
-        "status": pledge.status,
-        "created_at": time(pledge.created_at),
-        "released_at": pledge.released_at.map(time),
-    })
+    Ok(Json(PledgeBody::from(&pledge)))
 }

@@ -1,13 +1,15 @@
-//! Request and response bodies. Decimals travel as JSON strings; a JSON
-//! number where a decimal belongs is refused. Unknown fields are refused.
+//! Request bodies and the text forms shared with the answers (decimals,
+//! times). Decimals travel as JSON strings; a JSON number where a decimal
+//! belongs is refused. Unknown fields are refused. The answers' bodies are
+//! in `body`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use ets_core::{Decimal, Instrument, Participant};
+use ets_core::Decimal;
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 /// Prefix of serde error messages that the error mapping turns into the
@@ -131,28 +133,6 @@ pub struct ParticipantRequest {
     pub industry: Option<String>,
 }
 
-/// A participant as answered.
-#[derive(Debug, Serialize)]
-pub struct ParticipantBody {
-    id: Uuid,
-    name: String,
-    credit_code: String,
-    region_code: String,
-    industry: Option<String>,
-}
-
-impl From<&Participant> for ParticipantBody {
-    fn from(p: &Participant) -> Self {
-        Self {
-            id: p.id,
-            name: p.name.clone(),
-            credit_code: p.credit_code.to_string(),
-            region_code: p.region_code.to_string(),
-            industry: p.industry.clone(),
-        }
-    }
-}
-
 /// `POST /v1/instruments`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,40 +159,6 @@ pub struct InstrumentRequest {
     pub commission_rate: Option<DecimalString>,
     /// Price band around the previous day's VWAP.
     pub price_band: Option<DecimalString>,
-}
-
-/// An instrument as answered.
-#[derive(Debug, Serialize)]
-pub struct InstrumentBody {
-    code: String,
-    kind: &'static str,
-    pollutant: Option<String>,
-    unit: String,
-    scale: u32,
-    region_code: Option<String>,
-    vintage: Option<i32>,
-    valid_from: Option<NaiveDate>,
-    valid_to: Option<NaiveDate>,
-    commission_rate: String,
-    price_band: Option<String>,
-}
-
-impl From<&Instrument> for InstrumentBody {
-    fn from(i: &Instrument) -> Self {
-        Self {
-            code: i.code.to_string(),
-            kind: i.kind.as_str(),
-            pollutant: i.pollutant.clone(),
-            unit: i.unit.clone(),
-            scale: i.scale,
-            region_code: i.region_code.as_ref().map(ToString::to_string),
-            vintage: i.vintage,
-            valid_from: i.valid_from,
-            valid_to: i.valid_to,
-            commission_rate: i.commission_rate.normalize().to_string(),
-            price_band: i.price_band.map(|b| b.normalize().to_string()),
-        }
-    }
 }
 
 /// `POST /v1/allocations`.

@@ -1,11 +1,14 @@
 //! Extractors: the caller behind a bearer token, JSON bodies and query
-//! strings whose every failure becomes a problem+json answer.
+//! strings whose every failure becomes a problem+json answer, and
+//! [`Creating`], everything a creating request brings in one extractor.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use ets_core::Role;
+use ets_engine::IdempotencyKey;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -165,6 +168,66 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             }
         })?;
         Ok(Self { value, raw })
+    }
+}
+
+/// A creating request (a POST that submits one command): the caller, its
+/// `Idempotency-Key` with the request's fingerprint, whatever `P` takes from
+/// the path (nothing by default), and the parsed body.
+///
+/// The parts are taken in the order the handlers took them one by one, so
+/// that when several are wrong the same problem answers: the caller (401),
+/// the key (422 `invalid_idempotency_key`), the path, then the body (415,
+/// 413, 400 `malformed_json`, 422 `invalid_body`/`invalid_decimal`). The
+/// role is the handler's to check, after all of these.
+#[derive(Debug)]
+pub struct Creating<T, P = ()> {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The `Idempotency-Key`, scoped to the caller's client id, with the
+    /// fingerprint of method, path and raw body.
+    pub key: Option<IdempotencyKey>,
+    /// What `P` extracted from the path.
+    pub path: P,
+    /// The parsed body.
+    pub body: T,
+}
+
+impl<T, P> FromRequest<AppState> for Creating<T, P>
+where
+    T: DeserializeOwned,
+    P: FromRequestParts<AppState> + Send,
+    P::Rejection: IntoResponse,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let IdempotencyHeader(key) = IdempotencyHeader::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let path = P::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let method = parts.method.clone();
+        let uri = parts.uri.clone();
+        let Body { value, raw } = Body::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let key = key.map(|key| IdempotencyKey {
+            scope: caller.client_id.clone(),
+            fingerprint: fingerprint(method.as_str(), uri.path(), &raw),
+            key,
+        });
+        Ok(Self {
+            caller,
+            key,
+            path,
+            body: value,
+        })
     }
 }
 

@@ -2,18 +2,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ets_core::{InstrumentCode, LedgerError, Role};
-use ets_store::{Command, HistoryCursor, NewAllocation, Outcome, PaidUse};
+use ets_engine::{Command, NewAllocation, Outcome, PaidUse};
+use ets_store::HistoryCursor;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{AllocationRequest, CashRequest, fixed, instant, time};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::body::{AllocationBody, CashMovementBody, HistoryItemBody, HoldingBody, HoldingsBody};
+use crate::dto::{AllocationRequest, CashRequest, instant, time};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::{unexpected, visible_participant};
@@ -25,14 +26,14 @@ pub(crate) const DEFAULT_DUE_DAYS: u64 = 30;
 /// `POST /v1/allocations` (admin): free, or paid with its paid-use invoice.
 pub(crate) async fn create_allocation(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<AllocationRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<AllocationRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let paid = match request.method.as_str() {
         "free" => {
             if request.unit_fee.is_some() || request.years.is_some() || request.due_date.is_some() {
@@ -78,34 +79,14 @@ pub(crate) async fn create_allocation(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Allocate(allocation),
         |outcome| match outcome {
-            Outcome::Allocation(allocation) => Some(allocation_body(allocation)),
+            Outcome::Allocation(allocation) => Some(AllocationBody::from(allocation)),
             _ => None,
         },
     )
     .await
-}
-
-fn allocation_body(allocation: &ets_store::Allocation) -> Value {
-    let invoice = allocation
-        .invoice
-        .as_ref()
-        .map(|i| json!({ "id": i.id, "amount": fixed(i.amount, 2), "due_date": i.due_date }));
-    json!({
-        "id": allocation.id,
-        "invoice_id": allocation.invoice.as_ref().map(|i| i.id),
-        "participant_id": allocation.participant_id,
-        "instrument": allocation.instrument,
-        "quantity": allocation.quantity.to_string(),
-        "method": allocation.method,
-        "transaction_id": allocation.transaction_id,
-        "invoice": invoice,
-    })
 }
 
 /// `?as_of=` of holdings.
@@ -129,26 +110,15 @@ pub(crate) async fn holdings(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<HoldingsQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<HoldingsBody>, Problem> {
     let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
     let id = visible_participant(&state, &caller, &id).await?.id;
     let holdings = state.store.holdings(id, as_of).await?;
-    let rows: Vec<Value> = holdings
-        .iter()
-        .map(|h| {
-            json!({
-                "instrument": h.instrument,
-                "balance": h.balance.to_string(),
-                "available": h.available.to_string(),
-                "held": h.held.to_string(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "participant_id": id,
-        "as_of": time(as_of.unwrap_or_else(|| state.store.now())),
-        "holdings": rows,
-    })))
+    Ok(Json(HoldingsBody {
+        participant_id: id,
+        as_of: time(as_of.unwrap_or_else(|| state.store.now())),
+        holdings: holdings.iter().map(HoldingBody::from).collect(),
+    }))
 }
 
 /// `?instrument=&limit=&cursor=` of history.
@@ -166,7 +136,7 @@ pub(crate) async fn history(
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<HistoryQuery>,
-) -> Result<Json<Page<Value>>, Problem> {
+) -> Result<Json<Page<HistoryItemBody>>, Problem> {
     let limit = checked_limit(query.limit)?;
     let after: Option<HistoryCursor> = decode_cursor(query.cursor.as_deref())?;
     let instrument = query
@@ -190,72 +160,37 @@ pub(crate) async fn history(
             instrument: i.instrument.to_string(),
             version: i.version,
         },
-        |i| {
-            json!({
-                "at": time(i.at),
-                "kind": i.kind,
-                "instrument": i.instrument,
-                "quantity": i.quantity.to_string(),
-                "balance_after": i.balance_after.to_string(),
-                "reference": i.reference,
-            })
-        },
+        |i| HistoryItemBody::from(i),
     )))
 }
 
 /// `POST /v1/cash/deposits` (finance).
 pub(crate) async fn deposit(
     state: State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    request: Creating<CashRequest>,
 ) -> Result<Response, Problem> {
-    cash(
-        state,
-        caller,
-        idempotency,
-        method,
-        uri,
-        body,
-        Command::deposit,
-    )
-    .await
+    cash(state, request, Command::deposit).await
 }
 
 /// `POST /v1/cash/withdrawals` (finance).
 pub(crate) async fn withdraw(
     state: State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    request: Creating<CashRequest>,
 ) -> Result<Response, Problem> {
-    cash(
-        state,
-        caller,
-        idempotency,
-        method,
-        uri,
-        body,
-        Command::withdraw,
-    )
-    .await
+    cash(state, request, Command::withdraw).await
 }
 
 async fn cash(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CashRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<CashRequest>,
     command: fn(Uuid, ets_core::Decimal) -> Command,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Finance])?;
-    let request = &body.value;
     let reference = request.reference.trim();
     if reference.is_empty() || reference.chars().count() > 200 {
         return Err(Problem::unprocessable(
@@ -264,30 +199,11 @@ async fn cash(
         ));
     }
     let command = command(request.participant_id, request.amount.0).with_reference(reference);
-    let committed = submit(
-        &state,
-        &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
-        command,
-    )
-    .await?;
+    let committed = submit(&state, &caller, key, command).await?;
     let Outcome::Ledger(transaction) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };
-    let amount = transaction
-        .postings
-        .first()
-        .map(|p| p.amount.abs())
+    let body = CashMovementBody::new(&transaction, request.participant_id)
         .ok_or(LedgerError::QuantityMustBePositive)?;
-    let body = json!({
-        "id": transaction.id,
-        "participant_id": request.participant_id,
-        "amount": fixed(amount, 2),
-        "reference": transaction.reference,
-        "at": time(transaction.at),
-    });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -4,6 +4,7 @@
 mod auctions;
 pub mod auth;
 mod authority;
+mod body;
 pub mod dto;
 pub mod extract;
 mod ledger;
@@ -28,7 +29,6 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
 use ets_store::Store;
-use serde_json::json;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -113,11 +113,29 @@ impl Default for Limits {
     }
 }
 
+/// One route: method, path template, handler.
+pub type Route = (Method, &'static str, MethodRouter<AppState>);
+
 /// Every route the server answers: method, path, handler. The router is
 /// built from this table, and a test checks it against `api-spec/openapi.yaml`
 /// in both directions.
 #[must_use]
-pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+pub fn routes() -> Vec<Route> {
+    [
+        service_routes(),
+        registry_routes(),
+        ledger_routes(),
+        market_routes(),
+        authority_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The service's own routes: health, readiness, metrics, the contract, the
+/// public keys and tokens.
+fn service_routes() -> Vec<Route> {
     vec![
         (Method::GET, "/healthz", get(healthz)),
         (Method::GET, "/readyz", get(readyz)),
@@ -125,6 +143,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/v1/openapi.json", get(openapi)),
         (Method::GET, "/.well-known/jwks.json", get(auth::jwks)),
         (Method::POST, "/v1/auth/token", post(auth::token)),
+    ]
+}
+
+/// Credentials, participants and instruments, and what participants hold.
+fn registry_routes() -> Vec<Route> {
+    vec![
         (
             Method::POST,
             "/v1/credentials",
@@ -175,6 +199,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/v1/instruments/{code}",
             get(registry::get_instrument),
         ),
+    ]
+}
+
+/// Allocations and cash.
+fn ledger_routes() -> Vec<Route> {
+    vec![
         (
             Method::POST,
             "/v1/allocations",
@@ -182,6 +212,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::POST, "/v1/cash/deposits", post(ledger::deposit)),
         (Method::POST, "/v1/cash/withdrawals", post(ledger::withdraw)),
+    ]
+}
+
+/// Orders, the book, trades and negotiated trades.
+fn market_routes() -> Vec<Route> {
+    vec![
         (Method::POST, "/v1/orders", post(market::place_order)),
         (Method::GET, "/v1/orders", get(market::list_orders)),
         (Method::GET, "/v1/orders/{id}", get(market::get_order)),
@@ -222,6 +258,12 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/v1/negotiated-trades/{id}/cancel",
             post(market::cancel_proposal),
         ),
+    ]
+}
+
+/// The authority's acts (reclamations, pledges) and auctions.
+fn authority_routes() -> Vec<Route> {
+    vec![
         (Method::POST, "/v1/reclamations", post(authority::reclaim)),
         (Method::POST, "/v1/pledges", post(authority::pledge)),
         (Method::GET, "/v1/pledges/{id}", get(authority::get)),
@@ -337,7 +379,7 @@ async fn method_not_allowed() -> Problem {
 
 /// Liveness: the process answers.
 async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+    Json(body::HealthBody::OK)
 }
 
 /// Readiness: the database answers.
@@ -350,7 +392,5 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Prob
             "The database does not answer.",
         )
     })?;
-    Ok(Json(
-        json!({ "status": "ready", "database": state.store.backend_name() }),
-    ))
+    Ok(Json(body::ReadinessBody::ready(state.store.backend_name())))
 }

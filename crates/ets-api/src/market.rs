@@ -2,22 +2,22 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
 use ets_core::{InstrumentCode, Role};
-use ets_store::{
-    Answer, Command, NewOrder, NewProposal, Order, OrderFilter, OrderStatus, Outcome, Proposal,
-    ProposalFilter, ProposalStatus, Trade, TradeFilter, TradeMethod,
+use ets_engine::{
+    Answer, Command, NewOrder, NewProposal, Order, OrderStatus, Outcome, ProposalStatus,
+    TradeMethod,
 };
+use ets_store::{OrderFilter, ProposalFilter, TradeFilter};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{DecimalString, fixed, instant, time};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::body::{BookBody, NegotiatedTradeBody, OrderBody, OrderPlacedBody, TradeBody};
+use crate::dto::{DecimalString, instant};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::registry::unexpected;
@@ -37,15 +37,15 @@ pub(crate) struct OrderRequest {
 /// participant, matched at once; answers the order and its trades.
 pub(crate) async fn place_order(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<OrderRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<OrderRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Enterprise])?;
     let participant_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
-    let request = &body.value;
     let side = Side::parse(&request.side)
         .ok_or_else(|| Problem::unprocessable("invalid_body", "side must be buy or sell."))?;
     let order = NewOrder {
@@ -59,21 +59,10 @@ pub(crate) async fn place_order(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::PlaceOrder(order),
         |outcome| match outcome {
-            Outcome::Order(placed) => {
-                let mut body = order_body(&placed.order);
-                body["trades"] = placed
-                    .trades
-                    .iter()
-                    .map(|t| trade_body(t, &caller))
-                    .collect();
-                Some(body)
-            }
+            Outcome::Order(placed) => Some(OrderPlacedBody::new(placed, &caller)),
             _ => None,
         },
     )
@@ -95,7 +84,7 @@ pub(crate) async fn list_orders(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<OrdersQuery>,
-) -> Result<Json<Page<Value>>, Problem> {
+) -> Result<Json<Page<OrderBody>>, Problem> {
     caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
     let limit = checked_limit(query.limit)?;
     let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
@@ -114,7 +103,12 @@ pub(crate) async fn list_orders(
         limit: limit + 1,
     };
     let orders = state.store.orders(&filter).await?;
-    Ok(Json(Page::from_rows(orders, limit, |o| o.id, order_body)))
+    Ok(Json(Page::from_rows(
+        orders,
+        limit,
+        |o| o.id,
+        |o| OrderBody::from(o),
+    )))
 }
 
 /// `GET /v1/orders/{id}`: the owner, admin and regulator.
@@ -122,10 +116,10 @@ pub(crate) async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<OrderBody>, Problem> {
     caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
     let order = visible_order(&state, &caller, &id).await?;
-    Ok(Json(order_body(&order)))
+    Ok(Json(OrderBody::from(&order)))
 }
 
 /// `DELETE /v1/orders/{id}` (the owner): cancels the order and releases
@@ -134,7 +128,7 @@ pub(crate) async fn cancel_order(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<OrderBody>, Problem> {
     caller.require(&[Role::Enterprise])?;
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("order"))?;
     let committed = state
@@ -150,7 +144,7 @@ pub(crate) async fn cancel_order(
     let Outcome::OrderCancelled(order) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };
-    Ok(Json(order_body(&order)))
+    Ok(Json(OrderBody::from(&order)))
 }
 
 /// `?depth=` of the book.
@@ -170,7 +164,7 @@ pub(crate) async fn book(
     _caller: Caller,
     Path(code): Path<String>,
     Params(query): Params<BookQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<BookBody>, Problem> {
     let depth = query.depth.unwrap_or(DEFAULT_DEPTH);
     if !(1..=MAX_DEPTH).contains(&depth) {
         return Err(invalid_query("depth must be 1 to 500."));
@@ -185,22 +179,7 @@ pub(crate) async fn book(
         .store
         .book(&code, usize::try_from(depth).unwrap_or(usize::MAX))
         .await?;
-    let levels = |levels: &[ets_store::BookLevel]| -> Vec<Value> {
-        levels
-            .iter()
-            .map(|l| {
-                json!({
-                    "price": fixed(l.price, ets_core::matching::PRICE_SCALE),
-                    "quantity": fixed(l.quantity, instrument.scale),
-                })
-            })
-            .collect()
-    };
-    Ok(Json(json!({
-        "instrument": code,
-        "bids": levels(&book.bids),
-        "asks": levels(&book.asks),
-    })))
+    Ok(Json(BookBody::new(&instrument, &book)))
 }
 
 /// `?instrument=&participant_id=&method=&from=&to=&limit=&cursor=` of trades.
@@ -221,7 +200,7 @@ pub(crate) async fn list_trades(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<TradesQuery>,
-) -> Result<Json<Page<Value>>, Problem> {
+) -> Result<Json<Page<TradeBody>>, Problem> {
     let limit = checked_limit(query.limit)?;
     let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
     if let Some(method) = &query.method
@@ -245,61 +224,8 @@ pub(crate) async fn list_trades(
         trades,
         limit,
         |t| t.id,
-        |t| trade_body(t, &caller),
+        |t| TradeBody::seen_by(t, &caller),
     )))
-}
-
-/// An order as answered. Quantities at the instrument's scale (as stored),
-/// prices and money in fen; `held` is what the order still reserves.
-pub(crate) fn order_body(order: &Order) -> Value {
-    let scale = order.quantity.scale();
-    let held_scale = match order.side {
-        Side::Sell => scale,
-        Side::Buy => 2,
-    };
-    json!({
-        "id": order.id,
-        "participant_id": order.participant_id,
-        "instrument": order.instrument,
-        "side": order.side.as_str(),
-        "price": fixed(order.price, ets_core::matching::PRICE_SCALE),
-        "quantity": order.quantity.to_string(),
-        "filled_quantity": fixed(order.filled, scale),
-        "remaining_quantity": fixed(order.remaining(), scale),
-        "status": order.status.as_str(),
-        "held": fixed(order.held(), held_scale),
-        "value": fixed(order.money.value, 2),
-        "commission": fixed(order.money.commission, 2),
-        "created_at": time(order.created_at),
-        "updated_at": time(order.updated_at),
-    })
-}
-
-/// A trade as `caller` may see it: an enterprise sees its own side of a
-/// book or auction trade, never the counterparty.
-pub(crate) fn trade_body(trade: &Trade, caller: &Caller) -> Value {
-    let anonymous = caller.role == Role::Enterprise && trade.method != TradeMethod::Negotiated;
-    let shown = |participant: Option<Uuid>| {
-        participant.filter(|p| !anonymous || Some(*p) == caller.participant_id)
-    };
-    let mut body = json!({
-        "id": trade.id,
-        "instrument": trade.instrument,
-        "method": trade.method.as_str(),
-        "quantity": trade.quantity.to_string(),
-        "price": fixed(trade.price, ets_core::matching::PRICE_SCALE),
-        "value": fixed(trade.value, 2),
-        "buyer_commission": fixed(trade.buyer_commission, 2),
-        "seller_commission": fixed(trade.seller_commission, 2),
-        "executed_at": time(trade.executed_at),
-    });
-    if let Some(buyer) = shown(Some(trade.buyer_id)) {
-        body["buyer_participant_id"] = json!(buyer);
-    }
-    if let Some(seller) = shown(trade.seller_id) {
-        body["seller_participant_id"] = json!(seller);
-    }
-    body
 }
 
 async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> Result<Order, Problem> {
@@ -366,15 +292,15 @@ const DEFAULT_PROPOSAL_HOURS: i64 = 24;
 /// and offers them to the named buyer.
 pub(crate) async fn propose(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<ProposalRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<ProposalRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Enterprise])?;
     let seller_id = caller.participant_id.ok_or_else(Problem::forbidden)?;
-    let request = &body.value;
     let expires_at = match &request.expires_at {
         Some(text) => instant(
             text,
@@ -395,13 +321,10 @@ pub(crate) async fn propose(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::Propose(proposal),
         |outcome| match outcome {
-            Outcome::Proposal(proposal) => Some(proposal_body(proposal)),
+            Outcome::Proposal(proposal) => Some(NegotiatedTradeBody::from(proposal)),
             _ => None,
         },
     )
@@ -413,7 +336,7 @@ pub(crate) async fn accept(
     state: State<AppState>,
     caller: Caller,
     id: Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<NegotiatedTradeBody>, Problem> {
     answer(state, caller, id, Answer::Accept).await
 }
 
@@ -422,7 +345,7 @@ pub(crate) async fn reject(
     state: State<AppState>,
     caller: Caller,
     id: Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<NegotiatedTradeBody>, Problem> {
     answer(state, caller, id, Answer::Reject).await
 }
 
@@ -431,7 +354,7 @@ pub(crate) async fn cancel_proposal(
     state: State<AppState>,
     caller: Caller,
     id: Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<NegotiatedTradeBody>, Problem> {
     answer(state, caller, id, Answer::Cancel).await
 }
 
@@ -440,7 +363,7 @@ async fn answer(
     caller: Caller,
     Path(id): Path<String>,
     answer: Answer,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<NegotiatedTradeBody>, Problem> {
     caller.require(&[Role::Enterprise])?;
     let by = caller.participant_id.ok_or_else(Problem::forbidden)?;
     let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("negotiated trade"))?;
@@ -451,7 +374,7 @@ async fn answer(
     let Outcome::ProposalAnswered(resolved) = committed.outcome else {
         return Err(unexpected(&committed.outcome));
     };
-    Ok(Json(proposal_body(&resolved.proposal)))
+    Ok(Json(NegotiatedTradeBody::from(&resolved.proposal)))
 }
 
 /// `?status=&participant_id=&limit=&cursor=` of negotiated trades.
@@ -469,7 +392,7 @@ pub(crate) async fn list_proposals(
     State(state): State<AppState>,
     caller: Caller,
     Params(query): Params<ProposalsQuery>,
-) -> Result<Json<Page<Value>>, Problem> {
+) -> Result<Json<Page<NegotiatedTradeBody>>, Problem> {
     caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
     let limit = checked_limit(query.limit)?;
     let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
@@ -491,7 +414,7 @@ pub(crate) async fn list_proposals(
         proposals,
         limit,
         |p| p.id,
-        proposal_body,
+        |p| NegotiatedTradeBody::from(p),
     )))
 }
 
@@ -500,7 +423,7 @@ pub(crate) async fn get_proposal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<NegotiatedTradeBody>, Problem> {
     caller.require(&[Role::Enterprise, Role::Admin, Role::Regulator])?;
     let not_found = || Problem::not_found("negotiated trade");
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
@@ -511,22 +434,5 @@ pub(crate) async fn get_proposal(
     {
         return Err(not_found());
     }
-    Ok(Json(proposal_body(&proposal)))
-}
-
-fn proposal_body(proposal: &Proposal) -> Value {
-    json!({
-        "id": proposal.id,
-        "seller_participant_id": proposal.seller_id,
-        "buyer_participant_id": proposal.buyer_id,
-        "instrument": proposal.instrument,
-        "quantity": proposal.quantity.to_string(),
-        "price": fixed(proposal.price, ets_core::matching::PRICE_SCALE),
-        "value": fixed(proposal.value(), 2),
-        "status": proposal.status.as_str(),
-        "expires_at": time(proposal.expires_at),
-        "trade_id": proposal.trade_id,
-        "created_at": time(proposal.created_at),
-        "updated_at": time(proposal.updated_at),
-    })
+    Ok(Json(NegotiatedTradeBody::from(&proposal)))
 }

@@ -10,6 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ets_store::StoreStats;
 
 use crate::AppState;
 
@@ -93,13 +94,26 @@ fn seconds(us: u64) -> String {
 /// `GET /metrics`.
 pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
+    write_requests(&mut out, &state.metrics);
+    write_latency(&mut out, &state.metrics);
+    write_store(&mut out, &state.store.stats());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}
+
+/// Requests by method, route and status.
+fn write_requests(out: &mut String, metrics: &Metrics) {
     let _ = writeln!(
         out,
         "# HELP ets_http_requests_total HTTP requests by method, route and status."
     );
     let _ = writeln!(out, "# TYPE ets_http_requests_total counter");
-    let requests = state
-        .metrics
+    let requests = metrics
         .requests
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -110,13 +124,16 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
             "ets_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
         );
     }
+}
+
+/// The latency histogram per route.
+fn write_latency(out: &mut String, metrics: &Metrics) {
     let _ = writeln!(
         out,
         "# HELP ets_http_request_duration_seconds HTTP request latency by route."
     );
     let _ = writeln!(out, "# TYPE ets_http_request_duration_seconds histogram");
-    let latency = state
-        .metrics
+    let latency = metrics
         .latency
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -145,7 +162,10 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
             histogram.count
         );
     }
-    let stats = state.store.stats();
+}
+
+/// The database pool and the writer's counters.
+fn write_store(out: &mut String, stats: &StoreStats) {
     let _ = writeln!(
         out,
         "# HELP ets_db_pool_connections Database connections in the pool, by state."
@@ -187,11 +207,4 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "ets_ledger_commands_total{{result=\"replayed\"}} {}",
         stats.replayed
     );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
 }

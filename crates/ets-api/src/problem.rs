@@ -112,9 +112,9 @@ impl From<ets_core::LedgerError> for Problem {
     }
 }
 
-impl From<ets_store::CommandError> for Problem {
-    fn from(error: ets_store::CommandError) -> Self {
-        use ets_store::CommandError as E;
+impl From<ets_engine::CommandError> for Problem {
+    fn from(error: ets_engine::CommandError) -> Self {
+        use ets_engine::CommandError as E;
         // Another participant's object is answered as if it did not exist.
         match error {
             E::UnknownOrder => return Self::not_found("order"),

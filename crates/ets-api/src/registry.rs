@@ -2,20 +2,18 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ets_core::{
     CreditCode, InstrumentCode, InstrumentKind, InstrumentSpec, Participant, RegionCode, Role,
 };
-use ets_store::{Command, NewCredential, Outcome};
-use serde_json::json;
+use ets_engine::{Command, NewCredential, Outcome};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::{
-    CredentialRequest, InstrumentBody, InstrumentRequest, ParticipantBody, ParticipantRequest,
-};
-use crate::extract::{Body, Caller, IdempotencyHeader, Params};
+use crate::body::{CredentialCreatedBody, InstrumentBody, ParticipantBody};
+use crate::dto::{CredentialRequest, InstrumentRequest, ParticipantRequest};
+use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, PageQuery};
 use crate::problem::Problem;
 use crate::secret;
@@ -24,14 +22,14 @@ use crate::submit::{submit, submit_created};
 /// `POST /v1/credentials` (admin): the secret is shown in this answer only.
 pub(crate) async fn create_credential(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<CredentialRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<CredentialRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let role = Role::parse(&request.role)?;
     let name = request.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -46,16 +44,7 @@ pub(crate) async fn create_credential(
         participant_id: request.participant_id,
         secret_hash: hash_off_the_runtime(client_secret.clone()).await?,
     };
-    let committed = submit(
-        &state,
-        &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
-        Command::CreateCredential(credential),
-    )
-    .await?;
+    let committed = submit(&state, &caller, key, Command::CreateCredential(credential)).await?;
     if committed.replayed {
         // The secret was shown once and is not kept: a retry cannot show it again.
         return Err(Problem::new(
@@ -64,12 +53,12 @@ pub(crate) async fn create_credential(
             "This Idempotency-Key already issued a credential; its secret was shown once. Revoke it and issue another if it was lost.",
         ));
     }
-    let body = json!({
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "role": role,
-        "participant_id": request.participant_id,
-    });
+    let body = CredentialCreatedBody {
+        client_id,
+        client_secret,
+        role,
+        participant_id: request.participant_id,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -96,14 +85,14 @@ pub(crate) async fn revoke_credential(
 /// `POST /v1/participants` (admin).
 pub(crate) async fn create_participant(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<ParticipantRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<ParticipantRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let participant = Participant::new(
         Uuid::now_v7(),
         &request.name,
@@ -114,13 +103,10 @@ pub(crate) async fn create_participant(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::CreateParticipant(participant),
         |outcome| match outcome {
-            Outcome::Participant(p) => serde_json::to_value(ParticipantBody::from(p)).ok(),
+            Outcome::Participant(p) => Some(ParticipantBody::from(p)),
             _ => None,
         },
     )
@@ -168,14 +154,14 @@ pub(crate) async fn get_participant(
 /// `POST /v1/instruments` (admin).
 pub(crate) async fn create_instrument(
     State(state): State<AppState>,
-    caller: Caller,
-    idempotency: IdempotencyHeader,
-    method: Method,
-    uri: Uri,
-    body: Body<InstrumentRequest>,
+    Creating {
+        caller,
+        key,
+        body: request,
+        ..
+    }: Creating<InstrumentRequest>,
 ) -> Result<Response, Problem> {
     caller.require(&[Role::Admin])?;
-    let request = &body.value;
     let kind = InstrumentKind::parse(&request.kind)?;
     if kind == InstrumentKind::Cash {
         return Err(ets_core::LedgerError::InvalidInstrument("CNY is built in").into());
@@ -202,13 +188,10 @@ pub(crate) async fn create_instrument(
     submit_created(
         &state,
         &caller,
-        idempotency,
-        &method,
-        &uri,
-        &body.raw,
+        key,
         Command::CreateInstrument(spec),
         |outcome| match outcome {
-            Outcome::Instrument(i) => serde_json::to_value(InstrumentBody::from(i)).ok(),
+            Outcome::Instrument(i) => Some(InstrumentBody::from(i)),
             _ => None,
         },
     )

@@ -4,13 +4,13 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use axum::Json;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ets_store::{Command, Committed, IdempotencyKey, Outcome, Request};
-use serde_json::Value;
+use ets_engine::{Command, Committed, IdempotencyKey, Outcome, Request};
+use serde::Serialize;
 
 use crate::AppState;
-use crate::extract::{Caller, IdempotencyHeader, fingerprint};
+use crate::extract::Caller;
 use crate::problem::Problem;
 
 /// Idempotency keys whose first request is still being processed on this
@@ -60,17 +60,9 @@ impl InFlight {
 pub(crate) async fn submit(
     state: &AppState,
     caller: &Caller,
-    idempotency: IdempotencyHeader,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
+    key: Option<IdempotencyKey>,
     command: Command,
 ) -> Result<Committed, Problem> {
-    let key = idempotency.0.map(|key| IdempotencyKey {
-        scope: caller.client_id.clone(),
-        fingerprint: fingerprint(method.as_str(), uri.path(), body),
-        key,
-    });
     let _claim = match &key {
         Some(k) => Some(state.in_flight.claim(&k.scope, &k.key).ok_or_else(|| {
             Problem::new(
@@ -94,18 +86,14 @@ pub(crate) async fn submit(
 ///
 /// # Errors
 /// As [`submit`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn submit_created(
+pub(crate) async fn submit_created<B: Serialize>(
     state: &AppState,
     caller: &Caller,
-    idempotency: IdempotencyHeader,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
+    key: Option<IdempotencyKey>,
     command: Command,
-    render: impl FnOnce(&Outcome) -> Option<Value>,
+    render: impl FnOnce(&Outcome) -> Option<B>,
 ) -> Result<Response, Problem> {
-    let committed = submit(state, caller, idempotency, method, uri, body, command).await?;
+    let committed = submit(state, caller, key, command).await?;
     match render(&committed.outcome) {
         Some(body) => Ok((StatusCode::CREATED, Json(body)).into_response()),
         None => Err(crate::registry::unexpected(&committed.outcome)),
