@@ -16,6 +16,7 @@ mod postgres;
 mod read;
 mod rows;
 mod sqlite;
+mod write;
 mod writer;
 
 use std::future::Future;

@@ -1,0 +1,426 @@
+//! The writes of a batch on SQLite: one statement per row, each a local
+//! call on the file the transaction holds.
+
+use ets_core::RegionCode;
+use ets_core::journal::format_time;
+use ets_engine::batch::Changes;
+use sqlx::SqliteConnection;
+
+use super::price_ticks;
+use crate::write::BatchWrites;
+
+impl BatchWrites for SqliteConnection {
+    async fn registry(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let conn = self;
+        let at = format_time(changes.at);
+        for p in &changes.participants {
+            sqlx::query(
+                "INSERT INTO participants (id, name, credit_code, region_code, industry, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(p.id.to_string())
+            .bind(&p.name)
+            .bind(p.credit_code.as_str())
+            .bind(p.region_code.as_str())
+            .bind(&p.industry)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for i in &changes.instruments {
+            sqlx::query(
+                "INSERT INTO instruments (code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
+                 valid_to, commission_rate, price_band, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .bind(i.code.as_str())
+            .bind(i.kind.as_str())
+            .bind(&i.pollutant)
+            .bind(&i.unit)
+            .bind(i64::from(i.scale))
+            .bind(i.region_code.as_ref().map(RegionCode::as_str))
+            .bind(i.vintage)
+            .bind(i.valid_from.map(|d| d.to_string()))
+            .bind(i.valid_to.map(|d| d.to_string()))
+            .bind(i.commission_rate.to_string())
+            .bind(i.price_band.map(|b| b.to_string()))
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for c in &changes.credentials {
+            sqlx::query(
+                "INSERT INTO credentials (client_id, name, role, participant_id, secret_hash, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(c.role.as_str())
+            .bind(c.participant_id.map(|id| id.to_string()))
+            .bind(&c.secret_hash)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for client_id in &changes.revoked {
+            sqlx::query("UPDATE credentials SET revoked_at = ?1 WHERE client_id = ?2")
+                .bind(&at)
+                .bind(client_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn ledger(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        write_postings(self, changes).await?;
+        write_journal(self, changes).await?;
+        write_orders_and_trades(self, changes).await
+    }
+
+    async fn allocations(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let conn = self;
+        let at = format_time(changes.at);
+        for allocation in &changes.allocations {
+            if let Some(invoice) = &allocation.invoice {
+                sqlx::query(
+                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .bind(invoice.id.to_string())
+                .bind(invoice.participant_id.to_string())
+                .bind(&invoice.kind)
+                .bind(invoice.amount.to_string())
+                .bind(invoice.paid.to_string())
+                .bind(invoice.due_date.to_string())
+                .bind(format_time(invoice.created_at))
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO allocations (id, participant_id, instrument, quantity, method, unit_fee, years, \
+                 transaction_id, invoice_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(allocation.id.to_string())
+            .bind(allocation.participant_id.to_string())
+            .bind(allocation.instrument.as_str())
+            .bind(allocation.quantity.to_string())
+            .bind(&allocation.method)
+            .bind(allocation.unit_fee.map(|f| f.to_string()))
+            .bind(allocation.years.map(i64::from))
+            .bind(allocation.transaction_id.to_string())
+            .bind(allocation.invoice.as_ref().map(|i| i.id.to_string()))
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        write_authority(self, changes).await?;
+        write_auctions_and_proposals(self, changes).await
+    }
+
+    async fn signing_keys(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let conn = self;
+        let at = format_time(changes.at);
+        for key in &changes.signing_keys {
+            sqlx::query(
+                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (1, ?1, ?2, ?3, ?4)",
+            )
+            .bind(&key.kid)
+            .bind(&key.pkcs8)
+            .bind(&key.public_key)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Accounts, ledger transactions and their postings.
+async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    let at = format_time(changes.at);
+    for a in &changes.accounts {
+        sqlx::query(
+            "INSERT INTO accounts (owner, instrument, balance, held, version) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (owner, instrument) DO UPDATE \
+             SET balance = excluded.balance, held = excluded.held, version = excluded.version",
+        )
+        .bind(a.key.owner.storage_key())
+        .bind(a.key.instrument.as_str())
+        .bind(a.balance.to_string())
+        .bind(a.held.to_string())
+        .bind(a.version)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for t in &changes.transactions {
+        sqlx::query(
+            "INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(t.id.to_string())
+        .bind(&t.kind)
+        .bind(&at)
+        .bind(t.journal_seq)
+        .bind(&t.reference)
+        .execute(&mut *conn)
+        .await?;
+        for p in &t.postings {
+            sqlx::query(
+                "INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change, \
+                 balance_after, held_after, hold_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(p.account.owner.storage_key())
+            .bind(p.account.instrument.as_str())
+            .bind(p.version)
+            .bind(t.id.to_string())
+            .bind(&at)
+            // Zero (hold postings) is always written as "0", which history filters out.
+            .bind(if p.amount.is_zero() { "0".to_owned() } else { p.amount.to_string() })
+            .bind(p.held_change.to_string())
+            .bind(p.balance_after.to_string())
+            .bind(p.held_after.to_string())
+            .bind(p.hold.map(|h| h.to_string()))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Holds, journal entries and the head, idempotency records.
+async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    let at = format_time(changes.at);
+    for h in &changes.holds {
+        sqlx::query(
+            "INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE \
+             SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status",
+        )
+        .bind(h.id.to_string())
+        .bind(h.account.owner.storage_key())
+        .bind(h.account.instrument.as_str())
+        .bind(h.purpose.as_str())
+        .bind(h.amount.to_string())
+        .bind(h.remaining.to_string())
+        .bind(h.settled.to_string())
+        .bind(h.status.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    for e in &changes.journal {
+        sqlx::query(
+            "INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(e.seq)
+        .bind(format_time(e.at))
+        .bind(&e.actor.client_id)
+        .bind(&e.actor.role)
+        .bind(&e.kind)
+        .bind(ets_core::journal::canonical_json(&e.payload))
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !changes.journal.is_empty() {
+        sqlx::query("UPDATE journal_head SET seq = ?1, hash = ?2, at = ?3 WHERE id = 1")
+            .bind(changes.head.seq)
+            .bind(&changes.head.hash)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (key, outcome) in &changes.idempotency {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&key.scope)
+        .bind(&key.key)
+        .bind(&key.fingerprint)
+        .bind(outcome)
+        .bind(&at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Orders placed or changed, and trades.
+async fn write_orders_and_trades(
+    conn: &mut SqliteConnection,
+    changes: &Changes,
+) -> Result<(), sqlx::Error> {
+    for o in changes.orders.values() {
+        sqlx::query(
+            "INSERT INTO orders (id, participant_id, instrument, side, price, price_ticks, quantity, filled, \
+                 hold_amount, exact_value, value, commission, status, seq, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+             ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, exact_value = excluded.exact_value, \
+                 value = excluded.value, commission = excluded.commission, status = excluded.status, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(o.id.to_string())
+        .bind(o.participant_id.to_string())
+        .bind(o.instrument.as_str())
+        .bind(o.side.as_str())
+        .bind(o.price.to_string())
+        .bind(price_ticks(o.price)?)
+        .bind(o.quantity.to_string())
+        .bind(o.filled.to_string())
+        .bind(o.hold_amount.to_string())
+        .bind(o.money.exact_value.to_string())
+        .bind(o.money.value.to_string())
+        .bind(o.money.commission.to_string())
+        .bind(o.status.as_str())
+        .bind(o.seq)
+        .bind(format_time(o.created_at))
+        .bind(format_time(o.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for t in &changes.trades {
+        sqlx::query(
+            "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
+                 buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
+                 business_date, transaction_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.instrument.as_str())
+        .bind(t.method.as_str())
+        .bind(t.quantity.to_string())
+        .bind(t.price.to_string())
+        .bind(t.value.to_string())
+        .bind(t.buyer_id.to_string())
+        .bind(t.seller_id.map(|id| id.to_string()))
+        .bind(t.buy_order_id.map(|id| id.to_string()))
+        .bind(t.sell_order_id.map(|id| id.to_string()))
+        .bind(t.buyer_commission.to_string())
+        .bind(t.seller_commission.to_string())
+        .bind(format_time(t.executed_at))
+        .bind(t.business_date.to_string())
+        .bind(t.transaction_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reclamations and pledges.
+async fn write_authority(
+    conn: &mut SqliteConnection,
+    changes: &Changes,
+) -> Result<(), sqlx::Error> {
+    for r in &changes.reclamations {
+        sqlx::query(
+            "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
+                 transaction_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.participant_id.to_string())
+        .bind(r.instrument.as_str())
+        .bind(r.quantity.to_string())
+        .bind(&r.reason)
+        .bind(r.compensation.to_string())
+        .bind(r.transaction_id.to_string())
+        .bind(format_time(r.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for p in changes.pledges.values() {
+        sqlx::query(
+            "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
+                 created_at, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
+        )
+        .bind(p.id.to_string())
+        .bind(p.participant_id.to_string())
+        .bind(p.instrument.as_str())
+        .bind(p.quantity.to_string())
+        .bind(&p.pledgee)
+        .bind(&p.reference)
+        .bind(&p.status)
+        .bind(format_time(p.created_at))
+        .bind(p.released_at.map(format_time))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Auctions, bids and negotiated trades.
+async fn write_auctions_and_proposals(
+    conn: &mut SqliteConnection,
+    changes: &Changes,
+) -> Result<(), sqlx::Error> {
+    for a in changes.auctions.values() {
+        sqlx::query(
+            "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                 closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                 sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+        )
+        .bind(a.id.to_string())
+        .bind(a.instrument.as_str())
+        .bind(a.quantity.to_string())
+        .bind(a.reserve_price.to_string())
+        .bind(a.source.as_str())
+        .bind(a.lot_size.map(|d| d.to_string()))
+        .bind(a.max_bidder_share.map(|d| d.to_string()))
+        .bind(a.closes_at.map(format_time))
+        .bind(a.status.as_str())
+        .bind(a.clearing_price.map(|d| d.to_string()))
+        .bind(a.sold_quantity.map(|d| d.to_string()))
+        .bind(format_time(a.created_at))
+        .bind(a.closed_at.map(format_time))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for b in changes.bids.values() {
+        sqlx::query(
+            "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+        )
+        .bind(b.id.to_string())
+        .bind(b.auction_id.to_string())
+        .bind(b.participant_id.to_string())
+        .bind(b.quantity.to_string())
+        .bind(b.price.to_string())
+        .bind(b.seq)
+        .bind(b.awarded.map(|d| d.to_string()))
+        .bind(format_time(b.created_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for p in changes.proposals.values() {
+        sqlx::query(
+            "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
+                 expires_at, trade_id, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(p.id.to_string())
+        .bind(p.seller_id.to_string())
+        .bind(p.buyer_id.to_string())
+        .bind(p.instrument.as_str())
+        .bind(p.quantity.to_string())
+        .bind(p.price.to_string())
+        .bind(p.status.as_str())
+        .bind(format_time(p.expires_at))
+        .bind(p.trade_id.map(|id| id.to_string()))
+        .bind(format_time(p.created_at))
+        .bind(format_time(p.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
