@@ -11,23 +11,22 @@
 //! thousands of transfers a second.
 
 mod cache;
+mod database;
 mod load;
 mod postgres;
 mod read;
+mod reads;
 mod rows;
 mod sqlite;
 mod write;
 mod writer;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use ets_core::{
-    AccountKey, Actor, Clock, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead,
-    Participant, Verification,
-};
+use database::Database;
+use ets_core::{Actor, Clock, Verification};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -74,154 +73,11 @@ pub enum StoreError {
     Internal(&'static str),
 }
 
-/// One storage backend's reads for the API; both implementations pass the
-/// same conformance suite. Writes go through the writer
-/// ([`writer::WriteBackend`]).
-pub trait Backend: Send + Sync + 'static {
-    /// Applies the schema migrations of this backend.
-    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Checks that the database answers.
-    fn ready(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// A participant's holdings (CNY included), now or as of an instant.
-    fn holdings(
-        &self,
-        participant: Uuid,
-        as_of: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<Vec<Holding>, StoreError>> + Send;
-    /// One account's state, now or as of an instant.
-    fn account(
-        &self,
-        key: &AccountKey,
-        as_of: Option<DateTime<Utc>>,
-    ) -> impl Future<Output = Result<Option<AccountState>, StoreError>> + Send;
-    /// Every account's current state.
-    fn accounts(&self) -> impl Future<Output = Result<Vec<AccountState>, StoreError>> + Send;
-    /// One hold.
-    fn hold(&self, id: Uuid) -> impl Future<Output = Result<Option<Hold>, StoreError>> + Send;
-    /// Every hold.
-    fn holds(&self) -> impl Future<Output = Result<Vec<Hold>, StoreError>> + Send;
-    /// One participant.
-    fn participant(
-        &self,
-        id: Uuid,
-    ) -> impl Future<Output = Result<Option<Participant>, StoreError>> + Send;
-    /// One credential, revoked or not.
-    fn credential(
-        &self,
-        client_id: &str,
-    ) -> impl Future<Output = Result<Option<Credential>, StoreError>> + Send;
-    /// Journal entries with seq > `after_seq`, oldest first.
-    fn journal(
-        &self,
-        after_seq: i64,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
-    /// The recorded head of the journal.
-    fn journal_head(&self) -> impl Future<Output = Result<JournalHead, StoreError>> + Send;
-    /// The stored token signing key (PKCS#8), if any.
-    fn signing_key(&self) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
-    /// Participants in id order (ids are time-ordered UUIDv7), after a cursor.
-    fn participants(
-        &self,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<Participant>, StoreError>> + Send;
-    /// One instrument.
-    fn instrument(
-        &self,
-        code: &InstrumentCode,
-    ) -> impl Future<Output = Result<Option<Instrument>, StoreError>> + Send;
-    /// Instruments in code order, after a cursor.
-    fn instruments(
-        &self,
-        after: Option<String>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<Instrument>, StoreError>> + Send;
-    /// A participant's balance movements, oldest first, after a cursor.
-    fn history(
-        &self,
-        participant: Uuid,
-        instrument: Option<&InstrumentCode>,
-        after: Option<&HistoryCursor>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<HistoryItem>, StoreError>> + Send;
-    /// One order.
-    fn order(&self, id: Uuid) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
-    /// Orders matching a filter, oldest first.
-    fn orders(
-        &self,
-        filter: &OrderFilter,
-    ) -> impl Future<Output = Result<Vec<Order>, StoreError>> + Send;
-    /// An instrument's aggregated book, at most `depth` levels a side.
-    fn book(
-        &self,
-        instrument: &InstrumentCode,
-        depth: usize,
-    ) -> impl Future<Output = Result<Book, StoreError>> + Send;
-    /// Trades matching a filter, oldest first.
-    fn trades(
-        &self,
-        filter: &TradeFilter,
-    ) -> impl Future<Output = Result<Vec<Trade>, StoreError>> + Send;
-    /// One negotiated trade.
-    fn proposal(
-        &self,
-        id: Uuid,
-    ) -> impl Future<Output = Result<Option<Proposal>, StoreError>> + Send;
-    /// Negotiated trades matching a filter, oldest first.
-    fn proposals(
-        &self,
-        filter: &ProposalFilter,
-    ) -> impl Future<Output = Result<Vec<Proposal>, StoreError>> + Send;
-    /// One auction.
-    fn auction(&self, id: Uuid)
-    -> impl Future<Output = Result<Option<Auction>, StoreError>> + Send;
-    /// Auctions, oldest first, optionally in one status, after a cursor.
-    fn auctions(
-        &self,
-        status: Option<&str>,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<Auction>, StoreError>> + Send;
-    /// An auction's bids in arrival order.
-    fn bids(
-        &self,
-        auction: Uuid,
-    ) -> impl Future<Output = Result<Vec<AuctionBid>, StoreError>> + Send;
-    /// One pledge.
-    fn pledge(&self, id: Uuid) -> impl Future<Output = Result<Option<Pledge>, StoreError>> + Send;
-    /// Open auctions whose closing time has passed.
-    fn auctions_due(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
-    /// Whether any proposal is still open past its expiry.
-    fn proposals_due(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
-
-enum Inner {
-    Postgres(PostgresBackend),
-    Sqlite(SqliteBackend),
-}
-
-/// Calls the same method on whichever backend this is.
-macro_rules! dispatch {
-    ($self:expr, $backend:ident => $call:expr) => {
-        match &*$self.backend {
-            Inner::Postgres($backend) => $call,
-            Inner::Sqlite($backend) => $call,
-        }
-    };
-}
-
 /// The ledger's storage: reads go straight to the database, writes through
 /// the batching writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<Inner>,
+    db: Database,
     writer: mpsc::Sender<writer::Job>,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
@@ -291,37 +147,27 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub async fn open_with_clock(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let inner = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Inner::Postgres(PostgresBackend::connect(url).await?)
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Inner::Sqlite(SqliteBackend::open(path).await?)
-        } else if !url.contains("://") {
-            Inner::Sqlite(SqliteBackend::open(url).await?)
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
-        let backend = Arc::new(inner);
-        match &*backend {
-            Inner::Postgres(b) => b.migrate().await?,
-            Inner::Sqlite(b) => b.migrate().await?,
-        }
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
         let counters = Arc::new(Counters::default());
         let writer_counters = Arc::clone(&counters);
         let writer_clock = Arc::clone(&clock);
-        match &*backend {
-            Inner::Postgres(b) => {
-                tokio::spawn(writer::run(b.clone(), jobs, writer_counters, writer_clock))
-            }
-            Inner::Sqlite(b) => {
-                tokio::spawn(writer::run(b.clone(), jobs, writer_counters, writer_clock))
-            }
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let backend = PostgresBackend::connect(url).await?;
+            backend.migrate().await?;
+            let db = Database::Postgres(backend.pool().clone());
+            tokio::spawn(writer::run(backend, jobs, writer_counters, writer_clock));
+            db
+        } else if let Some(path) = sqlite_path(url) {
+            let backend = SqliteBackend::open(path).await?;
+            backend.migrate().await?;
+            let db = Database::Sqlite(backend.pool().clone());
+            tokio::spawn(writer::run(backend, jobs, writer_counters, writer_clock));
+            db
+        } else {
+            return Err(StoreError::UnsupportedUrl);
         };
         Ok(Self {
-            backend,
+            db,
             writer,
             counters,
             clock,
@@ -343,10 +189,7 @@ impl Store {
     /// The writer's counters and the pool's use.
     #[must_use]
     pub fn stats(&self) -> StoreStats {
-        let (pool_size, pool_idle) = match &*self.backend {
-            Inner::Postgres(b) => (b.pool().size(), b.pool().num_idle()),
-            Inner::Sqlite(b) => (b.pool().size(), b.pool().num_idle()),
-        };
+        let (pool_size, pool_idle) = self.db.pool_use();
         StoreStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             committed: self.counters.committed.load(Ordering::Relaxed),
@@ -360,10 +203,7 @@ impl Store {
     /// Which backend this is: `postgres` or `sqlite`.
     #[must_use]
     pub fn backend_name(&self) -> &'static str {
-        match &*self.backend {
-            Inner::Postgres(_) => "postgres",
-            Inner::Sqlite(_) => "sqlite",
-        }
+        self.db.name()
     }
 
     /// Applies one command and answers once it is committed (or refused).
@@ -393,240 +233,6 @@ impl Store {
         .await
     }
 
-    /// Checks that the database answers.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn ready(&self) -> Result<(), StoreError> {
-        dispatch!(self, b => b.ready().await)
-    }
-
-    /// A participant's holdings, CNY included, now or as of an instant.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn holdings(
-        &self,
-        participant: Uuid,
-        as_of: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Holding>, StoreError> {
-        dispatch!(self, b => b.holdings(participant, as_of).await)
-    }
-
-    /// One account's state, now or as of an instant; `None` if it had no
-    /// posting by then.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn account(
-        &self,
-        key: &AccountKey,
-        as_of: Option<DateTime<Utc>>,
-    ) -> Result<Option<AccountState>, StoreError> {
-        dispatch!(self, b => b.account(key, as_of).await)
-    }
-
-    /// Every account's current state.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn accounts(&self) -> Result<Vec<AccountState>, StoreError> {
-        dispatch!(self, b => b.accounts().await)
-    }
-
-    /// One hold.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn hold(&self, id: Uuid) -> Result<Option<Hold>, StoreError> {
-        dispatch!(self, b => b.hold(id).await)
-    }
-
-    /// Every hold.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
-        dispatch!(self, b => b.holds().await)
-    }
-
-    /// One participant.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn participant(&self, id: Uuid) -> Result<Option<Participant>, StoreError> {
-        dispatch!(self, b => b.participant(id).await)
-    }
-
-    /// One credential.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn credential(&self, client_id: &str) -> Result<Option<Credential>, StoreError> {
-        dispatch!(self, b => b.credential(client_id).await)
-    }
-
-    /// Journal entries after `after_seq`, oldest first, at most `limit`.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn journal(
-        &self,
-        after_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<JournalEntry>, StoreError> {
-        dispatch!(self, b => b.journal(after_seq, limit).await)
-    }
-
-    /// The stored token signing key (PKCS#8), if any.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        dispatch!(self, b => b.signing_key().await)
-    }
-
-    /// A page of participants after `after`.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn participants(
-        &self,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Participant>, StoreError> {
-        dispatch!(self, b => b.participants(after, limit).await)
-    }
-
-    /// One instrument (CNY is built in and always found).
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn instrument(
-        &self,
-        code: &InstrumentCode,
-    ) -> Result<Option<Instrument>, StoreError> {
-        if code.as_str() == ets_core::instrument::CNY {
-            return Ok(Some(Instrument::cny()));
-        }
-        dispatch!(self, b => b.instrument(code).await)
-    }
-
-    /// A page of instruments after `after`, in code order.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn instruments(
-        &self,
-        after: Option<String>,
-        limit: i64,
-    ) -> Result<Vec<Instrument>, StoreError> {
-        dispatch!(self, b => b.instruments(after, limit).await)
-    }
-
-    /// A page of a participant's balance movements, oldest first.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn history(
-        &self,
-        participant: Uuid,
-        instrument: Option<&InstrumentCode>,
-        after: Option<&HistoryCursor>,
-        limit: i64,
-    ) -> Result<Vec<HistoryItem>, StoreError> {
-        dispatch!(self, b => b.history(participant, instrument, after, limit).await)
-    }
-
-    /// One order.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
-        dispatch!(self, b => b.order(id).await)
-    }
-
-    /// Orders matching a filter, oldest first.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        dispatch!(self, b => b.orders(filter).await)
-    }
-
-    /// An instrument's aggregated, anonymous book.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn book(
-        &self,
-        instrument: &InstrumentCode,
-        depth: usize,
-    ) -> Result<Book, StoreError> {
-        dispatch!(self, b => b.book(instrument, depth).await)
-    }
-
-    /// Trades matching a filter, oldest first.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn trades(&self, filter: &TradeFilter) -> Result<Vec<Trade>, StoreError> {
-        dispatch!(self, b => b.trades(filter).await)
-    }
-
-    /// One negotiated trade.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn proposal(&self, id: Uuid) -> Result<Option<Proposal>, StoreError> {
-        dispatch!(self, b => b.proposal(id).await)
-    }
-
-    /// Negotiated trades matching a filter, oldest first.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
-        dispatch!(self, b => b.proposals(filter).await)
-    }
-
-    /// One auction.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn auction(&self, id: Uuid) -> Result<Option<Auction>, StoreError> {
-        dispatch!(self, b => b.auction(id).await)
-    }
-
-    /// Auctions, oldest first.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn auctions(
-        &self,
-        status: Option<&str>,
-        after: Option<Uuid>,
-        limit: i64,
-    ) -> Result<Vec<Auction>, StoreError> {
-        dispatch!(self, b => b.auctions(status, after, limit).await)
-    }
-
-    /// One pledge.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn pledge(&self, id: Uuid) -> Result<Option<Pledge>, StoreError> {
-        dispatch!(self, b => b.pledge(id).await)
-    }
-
-    /// An auction's bids in arrival order.
-    ///
-    /// # Errors
-    /// The database failure.
-    pub async fn bids(&self, auction: Uuid) -> Result<Vec<AuctionBid>, StoreError> {
-        dispatch!(self, b => b.bids(auction).await)
-    }
-
     /// Closes every open auction whose closing time has passed (each in its
     /// own transaction). Returns how many this call closed; another node
     /// closing one first is not an error.
@@ -634,7 +240,7 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn close_due_auctions(&self) -> Result<usize, StoreError> {
-        let due = dispatch!(self, b => b.auctions_due(self.now()).await)?;
+        let due = self.auctions_due(self.now()).await?;
         let mut closed = 0;
         for id in due {
             match self
@@ -661,7 +267,7 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn expire_proposals(&self) -> Result<usize, StoreError> {
-        if !dispatch!(self, b => b.proposals_due(self.now()).await)? {
+        if !self.proposals_due(self.now()).await? {
             return Ok(0);
         }
         match self.execute(system_actor(), Command::ExpireProposals).await {
@@ -681,7 +287,7 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn verify_journal(&self) -> Result<Verification, StoreError> {
-        let recorded = dispatch!(self, b => b.journal_head().await)?;
+        let recorded = self.journal_head().await?;
         let mut verifier = ets_core::Verifier::new();
         let mut after = 0;
         let mut last_seq = 0;
@@ -712,6 +318,14 @@ fn system_actor() -> Actor {
         client_id: "system:scheduler".to_owned(),
         role: "system".to_owned(),
     }
+}
+
+/// The file of a SQLite URL (`sqlite:PATH`, `sqlite://PATH`) or of a plain
+/// path; `None` for any other scheme.
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| (!url.contains("://")).then_some(url))
 }
 
 /// Fresh randomness for the ids a batch creates (see [`ets_engine::Ids`]).

@@ -65,6 +65,8 @@ pub(crate) trait StoredRow {
     fn optional_time(&self, column: &str) -> Read<Option<DateTime<Utc>>>;
     fn date(&self, column: &str) -> Read<NaiveDate>;
     fn optional_date(&self, column: &str) -> Read<Option<NaiveDate>>;
+    fn flag(&self, column: &str) -> Read<bool>;
+    fn bytes(&self, column: &str) -> Read<Vec<u8>>;
 }
 
 impl StoredRow for PgRow {
@@ -107,6 +109,12 @@ impl StoredRow for PgRow {
         self.try_get(column)
     }
     fn optional_date(&self, column: &str) -> Read<Option<NaiveDate>> {
+        self.try_get(column)
+    }
+    fn flag(&self, column: &str) -> Read<bool> {
+        self.try_get(column)
+    }
+    fn bytes(&self, column: &str) -> Read<Vec<u8>> {
         self.try_get(column)
     }
 }
@@ -156,6 +164,12 @@ impl StoredRow for SqliteRow {
             .map(|text| parsed(&text, column))
             .transpose()
     }
+    fn flag(&self, column: &str) -> Read<bool> {
+        self.try_get(column)
+    }
+    fn bytes(&self, column: &str) -> Read<Vec<u8>> {
+        self.try_get(column)
+    }
 }
 
 fn parsed<T: FromStr>(text: &str, column: &str) -> Read<T> {
@@ -170,20 +184,20 @@ pub(crate) fn parse_time(text: &str) -> Read<DateTime<Utc>> {
 }
 
 /// An instrument code column.
-pub(crate) fn code(row: &impl StoredRow, column: &str) -> Read<InstrumentCode> {
+pub(crate) fn code(row: &(impl StoredRow + ?Sized), column: &str) -> Read<InstrumentCode> {
     InstrumentCode::parse(&row.text(column)?).map_err(|_| decode_error("instrument code"))
 }
 
-fn owner(row: &impl StoredRow) -> Read<Owner> {
+fn owner(row: &(impl StoredRow + ?Sized)) -> Read<Owner> {
     Owner::from_storage_key(&row.text("owner")?).ok_or_else(|| decode_error("owner"))
 }
 
-fn account_key(row: &impl StoredRow) -> Read<AccountKey> {
+fn account_key(row: &(impl StoredRow + ?Sized)) -> Read<AccountKey> {
     Ok(AccountKey::new(owner(row)?, code(row, "instrument")?))
 }
 
 /// An `accounts` row (owner, instrument, balance, held, version).
-pub(crate) fn account(row: &impl StoredRow) -> Read<AccountState> {
+pub(crate) fn account(row: &(impl StoredRow + ?Sized)) -> Read<AccountState> {
     Ok(AccountState {
         key: account_key(row)?,
         balance: row.decimal("balance")?,
@@ -193,7 +207,7 @@ pub(crate) fn account(row: &impl StoredRow) -> Read<AccountState> {
 }
 
 /// A `holds` row ([`SELECT_HOLDS`]).
-pub(crate) fn hold(row: &impl StoredRow) -> Read<Hold> {
+pub(crate) fn hold(row: &(impl StoredRow + ?Sized)) -> Read<Hold> {
     Ok(Hold {
         id: row.uuid("id")?,
         account: account_key(row)?,
@@ -208,7 +222,7 @@ pub(crate) fn hold(row: &impl StoredRow) -> Read<Hold> {
 }
 
 /// An `orders` row ([`ORDER_COLUMNS`]).
-pub(crate) fn order(row: &impl StoredRow) -> Read<Order> {
+pub(crate) fn order(row: &(impl StoredRow + ?Sized)) -> Read<Order> {
     Ok(Order {
         id: row.uuid("id")?,
         participant_id: row.uuid("participant_id")?,
@@ -232,7 +246,7 @@ pub(crate) fn order(row: &impl StoredRow) -> Read<Order> {
 }
 
 /// A `trades` row ([`TRADE_COLUMNS`]).
-pub(crate) fn trade(row: &impl StoredRow) -> Read<Trade> {
+pub(crate) fn trade(row: &(impl StoredRow + ?Sized)) -> Read<Trade> {
     Ok(Trade {
         id: row.uuid("id")?,
         instrument: code(row, "instrument")?,
@@ -254,7 +268,7 @@ pub(crate) fn trade(row: &impl StoredRow) -> Read<Trade> {
 }
 
 /// A `pledges` row ([`PLEDGE_COLUMNS`]).
-pub(crate) fn pledge(row: &impl StoredRow) -> Read<Pledge> {
+pub(crate) fn pledge(row: &(impl StoredRow + ?Sized)) -> Read<Pledge> {
     Ok(Pledge {
         id: row.uuid("id")?,
         participant_id: row.uuid("participant_id")?,
@@ -269,7 +283,7 @@ pub(crate) fn pledge(row: &impl StoredRow) -> Read<Pledge> {
 }
 
 /// An `auctions` row ([`AUCTION_COLUMNS`]).
-pub(crate) fn auction(row: &impl StoredRow) -> Read<Auction> {
+pub(crate) fn auction(row: &(impl StoredRow + ?Sized)) -> Read<Auction> {
     Ok(Auction {
         id: row.uuid("id")?,
         instrument: code(row, "instrument")?,
@@ -289,7 +303,7 @@ pub(crate) fn auction(row: &impl StoredRow) -> Read<Auction> {
 }
 
 /// A `bids` row ([`BID_COLUMNS`]).
-pub(crate) fn bid(row: &impl StoredRow) -> Read<AuctionBid> {
+pub(crate) fn bid(row: &(impl StoredRow + ?Sized)) -> Read<AuctionBid> {
     Ok(AuctionBid {
         id: row.uuid("id")?,
         auction_id: row.uuid("auction_id")?,
@@ -303,7 +317,7 @@ pub(crate) fn bid(row: &impl StoredRow) -> Read<AuctionBid> {
 }
 
 /// A `negotiated_trades` row ([`PROPOSAL_COLUMNS`]).
-pub(crate) fn proposal(row: &impl StoredRow) -> Read<Proposal> {
+pub(crate) fn proposal(row: &(impl StoredRow + ?Sized)) -> Read<Proposal> {
     Ok(Proposal {
         id: row.uuid("id")?,
         seller_id: row.uuid("seller_id")?,
@@ -321,7 +335,7 @@ pub(crate) fn proposal(row: &impl StoredRow) -> Read<Proposal> {
 }
 
 /// An `instruments` row ([`SELECT_INSTRUMENTS`]).
-pub(crate) fn instrument(row: &impl StoredRow) -> Read<Instrument> {
+pub(crate) fn instrument(row: &(impl StoredRow + ?Sized)) -> Read<Instrument> {
     Ok(Instrument {
         code: code(row, "code")?,
         kind: InstrumentKind::parse(&row.text("kind")?)
@@ -347,7 +361,7 @@ pub(crate) fn instrument(row: &impl StoredRow) -> Read<Instrument> {
 }
 
 /// A `participants` row.
-pub(crate) fn participant(row: &impl StoredRow) -> Read<Participant> {
+pub(crate) fn participant(row: &(impl StoredRow + ?Sized)) -> Read<Participant> {
     Ok(Participant {
         id: row.uuid("id")?,
         name: row.text("name")?,
@@ -360,7 +374,7 @@ pub(crate) fn participant(row: &impl StoredRow) -> Read<Participant> {
 }
 
 /// A `journal` row ([`JOURNAL_COLUMNS`]).
-pub(crate) fn journal_entry(row: &impl StoredRow) -> Read<JournalEntry> {
+pub(crate) fn journal_entry(row: &(impl StoredRow + ?Sized)) -> Read<JournalEntry> {
     let payload = row.text("payload")?;
     Ok(JournalEntry {
         seq: row.integer("seq")?,

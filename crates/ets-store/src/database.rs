@@ -1,0 +1,180 @@
+//! The API's reads, run on either database: one SQL text per read, written
+//! in PostgreSQL's dialect and rendered for SQLite (`$1::uuid` becomes
+//! `?1`, `COLLATE "C"` goes: SQLite compares text byte by byte anyway), its
+//! parameters bound in each backend's types, its rows decoded once through
+//! [`StoredRow`]. This is the one place that asks which database it is.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use ets_core::journal::format_time;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::load::Read;
+use crate::rows::StoredRow;
+
+/// A connection pool to either database.
+#[derive(Clone)]
+pub(crate) enum Database {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A value bound to a read; `None` is SQL `NULL`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'a> {
+    Uuid(Option<Uuid>),
+    Text(Option<&'a str>),
+    Integer(Option<i64>),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl Database {
+    /// `postgres` or `sqlite`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Open and idle connections.
+    pub(crate) fn pool_use(&self) -> (u32, usize) {
+        match self {
+            Self::Postgres(pool) => (pool.size(), pool.num_idle()),
+            Self::Sqlite(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
+    /// Every row `sql` answers, decoded.
+    ///
+    /// # Errors
+    /// The database failure, or a stored value that does not decode.
+    pub(crate) async fn all<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: impl Fn(&dyn StoredRow) -> Read<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let decoded = match self {
+            Self::Postgres(pool) => {
+                let rows = postgres_query(sql, params).fetch_all(pool).await?;
+                rows.iter().map(|row| decode(row)).collect::<Read<_>>()
+            }
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                let rows = sqlite_query(&sql, params).fetch_all(pool).await?;
+                rows.iter().map(|row| decode(row)).collect::<Read<_>>()
+            }
+        };
+        Ok(decoded?)
+    }
+
+    /// The first row `sql` answers, if any, decoded.
+    ///
+    /// # Errors
+    /// As [`Database::all`].
+    pub(crate) async fn first<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: impl Fn(&dyn StoredRow) -> Read<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let decoded = match self {
+            Self::Postgres(pool) => {
+                let row = postgres_query(sql, params).fetch_optional(pool).await?;
+                row.as_ref().map(|row| decode(row)).transpose()
+            }
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                let row = sqlite_query(&sql, params).fetch_optional(pool).await?;
+                row.as_ref().map(|row| decode(row)).transpose()
+            }
+        };
+        Ok(decoded?)
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn postgres_query<'q>(sql: &'q str, params: &[Param<'q>]) -> PgQuery<'q> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |query, param| match *param {
+            Param::Uuid(value) => query.bind(value),
+            Param::Text(value) => query.bind(value),
+            Param::Integer(value) => query.bind(value),
+            Param::Time(value) => query.bind(value),
+        })
+}
+
+/// SQLite keeps uuids and times as text (times in the journal's fixed-width
+/// form, so text order is time order).
+fn sqlite_query<'q>(sql: &'q str, params: &[Param<'q>]) -> SqliteQuery<'q> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |query, param| match *param {
+            Param::Uuid(value) => query.bind(value.map(|id| id.to_string())),
+            Param::Text(value) => query.bind(value),
+            Param::Integer(value) => query.bind(value),
+            Param::Time(value) => query.bind(value.map(format_time)),
+        })
+}
+
+/// Renders PostgreSQL's dialect for SQLite: `$n` and `$n::type` become `?n`
+/// (SQLite needs no cast to type a `NULL`), and `COLLATE "C"` goes.
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') && !sql.contains("COLLATE") {
+        return Cow::Borrowed(sql);
+    }
+    let sql = sql.replace(" COLLATE \"C\"", "");
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        out.push('?');
+        while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+            out.push(digit);
+        }
+        // A cast after the placeholder: `::name` and an optional `[]`.
+        if chars.peek() == Some(&':') {
+            chars.next();
+            chars.next_if_eq(&':');
+            while chars
+                .next_if(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .is_some()
+            {}
+            if chars.next_if_eq(&'[').is_some() {
+                chars.next_if_eq(&']');
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_sql;
+
+    #[test]
+    fn postgres_placeholders_and_casts_render_as_sqlite_placeholders() {
+        assert_eq!(
+            sqlite_sql("WHERE ($1::uuid IS NULL OR id > $1) AND at <= $12 LIMIT $2"),
+            "WHERE (?1 IS NULL OR id > ?1) AND at <= ?12 LIMIT ?2"
+        );
+        assert_eq!(
+            sqlite_sql(
+                "WHERE $1::text IS NULL OR code COLLATE \"C\" > $1 ORDER BY code COLLATE \"C\""
+            ),
+            "WHERE ?1 IS NULL OR code > ?1 ORDER BY code"
+        );
+        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+    }
+}
