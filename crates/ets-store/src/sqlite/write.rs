@@ -1,9 +1,12 @@
-//! The writes of a batch on SQLite: one statement per row, each a local
-//! call on the file the transaction holds.
+//! The writes of a batch on SQLite. The ledger's rows go in one statement a
+//! table, the batch's rows bound as one JSON array and read back through
+//! `json_each`; the rarer rows one statement each. Decimals are written as
+//! their exact text.
 
 use ets_core::RegionCode;
 use ets_core::journal::format_time;
 use ets_engine::batch::Changes;
+use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
 use super::price_ticks;
@@ -140,93 +143,158 @@ impl BatchWrites for SqliteConnection {
     }
 }
 
+/// Inserts `rows` (each a JSON array of the columns, in order) in one
+/// statement: `INSERT INTO {table} ({columns}) SELECT value ->> 0, … FROM
+/// json_each(?1)`, with `upsert` (an `ON CONFLICT …` clause) after it. One
+/// call per table and batch instead of one per row.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Value>,
+    upsert: &str,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..columns.len())
+        .map(|i| format!("value ->> {i}"))
+        .collect();
+    // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert's.
+    let sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM json_each(?1) WHERE true {upsert}",
+        columns.join(", "),
+        values.join(", "),
+    );
+    sqlx::query(&sql)
+        .bind(Value::Array(rows).to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Accounts, ledger transactions and their postings.
 async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
     let at = format_time(changes.at);
-    for a in &changes.accounts {
-        sqlx::query(
-            "INSERT INTO accounts (owner, instrument, balance, held, version) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (owner, instrument) DO UPDATE \
-             SET balance = excluded.balance, held = excluded.held, version = excluded.version",
-        )
-        .bind(a.key.owner.storage_key())
-        .bind(a.key.instrument.as_str())
-        .bind(a.balance.to_string())
-        .bind(a.held.to_string())
-        .bind(a.version)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let accounts = changes.accounts.iter().map(|a| {
+        let key = &a.key;
+        json!([
+            key.owner.storage_key(),
+            key.instrument,
+            a.balance.to_string(),
+            a.held.to_string(),
+            a.version
+        ])
+    });
+    insert_rows(
+        conn,
+        "accounts",
+        &["owner", "instrument", "balance", "held", "version"],
+        accounts.collect(),
+        "ON CONFLICT (owner, instrument) DO UPDATE \
+         SET balance = excluded.balance, held = excluded.held, version = excluded.version",
+    )
+    .await?;
+    let transactions = changes
+        .transactions
+        .iter()
+        .map(|t| json!([t.id, t.kind, at, t.journal_seq, t.reference]));
+    insert_rows(
+        conn,
+        "ledger_transactions",
+        &["id", "kind", "at", "journal_seq", "reference"],
+        transactions.collect(),
+        "",
+    )
+    .await?;
+    let mut postings = Vec::new();
     for t in &changes.transactions {
-        sqlx::query(
-            "INSERT INTO ledger_transactions (id, kind, at, journal_seq, reference) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(t.id.to_string())
-        .bind(&t.kind)
-        .bind(&at)
-        .bind(t.journal_seq)
-        .bind(&t.reference)
-        .execute(&mut *conn)
-        .await?;
         for p in &t.postings {
-            sqlx::query(
-                "INSERT INTO postings (owner, instrument, version, transaction_id, at, amount, held_change, \
-                 balance_after, held_after, hold_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(p.account.owner.storage_key())
-            .bind(p.account.instrument.as_str())
-            .bind(p.version)
-            .bind(t.id.to_string())
-            .bind(&at)
-            // Zero (hold postings) is always written as "0", which history filters out.
-            .bind(if p.amount.is_zero() { "0".to_owned() } else { p.amount.to_string() })
-            .bind(p.held_change.to_string())
-            .bind(p.balance_after.to_string())
-            .bind(p.held_after.to_string())
-            .bind(p.hold.map(|h| h.to_string()))
-            .execute(&mut *conn)
-            .await?;
+            postings.push(json!([
+                p.account.owner.storage_key(),
+                p.account.instrument,
+                p.version,
+                t.id,
+                at,
+                // Zero (hold postings) is always written as "0", which history filters out.
+                if p.amount.is_zero() {
+                    "0".to_owned()
+                } else {
+                    p.amount.to_string()
+                },
+                p.held_change.to_string(),
+                p.balance_after.to_string(),
+                p.held_after.to_string(),
+                p.hold,
+            ]));
         }
     }
-    Ok(())
+    let columns = [
+        "owner",
+        "instrument",
+        "version",
+        "transaction_id",
+        "at",
+        "amount",
+        "held_change",
+        "balance_after",
+        "held_after",
+        "hold_id",
+    ];
+    insert_rows(conn, "postings", &columns, postings, "").await
 }
 
 /// Holds, journal entries and the head, idempotency records.
 async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
     let at = format_time(changes.at);
-    for h in &changes.holds {
-        sqlx::query(
-            "INSERT INTO holds (id, owner, instrument, purpose, amount, remaining, settled, status) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE \
-             SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status",
-        )
-        .bind(h.id.to_string())
-        .bind(h.account.owner.storage_key())
-        .bind(h.account.instrument.as_str())
-        .bind(h.purpose.as_str())
-        .bind(h.amount.to_string())
-        .bind(h.remaining.to_string())
-        .bind(h.settled.to_string())
-        .bind(h.status.as_str())
-        .execute(&mut *conn)
-        .await?;
-    }
-    for e in &changes.journal {
-        sqlx::query(
-            "INSERT INTO journal (seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(e.seq)
-        .bind(format_time(e.at))
-        .bind(&e.actor.client_id)
-        .bind(&e.actor.role)
-        .bind(&e.kind)
-        .bind(ets_core::journal::canonical_json(&e.payload))
-        .bind(&e.prev_hash)
-        .bind(&e.hash)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let holds = changes.holds.iter().map(|h| {
+        json!([
+            h.id,
+            h.account.owner.storage_key(),
+            h.account.instrument,
+            h.purpose.as_str(),
+            h.amount.to_string(),
+            h.remaining.to_string(),
+            h.settled.to_string(),
+            h.status.as_str(),
+        ])
+    });
+    let columns = [
+        "id",
+        "owner",
+        "instrument",
+        "purpose",
+        "amount",
+        "remaining",
+        "settled",
+        "status",
+    ];
+    let upsert = "ON CONFLICT (id) DO UPDATE \
+         SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status";
+    insert_rows(conn, "holds", &columns, holds.collect(), upsert).await?;
+    let journal = changes.journal.iter().map(|e| {
+        json!([
+            e.seq,
+            format_time(e.at),
+            e.actor.client_id,
+            e.actor.role,
+            e.kind,
+            ets_core::journal::canonical_json(&e.payload),
+            e.prev_hash,
+            e.hash,
+        ])
+    });
+    let columns = [
+        "seq",
+        "at",
+        "actor_client_id",
+        "actor_role",
+        "kind",
+        "payload",
+        "prev_hash",
+        "hash",
+    ];
+    insert_rows(conn, "journal", &columns, journal.collect(), "").await?;
     if !changes.journal.is_empty() {
         sqlx::query("UPDATE journal_head SET seq = ?1, hash = ?2, at = ?3 WHERE id = 1")
             .bind(changes.head.seq)
@@ -235,20 +303,12 @@ async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result
             .execute(&mut *conn)
             .await?;
     }
-    for (key, outcome) in &changes.idempotency {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(&key.scope)
-        .bind(&key.key)
-        .bind(&key.fingerprint)
-        .bind(outcome)
-        .bind(&at)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let keys = changes
+        .idempotency
+        .iter()
+        .map(|(key, outcome)| json!([key.scope, key.key, key.fingerprint, outcome, at]));
+    let columns = ["scope", "key", "fingerprint", "outcome", "created_at"];
+    insert_rows(conn, "idempotency_keys", &columns, keys.collect(), "").await
 }
 
 /// Orders placed or changed, and trades.
@@ -256,60 +316,87 @@ async fn write_orders_and_trades(
     conn: &mut SqliteConnection,
     changes: &Changes,
 ) -> Result<(), sqlx::Error> {
+    let mut orders = Vec::with_capacity(changes.orders.len());
     for o in changes.orders.values() {
-        sqlx::query(
-            "INSERT INTO orders (id, participant_id, instrument, side, price, price_ticks, quantity, filled, \
-                 hold_amount, exact_value, value, commission, status, seq, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
-             ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, exact_value = excluded.exact_value, \
-                 value = excluded.value, commission = excluded.commission, status = excluded.status, \
-                 updated_at = excluded.updated_at",
-        )
-        .bind(o.id.to_string())
-        .bind(o.participant_id.to_string())
-        .bind(o.instrument.as_str())
-        .bind(o.side.as_str())
-        .bind(o.price.to_string())
-        .bind(price_ticks(o.price)?)
-        .bind(o.quantity.to_string())
-        .bind(o.filled.to_string())
-        .bind(o.hold_amount.to_string())
-        .bind(o.money.exact_value.to_string())
-        .bind(o.money.value.to_string())
-        .bind(o.money.commission.to_string())
-        .bind(o.status.as_str())
-        .bind(o.seq)
-        .bind(format_time(o.created_at))
-        .bind(format_time(o.updated_at))
-        .execute(&mut *conn)
-        .await?;
+        orders.push(json!([
+            o.id,
+            o.participant_id,
+            o.instrument,
+            o.side.as_str(),
+            o.price.to_string(),
+            price_ticks(o.price)?,
+            o.quantity.to_string(),
+            o.filled.to_string(),
+            o.hold_amount.to_string(),
+            o.money.exact_value.to_string(),
+            o.money.value.to_string(),
+            o.money.commission.to_string(),
+            o.status.as_str(),
+            o.seq,
+            format_time(o.created_at),
+            format_time(o.updated_at),
+        ]));
     }
-    for t in &changes.trades {
-        sqlx::query(
-            "INSERT INTO trades (id, instrument, method, quantity, price, value, buyer_id, seller_id, \
-                 buy_order_id, sell_order_id, buyer_commission, seller_commission, executed_at, \
-                 business_date, transaction_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )
-        .bind(t.id.to_string())
-        .bind(t.instrument.as_str())
-        .bind(t.method.as_str())
-        .bind(t.quantity.to_string())
-        .bind(t.price.to_string())
-        .bind(t.value.to_string())
-        .bind(t.buyer_id.to_string())
-        .bind(t.seller_id.map(|id| id.to_string()))
-        .bind(t.buy_order_id.map(|id| id.to_string()))
-        .bind(t.sell_order_id.map(|id| id.to_string()))
-        .bind(t.buyer_commission.to_string())
-        .bind(t.seller_commission.to_string())
-        .bind(format_time(t.executed_at))
-        .bind(t.business_date.to_string())
-        .bind(t.transaction_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let columns = [
+        "id",
+        "participant_id",
+        "instrument",
+        "side",
+        "price",
+        "price_ticks",
+        "quantity",
+        "filled",
+        "hold_amount",
+        "exact_value",
+        "value",
+        "commission",
+        "status",
+        "seq",
+        "created_at",
+        "updated_at",
+    ];
+    let upsert = "ON CONFLICT (id) DO UPDATE SET filled = excluded.filled, \
+         exact_value = excluded.exact_value, value = excluded.value, \
+         commission = excluded.commission, status = excluded.status, \
+         updated_at = excluded.updated_at";
+    insert_rows(conn, "orders", &columns, orders, upsert).await?;
+    let trades = changes.trades.iter().map(|t| {
+        json!([
+            t.id,
+            t.instrument,
+            t.method.as_str(),
+            t.quantity.to_string(),
+            t.price.to_string(),
+            t.value.to_string(),
+            t.buyer_id,
+            t.seller_id,
+            t.buy_order_id,
+            t.sell_order_id,
+            t.buyer_commission.to_string(),
+            t.seller_commission.to_string(),
+            format_time(t.executed_at),
+            t.business_date.to_string(),
+            t.transaction_id,
+        ])
+    });
+    let columns = [
+        "id",
+        "instrument",
+        "method",
+        "quantity",
+        "price",
+        "value",
+        "buyer_id",
+        "seller_id",
+        "buy_order_id",
+        "sell_order_id",
+        "buyer_commission",
+        "seller_commission",
+        "executed_at",
+        "business_date",
+        "transaction_id",
+    ];
+    insert_rows(conn, "trades", &columns, trades.collect(), "").await
 }
 
 /// Reclamations and pledges.
