@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use ets_core::auction::{self, Clearing, Offering};
+use ets_core::auction::{self, Award, Clearing, Offering};
 use ets_core::fees::round_money;
 use ets_core::instrument::business_date;
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
@@ -358,8 +358,19 @@ pub(crate) fn close(
     loaded: &mut Loaded,
     changes: &mut Changes,
 ) -> Result<(&'static str, Payload, Closed), CommandError> {
-    let at = changes.at;
-    let mut auction = loaded
+    let (auction, scale) = closing_auction(id, loaded)?;
+    let mut bids = sealed_bids(id, loaded);
+    let core_bids: Vec<auction::Bid> = bids.iter().map(core_bid).collect();
+    let clearing = auction::clear(&auction.offering(scale), &core_bids)?;
+    let mut settlement = settle_awards(&auction, &clearing, changes);
+    release_unspent(&auction, &mut bids, &mut settlement, loaded);
+    record_close(auction, bids, settlement, loaded, changes)
+}
+
+/// The auction to close and its instrument's scale: it must exist and still
+/// be open.
+fn closing_auction(id: Uuid, loaded: &Loaded) -> Result<(Auction, u32), CommandError> {
+    let auction = loaded
         .market
         .auctions
         .get(&id)
@@ -371,8 +382,12 @@ pub(crate) fn close(
     let instrument = loaded
         .ledger
         .instrument(&auction.instrument)
-        .ok_or(LedgerError::UnknownInstrument)?
-        .clone();
+        .ok_or(LedgerError::UnknownInstrument)?;
+    Ok((auction, instrument.scale))
+}
+
+/// An auction's bids in arrival order (clearing breaks price ties by it).
+fn sealed_bids(id: Uuid, loaded: &Loaded) -> Vec<AuctionBid> {
     let mut bids: Vec<AuctionBid> = loaded
         .market
         .bids
@@ -381,92 +396,168 @@ pub(crate) fn close(
         .cloned()
         .collect();
     bids.sort_by_key(|b| b.seq);
-    let core_bids: Vec<auction::Bid> = bids
-        .iter()
-        .map(|b| auction::Bid {
-            id: b.id,
-            bidder: b.participant_id,
-            quantity: b.quantity,
-            price: b.price,
-            seq: u64::try_from(b.seq).unwrap_or_default(),
-        })
-        .collect();
-    let clearing = auction::clear(&auction.offering(instrument.scale), &core_bids)?;
+    bids
+}
 
-    let mut legs = Vec::new();
-    let mut trades = Vec::new();
-    // Per winning bid: what it won and what it pays.
-    let mut won: HashMap<Uuid, (Decimal, Decimal)> = HashMap::new();
-    let source = auction.source;
-    let (kind, clearing_price, sold) = match &clearing {
-        Clearing::Failed => ("auction.failed", None, Decimal::ZERO),
-        Clearing::Cleared {
-            clearing_price,
-            sold,
-            awards,
-            ..
-        } => {
-            for award in awards {
-                let pay = round_money(award.quantity * *clearing_price);
-                let winner = Owner::Participant(award.bidder);
-                legs.push(match source {
-                    Source::Reserve => Leg::SettleHold {
-                        hold: auction.id,
-                        to: winner,
-                        quantity: award.quantity,
-                    },
-                    Source::Issuance => Leg::Transfer {
-                        instrument: auction.instrument.clone(),
-                        from: source.owner(),
-                        to: winner,
-                        quantity: award.quantity,
-                    },
-                });
-                if pay > Decimal::ZERO {
-                    legs.push(Leg::SettleHold {
-                        hold: award.bid,
-                        to: Owner::System(SystemAccount::AuctionProceeds),
-                        quantity: pay,
-                    });
-                }
-                trades.push(Trade {
-                    id: changes.ids.next_id(),
-                    instrument: auction.instrument.clone(),
-                    method: TradeMethod::Auction,
-                    quantity: award.quantity,
-                    price: *clearing_price,
-                    value: pay,
-                    buyer_id: award.bidder,
-                    seller_id: None,
-                    buy_order_id: Some(award.bid),
-                    sell_order_id: None,
-                    buyer_commission: Decimal::ZERO,
-                    seller_commission: Decimal::ZERO,
-                    executed_at: at,
-                    business_date: business_date(at),
-                    transaction_id: Uuid::nil(),
-                });
-                won.insert(award.bid, (award.quantity, pay));
-            }
-            ("auction.cleared", Some(*clearing_price), *sold)
-        }
+/// A stored bid as the clearing sees it.
+fn core_bid(bid: &AuctionBid) -> auction::Bid {
+    auction::Bid {
+        id: bid.id,
+        bidder: bid.participant_id,
+        quantity: bid.quantity,
+        price: bid.price,
+        seq: u64::try_from(bid.seq).unwrap_or_default(),
+    }
+}
+
+/// What a close settles in its one transaction.
+struct Settlement {
+    /// The journal kind: cleared or failed.
+    kind: &'static str,
+    /// The one price every winner pays, when cleared.
+    clearing_price: Option<Decimal>,
+    /// The quantity awarded (zero when failed).
+    sold: Decimal,
+    /// The transaction's legs.
+    legs: Vec<Leg>,
+    /// One trade per award, its transaction known once the legs are applied.
+    trades: Vec<Trade>,
+    /// Per winning bid: what it won and what it pays.
+    won: HashMap<Uuid, (Decimal, Decimal)>,
+}
+
+/// The legs and trades of a clearing's awards, each paid at the clearing
+/// price; nothing when the auction failed.
+fn settle_awards(auction: &Auction, clearing: &Clearing, changes: &mut Changes) -> Settlement {
+    let mut settlement = Settlement {
+        kind: "auction.failed",
+        clearing_price: None,
+        sold: Decimal::ZERO,
+        legs: Vec::new(),
+        trades: Vec::new(),
+        won: HashMap::new(),
     };
-    // What was not spent or sold goes back: what each bid's hold keeps
-    // beyond its payment, and the unsold quantity to the reserve.
-    for bid in &mut bids {
-        let (awarded, pay) = won.get(&bid.id).copied().unwrap_or_default();
+    let Clearing::Cleared {
+        clearing_price,
+        sold,
+        awards,
+        ..
+    } = clearing
+    else {
+        return settlement;
+    };
+    for award in awards {
+        let pay = round_money(award.quantity * *clearing_price);
+        award_legs(&mut settlement.legs, auction, award, pay);
+        let trade = award_trade(auction, award, *clearing_price, pay, changes);
+        settlement.trades.push(trade);
+        settlement.won.insert(award.bid, (award.quantity, pay));
+    }
+    settlement.kind = "auction.cleared";
+    settlement.clearing_price = Some(*clearing_price);
+    settlement.sold = *sold;
+    settlement
+}
+
+/// The legs of one award: the rights to the winner (out of the auction's
+/// hold on the reserve, or newly issued), and its payment out of the bid's
+/// hold to the auction proceeds.
+fn award_legs(legs: &mut Vec<Leg>, auction: &Auction, award: &Award, pay: Decimal) {
+    let winner = Owner::Participant(award.bidder);
+    legs.push(match auction.source {
+        Source::Reserve => Leg::SettleHold {
+            hold: auction.id,
+            to: winner,
+            quantity: award.quantity,
+        },
+        Source::Issuance => Leg::Transfer {
+            instrument: auction.instrument.clone(),
+            from: auction.source.owner(),
+            to: winner,
+            quantity: award.quantity,
+        },
+    });
+    if pay > Decimal::ZERO {
+        legs.push(Leg::SettleHold {
+            hold: award.bid,
+            to: Owner::System(SystemAccount::AuctionProceeds),
+            quantity: pay,
+        });
+    }
+}
+
+/// The trade of one award: the authority sells, so it has no seller, and
+/// no commission is charged.
+fn award_trade(
+    auction: &Auction,
+    award: &Award,
+    clearing_price: Decimal,
+    pay: Decimal,
+    changes: &mut Changes,
+) -> Trade {
+    let at = changes.at;
+    Trade {
+        id: changes.ids.next_id(),
+        instrument: auction.instrument.clone(),
+        method: TradeMethod::Auction,
+        quantity: award.quantity,
+        price: clearing_price,
+        value: pay,
+        buyer_id: award.bidder,
+        seller_id: None,
+        buy_order_id: Some(award.bid),
+        sell_order_id: None,
+        buyer_commission: Decimal::ZERO,
+        seller_commission: Decimal::ZERO,
+        executed_at: at,
+        business_date: business_date(at),
+        transaction_id: Uuid::nil(),
+    }
+}
+
+/// What was not spent or sold goes back: what each bid's hold keeps beyond
+/// its payment (every losing bid's whole hold), and the unsold quantity to
+/// the reserve. Fills in what each bid was awarded.
+fn release_unspent(
+    auction: &Auction,
+    bids: &mut [AuctionBid],
+    settlement: &mut Settlement,
+    loaded: &Loaded,
+) {
+    for bid in bids {
+        let (awarded, pay) = settlement.won.get(&bid.id).copied().unwrap_or_default();
         bid.awarded = Some(awarded);
         let held = loaded
             .ledger
             .hold(&bid.id)
             .map_or(Decimal::ZERO, |h| h.remaining);
         if held > pay {
-            legs.push(Leg::ReleaseHold { hold: bid.id });
+            settlement.legs.push(Leg::ReleaseHold { hold: bid.id });
         }
     }
-    if source == Source::Reserve && sold < auction.quantity {
-        legs.push(Leg::ReleaseHold { hold: auction.id });
+    if auction.source == Source::Reserve && settlement.sold < auction.quantity {
+        settlement.legs.push(Leg::ReleaseHold { hold: auction.id });
     }
+}
+
+/// Applies the close's legs as one transaction (none when nothing moves)
+/// and records the auction as cleared or failed, its bids with their awards
+/// and its trades, in the working set and the batch's changes.
+fn record_close(
+    mut auction: Auction,
+    bids: Vec<AuctionBid>,
+    settlement: Settlement,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Payload, Closed), CommandError> {
+    let Settlement {
+        kind,
+        clearing_price,
+        sold,
+        legs,
+        mut trades,
+        ..
+    } = settlement;
     let transaction = if legs.is_empty() {
         None
     } else {
@@ -485,7 +576,7 @@ pub(crate) fn close(
     };
     auction.clearing_price = clearing_price;
     auction.sold_quantity = Some(sold);
-    auction.closed_at = Some(at);
+    auction.closed_at = Some(changes.at);
     let payload = Payload::AuctionClosed(AuctionClosed::new(&auction, &bids, transaction.as_ref()));
     changes.transactions.extend(transaction);
     changes.trades.extend(trades.iter().cloned());

@@ -1,11 +1,12 @@
-//! The backend-independent part of the writer: what a batch of requests needs
-//! loaded, and applying the batch to what was loaded. Pure: no I/O here.
+//! What a batch of requests needs read, and applying the batch to what was
+//! read. Pure: no I/O, no clock, no randomness here.
 //!
-//! A batch is applied in one database transaction:
-//! lock the journal head → load what [`Needs`] names (accounts locked in key
-//! order) → [`apply_batch`] → persist the [`Changes`] → commit. Each request
-//! in the batch is atomic on its own: a refused request leaves no trace in
-//! the working set, so the others commit without it.
+//! A caller applies a batch in one database transaction: lock the journal
+//! head → read what [`Needs`] names (no row locks: the head lock orders every
+//! writer) → [`apply_batch`] with the batch's time and entropy → persist the
+//! [`Changes`] → commit. Each request in the batch is atomic on its own: a
+//! refused request leaves no trace in the working set, so the others commit
+//! without it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,8 +14,8 @@ use chrono::{DateTime, Utc};
 use ets_core::fees;
 use ets_core::journal::truncate_to_micros;
 use ets_core::{
-    Account, AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Ledger, Leg,
-    Owner, Participant,
+    Account, AccountKey, Hold, Instrument, InstrumentCode, InstrumentSpec, JournalEntry,
+    JournalHead, Ledger, Leg, Owner, Participant,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -22,8 +23,8 @@ use uuid::Uuid;
 use crate::auctions::{self, Auction, AuctionBid};
 use crate::authority::{self, Pledge, Reclamation};
 use crate::command::{
-    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, NewAllocation,
-    NewCredential, NewSigningKey, Outcome, Request, Transaction,
+    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
+    NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
 use crate::market::{self, BookNeed, Market, Order, Trade};
 use crate::negotiated::{self, Proposal};
@@ -32,7 +33,7 @@ use crate::payload::{
     Payload, SigningKeyCreated, TransactionPayload,
 };
 
-/// What a batch must read (and lock) before it can be applied.
+/// What a batch must read before it can be applied.
 #[derive(Debug, Default)]
 pub struct Needs {
     pub holds: BTreeSet<Uuid>,
@@ -534,142 +535,25 @@ fn apply_request(
     })
 }
 
+/// The outcome of one applied command: its journal kind, its journal payload
+/// and what the caller is answered.
+type Applied<'a> = (&'a str, Payload, Outcome);
+
+/// Applies one command to the working set: one function per command, each
+/// checking before it changes anything, so a refused command leaves no trace.
 fn apply_command<'a>(
     command: &'a Command,
     loaded: &mut Loaded,
     changes: &mut Changes,
-) -> Result<(&'a str, Payload, Outcome), CommandError> {
+) -> Result<Applied<'a>, CommandError> {
     match command {
-        Command::CreateParticipant(participant) => {
-            if loaded.participants.contains(&participant.id) {
-                return Err(CommandError::DuplicateParticipant);
-            }
-            if loaded
-                .credit_codes
-                .contains(participant.credit_code.as_str())
-            {
-                return Err(CommandError::DuplicateCreditCode);
-            }
-            loaded.participants.insert(participant.id);
-            loaded
-                .credit_codes
-                .insert(participant.credit_code.as_str().to_owned());
-            changes.participants.push(participant.clone());
-            let payload = Payload::ParticipantCreated(ParticipantCreated::from(participant));
-            Ok((
-                "participant.created",
-                payload,
-                Outcome::Participant(participant.clone()),
-            ))
-        }
-        Command::CreateInstrument(spec) => {
-            if loaded.ledger.instrument(&spec.code).is_some() {
-                return Err(CommandError::DuplicateInstrument);
-            }
-            let instrument = Instrument::new(spec.clone())?;
-            loaded.ledger.add_instrument(instrument.clone());
-            changes.instruments.push(instrument.clone());
-            let payload = Payload::InstrumentCreated(InstrumentCreated::from(&instrument));
-            Ok((
-                "instrument.created",
-                payload,
-                Outcome::Instrument(instrument),
-            ))
-        }
-        Command::CreateCredential(credential) => {
-            let enterprise = credential.role == ets_core::Role::Enterprise;
-            if enterprise != credential.participant_id.is_some() {
-                return Err(CommandError::CredentialParticipantMismatch);
-            }
-            if let Some(id) = credential.participant_id
-                && !loaded.participants.contains(&id)
-            {
-                return Err(CommandError::UnknownParticipant);
-            }
-            if loaded.credentials.contains_key(&credential.client_id) {
-                return Err(CommandError::DuplicateCredential);
-            }
-            loaded
-                .credentials
-                .insert(credential.client_id.clone(), true);
-            changes.credentials.push(credential.clone());
-            // The secret's hash stays out of the journal: it is nobody's business.
-            let payload = Payload::CredentialCreated(CredentialCreated::from(credential));
-            let outcome = Outcome::CredentialCreated {
-                client_id: credential.client_id.clone(),
-            };
-            Ok(("credential.created", payload, outcome))
-        }
-        Command::RevokeCredential { client_id } => {
-            if loaded.credentials.get(client_id) != Some(&true) {
-                return Err(CommandError::UnknownCredential);
-            }
-            loaded.credentials.insert(client_id.clone(), false);
-            changes.revoked.push(client_id.clone());
-            let outcome = Outcome::CredentialRevoked {
-                client_id: client_id.clone(),
-            };
-            Ok((
-                "credential.revoked",
-                Payload::CredentialRevoked(CredentialRevoked {
-                    client_id: client_id.clone(),
-                }),
-                outcome,
-            ))
-        }
-        Command::Ledger(command) => {
-            let transaction = apply_legs(
-                loaded,
-                &command.legs,
-                &command.kind,
-                command.reference.clone(),
-                changes,
-            )?;
-            let payload = Payload::Transaction(TransactionPayload::from(&transaction));
-            Ok((&command.kind, payload, Outcome::Ledger(transaction)))
-        }
-        Command::Allocate(allocation) => {
-            if allocation.instrument.as_str() == ets_core::instrument::CNY {
-                return Err(CommandError::CashNotAllocatable);
-            }
-            // Everything that can refuse comes before the legs touch the
-            // working set: a refused request must leave no trace in the batch.
-            let invoice = match &allocation.paid {
-                None => None,
-                Some(paid) => Some(Invoice {
-                    id: paid.invoice_id,
-                    participant_id: allocation.participant_id,
-                    kind: "paid_use".to_owned(),
-                    amount: fees::paid_use_amount(allocation.quantity, paid.unit_fee, paid.years)?,
-                    paid: Decimal::ZERO,
-                    due_date: paid.due_date,
-                    created_at: changes.at,
-                }),
-            };
-            let leg = allocation_leg(allocation);
-            let transaction = apply_legs(
-                loaded,
-                std::slice::from_ref(&leg),
-                "allocation.created",
-                None,
-                changes,
-            )?;
-            let quantity = transaction.postings[0].amount.abs();
-            let record = Allocation {
-                id: allocation.id,
-                participant_id: allocation.participant_id,
-                instrument: allocation.instrument.clone(),
-                quantity,
-                method: if invoice.is_some() { "paid" } else { "free" }.to_owned(),
-                unit_fee: allocation.paid.as_ref().map(|p| p.unit_fee),
-                years: allocation.paid.as_ref().map(|p| p.years),
-                transaction_id: transaction.id,
-                invoice: invoice.clone(),
-            };
-            let payload = Payload::AllocationCreated(AllocationCreated::new(&record, &transaction));
-            changes.transactions.push(transaction);
-            Ok(("allocation.created", payload, Outcome::Allocation(record)))
-        }
+        Command::CreateParticipant(participant) => create_participant(participant, loaded, changes),
+        Command::CreateInstrument(spec) => create_instrument(spec, loaded, changes),
+        Command::CreateCredential(credential) => create_credential(credential, loaded, changes),
+        Command::RevokeCredential { client_id } => revoke_credential(client_id, loaded, changes),
+        Command::CreateSigningKey(key) => create_signing_key(key, loaded, changes),
+        Command::Ledger(command) => apply_ledger_command(command, loaded, changes),
+        Command::Allocate(allocation) => allocate(allocation, loaded, changes),
         Command::PlaceOrder(order) => {
             let (kind, payload, placed) = market::place_order(order, loaded, changes)?;
             Ok((kind, payload, Outcome::Order(placed)))
@@ -714,23 +598,206 @@ fn apply_command<'a>(
             let (kind, payload, pledge) = authority::release_pledge(*id, loaded, changes)?;
             Ok((kind, payload, Outcome::Pledge(pledge)))
         }
-        Command::CreateSigningKey(key) => {
-            if loaded.signing_key_exists {
-                return Err(CommandError::SigningKeyExists);
-            }
-            loaded.signing_key_exists = true;
-            changes.signing_keys.push(key.clone());
-            // Only the public half is journaled.
-            let payload = Payload::SigningKeyCreated(SigningKeyCreated::from(key));
-            Ok((
-                "signing_key.created",
-                payload,
-                Outcome::SigningKeyCreated {
-                    kid: key.kid.clone(),
-                },
-            ))
-        }
     }
+}
+
+/// Registers a participant: its id and its credit code are each unique (the
+/// id is checked first).
+fn create_participant(
+    participant: &Participant,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if loaded.participants.contains(&participant.id) {
+        return Err(CommandError::DuplicateParticipant);
+    }
+    if loaded
+        .credit_codes
+        .contains(participant.credit_code.as_str())
+    {
+        return Err(CommandError::DuplicateCreditCode);
+    }
+    loaded.participants.insert(participant.id);
+    loaded
+        .credit_codes
+        .insert(participant.credit_code.as_str().to_owned());
+    changes.participants.push(participant.clone());
+    let payload = Payload::ParticipantCreated(ParticipantCreated::from(participant));
+    Ok((
+        "participant.created",
+        payload,
+        Outcome::Participant(participant.clone()),
+    ))
+}
+
+/// Defines an instrument under a code not used yet.
+fn create_instrument(
+    spec: &InstrumentSpec,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if loaded.ledger.instrument(&spec.code).is_some() {
+        return Err(CommandError::DuplicateInstrument);
+    }
+    let instrument = Instrument::new(spec.clone())?;
+    loaded.ledger.add_instrument(instrument.clone());
+    changes.instruments.push(instrument.clone());
+    let payload = Payload::InstrumentCreated(InstrumentCreated::from(&instrument));
+    Ok((
+        "instrument.created",
+        payload,
+        Outcome::Instrument(instrument),
+    ))
+}
+
+/// Creates an API credential: an enterprise's names an existing participant,
+/// any other role's names none; client ids are unique.
+fn create_credential(
+    credential: &NewCredential,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    let enterprise = credential.role == ets_core::Role::Enterprise;
+    if enterprise != credential.participant_id.is_some() {
+        return Err(CommandError::CredentialParticipantMismatch);
+    }
+    if let Some(id) = credential.participant_id
+        && !loaded.participants.contains(&id)
+    {
+        return Err(CommandError::UnknownParticipant);
+    }
+    if loaded.credentials.contains_key(&credential.client_id) {
+        return Err(CommandError::DuplicateCredential);
+    }
+    loaded
+        .credentials
+        .insert(credential.client_id.clone(), true);
+    changes.credentials.push(credential.clone());
+    // The secret's hash stays out of the journal: it is nobody's business.
+    let payload = Payload::CredentialCreated(CredentialCreated::from(credential));
+    let outcome = Outcome::CredentialCreated {
+        client_id: credential.client_id.clone(),
+    };
+    Ok(("credential.created", payload, outcome))
+}
+
+/// Revokes an active credential (revoking twice is refused).
+fn revoke_credential(
+    client_id: &str,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if loaded.credentials.get(client_id) != Some(&true) {
+        return Err(CommandError::UnknownCredential);
+    }
+    loaded.credentials.insert(client_id.to_owned(), false);
+    changes.revoked.push(client_id.to_owned());
+    let outcome = Outcome::CredentialRevoked {
+        client_id: client_id.to_owned(),
+    };
+    Ok((
+        "credential.revoked",
+        Payload::CredentialRevoked(CredentialRevoked {
+            client_id: client_id.to_owned(),
+        }),
+        outcome,
+    ))
+}
+
+/// Stores the journal's signing key; there is only ever one.
+fn create_signing_key(
+    key: &NewSigningKey,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if loaded.signing_key_exists {
+        return Err(CommandError::SigningKeyExists);
+    }
+    loaded.signing_key_exists = true;
+    changes.signing_keys.push(key.clone());
+    // Only the public half is journaled.
+    let payload = Payload::SigningKeyCreated(SigningKeyCreated::from(key));
+    Ok((
+        "signing_key.created",
+        payload,
+        Outcome::SigningKeyCreated {
+            kid: key.kid.clone(),
+        },
+    ))
+}
+
+/// Applies a raw ledger transaction; its kind is the journal kind.
+fn apply_ledger_command<'a>(
+    command: &'a LedgerCommand,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'a>, CommandError> {
+    let transaction = apply_legs(
+        loaded,
+        &command.legs,
+        &command.kind,
+        command.reference.clone(),
+        changes,
+    )?;
+    let payload = Payload::Transaction(TransactionPayload::from(&transaction));
+    Ok((&command.kind, payload, Outcome::Ledger(transaction)))
+}
+
+/// Issues rights to a participant, free or for a paid-use fee (with its
+/// invoice). Cash is never allocated: it comes in by deposit.
+fn allocate(
+    allocation: &NewAllocation,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if allocation.instrument.as_str() == ets_core::instrument::CNY {
+        return Err(CommandError::CashNotAllocatable);
+    }
+    // Everything that can refuse comes before the legs touch the
+    // working set: a refused request must leave no trace in the batch.
+    let invoice = paid_use_invoice(allocation, changes.at)?;
+    let leg = allocation_leg(allocation);
+    let transaction = apply_legs(
+        loaded,
+        std::slice::from_ref(&leg),
+        "allocation.created",
+        None,
+        changes,
+    )?;
+    let quantity = transaction.postings[0].amount.abs();
+    let record = Allocation {
+        id: allocation.id,
+        participant_id: allocation.participant_id,
+        instrument: allocation.instrument.clone(),
+        quantity,
+        method: if invoice.is_some() { "paid" } else { "free" }.to_owned(),
+        unit_fee: allocation.paid.as_ref().map(|p| p.unit_fee),
+        years: allocation.paid.as_ref().map(|p| p.years),
+        transaction_id: transaction.id,
+        invoice,
+    };
+    let payload = Payload::AllocationCreated(AllocationCreated::new(&record, &transaction));
+    changes.transactions.push(transaction);
+    Ok(("allocation.created", payload, Outcome::Allocation(record)))
+}
+
+/// The invoice of a paid allocation (none for a free one), nothing paid yet.
+fn paid_use_invoice(
+    allocation: &NewAllocation,
+    at: DateTime<Utc>,
+) -> Result<Option<Invoice>, CommandError> {
+    let Some(paid) = &allocation.paid else {
+        return Ok(None);
+    };
+    Ok(Some(Invoice {
+        id: paid.invoice_id,
+        participant_id: allocation.participant_id,
+        kind: "paid_use".to_owned(),
+        amount: fees::paid_use_amount(allocation.quantity, paid.unit_fee, paid.years)?,
+        paid: Decimal::ZERO,
+        due_date: paid.due_date,
+        created_at: at,
+    }))
 }
 
 /// The accounts an auction of `instrument` settles against beyond its

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::instrument::business_date;
-use ets_core::matching::{self, BookOrder, OrderMoney, Side};
+use ets_core::matching::{self, BookOrder, Fill, OrderMoney, Side};
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, RegionCode, SystemAccount};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -363,12 +363,53 @@ pub(crate) fn place_order(
     loaded: &mut Loaded,
     changes: &mut Changes,
 ) -> Result<(&'static str, Payload, Placed), CommandError> {
-    let at = changes.at;
+    let checked = check_order(new, loaded, changes.at)?;
+    // The journal entry this request appends next.
+    let mut order = open_order(new, &checked, changes.head.seq + 1, changes.at);
+    let mut legs = vec![hold_leg(&order)];
+    let book = working_book(loaded, &order);
+    let matched = matching::match_incoming(
+        order.side,
+        order.participant_id,
+        order.price,
+        order.quantity,
+        &book,
+    );
+    let (trades, touched) = settle_fills(
+        &mut order,
+        &matched.fills,
+        checked.commission_rate,
+        loaded,
+        changes,
+        &mut legs,
+    );
+    rest_or_cancel_remainder(&mut order, matched.self_trade, &mut legs);
+    record_placement(order, trades, touched, &legs, loaded, changes)
+}
+
+/// An incoming order's numbers once its checks passed.
+struct CheckedOrder {
+    /// At the instrument's scale.
+    quantity: Decimal,
+    /// In whole fen.
+    price: Decimal,
+    /// The instrument's commission rate, for both sides of every fill.
+    commission_rate: Decimal,
+}
+
+/// Checks an incoming order, in the order that decides its error: the
+/// instrument exists, the quantity fits its scale, the price is in whole
+/// fen, the participant may trade it today (region, validity), the price is
+/// inside the day's band, and the order is worth at least a fen.
+fn check_order(
+    new: &NewOrder,
+    loaded: &Loaded,
+    at: DateTime<Utc>,
+) -> Result<CheckedOrder, CommandError> {
     let instrument = loaded
         .ledger
         .instrument(&new.instrument)
-        .ok_or(LedgerError::UnknownInstrument)?
-        .clone();
+        .ok_or(LedgerError::UnknownInstrument)?;
     let quantity = instrument.check_quantity(new.quantity)?;
     let price = matching::check_price(new.price)?;
     let region = loaded
@@ -381,43 +422,61 @@ pub(crate) fn place_order(
         price,
         loaded.market.reference_prices.get(&new.instrument).copied(),
     )?;
-    let rate = instrument.commission_rate;
     let value = ets_core::fees::round_money(quantity * price);
     if value.is_zero() {
         return Err(LedgerError::ValueTooSmall.into());
     }
-    let (hold_instrument, hold_amount) = match new.side {
-        Side::Sell => (new.instrument.clone(), quantity),
-        Side::Buy => (
-            InstrumentCode::cny(),
-            matching::buy_hold(quantity, price, rate),
-        ),
+    Ok(CheckedOrder {
+        quantity,
+        price,
+        commission_rate: instrument.commission_rate,
+    })
+}
+
+/// The order as it enters the book, nothing filled. Its hold reserves the
+/// quantity (sell) or the most it can pay, commission included (buy).
+fn open_order(new: &NewOrder, checked: &CheckedOrder, seq: i64, at: DateTime<Utc>) -> Order {
+    let hold_amount = match new.side {
+        Side::Sell => checked.quantity,
+        Side::Buy => matching::buy_hold(checked.quantity, checked.price, checked.commission_rate),
     };
-    let mut order = Order {
+    Order {
         id: new.id,
         participant_id: new.participant_id,
         instrument: new.instrument.clone(),
         side: new.side,
-        price,
-        quantity,
+        price: checked.price,
+        quantity: checked.quantity,
         filled: Decimal::ZERO,
         hold_amount,
         money: OrderMoney::default(),
         status: OrderStatus::Open,
-        // The journal entry this request appends next.
-        seq: changes.head.seq + 1,
+        seq,
         created_at: at,
         updated_at: at,
-    };
-    let mut legs = vec![Leg::PlaceHold {
-        hold: order.id,
-        instrument: hold_instrument,
-        owner: Owner::Participant(order.participant_id),
-        quantity: hold_amount,
-        purpose: HoldPurpose::Order,
-    }];
+    }
+}
 
-    let book: Vec<BookOrder> = loaded
+/// The hold an order places under its own id: rights for a sell, cash for a
+/// buy.
+fn hold_leg(order: &Order) -> Leg {
+    let instrument = match order.side {
+        Side::Sell => order.instrument.clone(),
+        Side::Buy => InstrumentCode::cny(),
+    };
+    Leg::PlaceHold {
+        hold: order.id,
+        instrument,
+        owner: Owner::Participant(order.participant_id),
+        quantity: order.hold_amount,
+        purpose: HoldPurpose::Order,
+    }
+}
+
+/// The resting orders an incoming order can meet: the other side of its
+/// instrument's book, as far as the batch read it.
+fn working_book(loaded: &Loaded, order: &Order) -> Vec<BookOrder> {
+    loaded
         .market
         .orders
         .values()
@@ -427,65 +486,112 @@ pub(crate) fn place_order(
                 && o.status.is_resting()
         })
         .map(Order::book_entry)
-        .collect();
-    let matched =
-        matching::match_incoming(order.side, order.participant_id, price, quantity, &book);
+        .collect()
+}
 
-    let mut touched: Vec<Order> = Vec::with_capacity(matched.fills.len());
-    let mut trades: Vec<Trade> = Vec::with_capacity(matched.fills.len());
-    for fill in &matched.fills {
+/// Settles the fills of an incoming order, in execution order: fills both
+/// orders, records a trade (its transaction is known later), adds the
+/// settlement legs, and releases what a resting order that is now filled
+/// did not spend. Returns the trades and the resting orders as they now
+/// stand.
+fn settle_fills(
+    order: &mut Order,
+    fills: &[Fill],
+    commission_rate: Decimal,
+    loaded: &Loaded,
+    changes: &mut Changes,
+    legs: &mut Vec<Leg>,
+) -> (Vec<Trade>, Vec<Order>) {
+    let mut touched: Vec<Order> = Vec::with_capacity(fills.len());
+    let mut trades: Vec<Trade> = Vec::with_capacity(fills.len());
+    for fill in fills {
         let mut resting = loaded.market.orders[&fill.resting].clone();
         let (buy, sell) = match order.side {
-            Side::Buy => (&mut order, &mut resting),
-            Side::Sell => (&mut resting, &mut order),
+            Side::Buy => (&mut *order, &mut resting),
+            Side::Sell => (&mut resting, &mut *order),
         };
-        let (value, buyer_commission) = buy.money.buy_fill(fill.quantity, fill.price, rate);
-        let seller_commission = sell.money.sell_fill(fill.quantity, fill.price, value, rate);
-        for filled in [&mut *buy, &mut *sell] {
-            filled.filled += fill.quantity;
-            filled.status = if filled.remaining().is_zero() {
-                OrderStatus::Filled
-            } else {
-                OrderStatus::PartiallyFilled
-            };
-            filled.updated_at = at;
-        }
-        let trade = Trade {
-            id: changes.ids.next_id(),
-            instrument: new.instrument.clone(),
-            method: TradeMethod::OrderBook,
-            quantity: fill.quantity,
-            price: fill.price,
-            value,
-            buyer_id: buy.participant_id,
-            seller_id: Some(sell.participant_id),
-            buy_order_id: Some(buy.id),
-            sell_order_id: Some(sell.id),
-            buyer_commission,
-            seller_commission,
-            executed_at: at,
-            business_date: business_date(at),
-            // Known once the legs are applied.
-            transaction_id: Uuid::nil(),
-        };
-        settle_fill(&mut legs, &trade, buy.id, sell.id, sell.participant_id);
+        let trade = fill_orders(buy, sell, fill, commission_rate, changes);
+        settle_fill(legs, &trade, buy.id, sell.id, sell.participant_id);
         if resting.status == OrderStatus::Filled {
-            release_rest(&mut legs, &resting);
+            release_rest(legs, &resting);
         }
         trades.push(trade);
         touched.push(resting);
     }
-    if matched.self_trade && order.remaining() > Decimal::ZERO {
-        // Self-trade prevention: the crossing remainder is cancelled.
+    (trades, touched)
+}
+
+/// Fills both sides of one fill at the resting price: each order's filled
+/// quantity, status and money (value, commissions), and the trade it makes.
+fn fill_orders(
+    buy: &mut Order,
+    sell: &mut Order,
+    fill: &Fill,
+    commission_rate: Decimal,
+    changes: &mut Changes,
+) -> Trade {
+    let at = changes.at;
+    let (value, buyer_commission) = buy
+        .money
+        .buy_fill(fill.quantity, fill.price, commission_rate);
+    let seller_commission = sell
+        .money
+        .sell_fill(fill.quantity, fill.price, value, commission_rate);
+    for filled in [&mut *buy, &mut *sell] {
+        filled.filled += fill.quantity;
+        filled.status = if filled.remaining().is_zero() {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        };
+        filled.updated_at = at;
+    }
+    Trade {
+        id: changes.ids.next_id(),
+        instrument: buy.instrument.clone(),
+        method: TradeMethod::OrderBook,
+        quantity: fill.quantity,
+        price: fill.price,
+        value,
+        buyer_id: buy.participant_id,
+        seller_id: Some(sell.participant_id),
+        buy_order_id: Some(buy.id),
+        sell_order_id: Some(sell.id),
+        buyer_commission,
+        seller_commission,
+        executed_at: at,
+        business_date: business_date(at),
+        // Known once the legs are applied.
+        transaction_id: Uuid::nil(),
+    }
+}
+
+/// What becomes of an incoming order's remainder: it rests, unless matching
+/// stopped at the participant's own order (self-trade prevention cancels
+/// it). An order that stops resting releases what it did not spend.
+fn rest_or_cancel_remainder(order: &mut Order, self_trade: bool, legs: &mut Vec<Leg>) {
+    if self_trade && order.remaining() > Decimal::ZERO {
         order.status = OrderStatus::Cancelled;
     }
     if !order.status.is_resting() {
-        release_rest(&mut legs, &order);
+        release_rest(legs, order);
     }
+}
 
+/// Applies the placement's legs as one transaction (refused as a whole if
+/// any leg fails) and records the order, the resting orders it filled and
+/// its trades in the working set and the batch's changes.
+fn record_placement(
+    order: Order,
+    mut trades: Vec<Trade>,
+    touched: Vec<Order>,
+    legs: &[Leg],
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<(&'static str, Payload, Placed), CommandError> {
     let mut transaction = apply_legs(
         loaded,
-        &legs,
+        legs,
         "order.placed",
         Some(order.id.to_string()),
         changes,
