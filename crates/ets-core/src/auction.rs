@@ -494,8 +494,35 @@ fn rank(ranked: &mut [Ranked], bids: &[Bid]) {
 /// `bid_scale_exceeded` or `bid_not_multiple_of_lot`.
 pub fn clear(offering: &Offering, bids: &[Bid]) -> Result<Clearing, AuctionError> {
     let terms = Terms::new(offering)?;
+    let (mut ranked, bidders) = valid_bids(&terms, bids)?;
+    if ranked.is_empty() {
+        return Ok(Clearing::Failed);
+    }
+    rank(&mut ranked, bids);
+    if let Some(cap) = terms.cap_steps {
+        apply_cap(&mut ranked, cap, bidders);
+    }
+    let (clearing_price, left) = fill(&mut ranked, bids, terms.quantity_steps);
+    let Some(clearing_price) = clearing_price else {
+        return Ok(Clearing::Failed);
+    };
+    Ok(Clearing::Cleared {
+        clearing_price,
+        sold: terms.quantity(terms.quantity_steps - left),
+        unsold: terms.quantity(left),
+        awards: awards(&ranked, bids, &terms),
+    })
+}
 
-    // One pass: check every bid, keep the valid ones, number the bidders.
+/// Rules 1 and 2 in one pass: checks every bid in the order given (so the
+/// first malformed one is the error, wherever it is priced), keeps those at
+/// or above the reserve unranked, and numbers their bidders when there is a
+/// cap (every slot is 0 without one). Returns the kept bids and the number
+/// of bidders numbered.
+///
+/// # Errors
+/// The first malformed bid's reason, as by [`Offering::check_bid`].
+fn valid_bids(terms: &Terms, bids: &[Bid]) -> Result<(Vec<Ranked>, usize), AuctionError> {
     let mut ranked: Vec<Ranked> = Vec::with_capacity(bids.len());
     let mut slots: HashMap<Uuid, usize> = HashMap::new();
     for (index, bid) in bids.iter().enumerate() {
@@ -518,24 +545,29 @@ pub fn clear(offering: &Offering, bids: &[Bid]) -> Result<Clearing, AuctionError
             price_scale: bid.price.scale(),
         });
     }
-    if ranked.is_empty() {
-        return Ok(Clearing::Failed);
-    }
-    rank(&mut ranked, bids);
+    Ok((ranked, slots.len()))
+}
 
-    // The cap: in ranking order each bid keeps what its bidder still may have.
-    if let Some(cap) = terms.cap_steps {
-        let mut used = vec![0_u128; slots.len()];
-        for bid in &mut ranked {
-            let kept = bid.steps.min(cap - used[bid.slot]);
-            used[bid.slot] += kept;
-            bid.steps = kept;
-        }
+/// Rule 4, the cap: walking the ranking, each bid keeps what its bidder may
+/// still have, so a bidder over its cap loses its lowest-ranked bids first.
+fn apply_cap(ranked: &mut [Ranked], cap: u128, bidders: usize) {
+    let mut used = vec![0_u128; bidders];
+    for bid in ranked {
+        let kept = bid.steps.min(cap - used[bid.slot]);
+        used[bid.slot] += kept;
+        bid.steps = kept;
     }
+}
 
-    // Filling, level by level. Sums cannot overflow: each bid is at most
-    // 10^21 steps (< 2^70) and a slice holds fewer than 2^58 bids.
-    let mut left = terms.quantity_steps;
+/// Rule 5, filling, level by level from the top: leaves each ranked bid's
+/// award in its `steps` (zero below the marginal level) and returns the
+/// price of the lowest level awarded anything (rule 6; none when nothing
+/// is) with the steps left unsold.
+///
+/// Sums cannot overflow: each bid is at most 10^21 steps (< 2^70) and a
+/// slice holds fewer than 2^58 bids.
+fn fill(ranked: &mut [Ranked], bids: &[Bid], quantity_steps: u128) -> (Option<Decimal>, u128) {
+    let mut left = quantity_steps;
     let mut clearing_price = None;
     let mut start = 0;
     while start < ranked.len() && left > 0 {
@@ -557,31 +589,40 @@ pub fn clear(offering: &Offering, bids: &[Bid]) -> Result<Clearing, AuctionError
             left -= total;
             continue;
         }
-        // The marginal level: left < total, so every share is below its
-        // bid's quantity and the remainder is below the number of bids.
-        let shares: Vec<u128> = level
-            .iter()
-            .map(|bid| mul_div_floor(left, bid.steps, total))
-            .collect();
-        let mut remainder = left - shares.iter().sum::<u128>();
-        // The level is ranked by seq already: the earliest bids come first.
-        for (bid, share) in level.iter_mut().zip(shares) {
-            let extra = u128::from(remainder > 0 && share < bid.steps);
-            remainder -= extra;
-            bid.steps = share + extra;
-        }
-        debug_assert_eq!(remainder, 0, "the remainder is below the level's bid count");
-        left = remainder;
+        left = share_marginal_level(level, left, total);
         break;
     }
     for bid in &mut ranked[start..] {
         bid.steps = 0;
     }
+    (clearing_price, left)
+}
 
-    let Some(clearing_price) = clearing_price else {
-        return Ok(Clearing::Failed);
-    };
-    let awards = ranked
+/// The marginal level, where `left < total`: each bid gets its pro-rata
+/// share rounded down, then the remainder one step at a time to the earliest
+/// bids (the level is ranked by `seq` already). Returns what is left after
+/// it: always zero.
+fn share_marginal_level(level: &mut [Ranked], left: u128, total: u128) -> u128 {
+    // left < total, so every share is below its bid's quantity and the
+    // remainder is below the number of bids.
+    let shares: Vec<u128> = level
+        .iter()
+        .map(|bid| mul_div_floor(left, bid.steps, total))
+        .collect();
+    let mut remainder = left - shares.iter().sum::<u128>();
+    for (bid, share) in level.iter_mut().zip(shares) {
+        let extra = u128::from(remainder > 0 && share < bid.steps);
+        remainder -= extra;
+        bid.steps = share + extra;
+    }
+    debug_assert_eq!(remainder, 0, "the remainder is below the level's bid count");
+    remainder
+}
+
+/// The awards, in ranking order: every bid awarded more than zero steps,
+/// as a quantity at the offering's scale.
+fn awards(ranked: &[Ranked], bids: &[Bid], terms: &Terms) -> Vec<Award> {
+    ranked
         .iter()
         .filter(|bid| bid.steps > 0)
         .map(|ranked| {
@@ -592,13 +633,7 @@ pub fn clear(offering: &Offering, bids: &[Bid]) -> Result<Clearing, AuctionError
                 quantity: terms.quantity(ranked.steps),
             }
         })
-        .collect();
-    Ok(Clearing::Cleared {
-        clearing_price,
-        sold: terms.quantity(terms.quantity_steps - left),
-        unsold: terms.quantity(left),
-        awards,
-    })
+        .collect()
 }
 
 #[cfg(test)]

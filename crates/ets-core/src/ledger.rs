@@ -292,6 +292,9 @@ impl Ledger {
         Ok(postings)
     }
 
+    /// Applies one leg to the scratch copy, appending its postings; each
+    /// kind of leg checks its reasons in the order documented on
+    /// [`Ledger::apply`].
     fn apply_leg(
         &self,
         scratch: &mut Scratch,
@@ -304,98 +307,147 @@ impl Ledger {
                 from,
                 to,
                 quantity,
-            } => {
-                let quantity = self.check_quantity(instrument, *quantity)?;
-                if from == to {
-                    return Err(LedgerError::SameAccount);
-                }
-                let from = AccountKey::new(*from, instrument.clone());
-                let to = AccountKey::new(*to, instrument.clone());
-                check_account(&from)?;
-                check_account(&to)?;
-                let debited = scratch.account(self, &from);
-                if !from.owner.is_source() && debited.available() < quantity {
-                    return Err(LedgerError::InsufficientAvailableBalance);
-                }
-                postings.push(scratch.post(self, &from, -quantity, Decimal::ZERO, None)?);
-                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, None)?);
-            }
+            } => self.transfer(scratch, instrument, *from, *to, *quantity, postings),
             Leg::PlaceHold {
                 hold,
                 instrument,
                 owner,
                 quantity,
                 purpose,
-            } => {
-                let quantity = self.check_quantity(instrument, *quantity)?;
-                if scratch.hold(self, hold).is_some() {
-                    return Err(LedgerError::HoldExists);
-                }
-                let key = AccountKey::new(*owner, instrument.clone());
-                check_account(&key)?;
-                if owner.is_source() || scratch.account(self, &key).available() < quantity {
-                    return Err(LedgerError::InsufficientAvailableBalance);
-                }
-                postings.push(scratch.post(self, &key, Decimal::ZERO, quantity, Some(*hold))?);
-                scratch.holds.insert(
-                    *hold,
-                    Hold {
-                        id: *hold,
-                        account: key,
-                        purpose: *purpose,
-                        amount: quantity,
-                        remaining: quantity,
-                        settled: Decimal::ZERO,
-                        status: HoldStatus::Open,
-                    },
-                );
-            }
-            Leg::ReleaseHold { hold } => {
-                let mut state = scratch.hold(self, hold).ok_or(LedgerError::HoldNotFound)?;
-                if state.status != HoldStatus::Open {
-                    return Err(LedgerError::HoldNotOpen);
-                }
-                postings.push(scratch.post(
-                    self,
-                    &state.account,
-                    Decimal::ZERO,
-                    -state.remaining,
-                    Some(*hold),
-                )?);
-                state.remaining = Decimal::ZERO;
-                state.status = HoldStatus::Released;
-                scratch.holds.insert(*hold, state);
-            }
+            } => self.place_hold(
+                scratch,
+                *hold,
+                AccountKey::new(*owner, instrument.clone()),
+                *quantity,
+                *purpose,
+                postings,
+            ),
+            Leg::ReleaseHold { hold } => self.release_hold(scratch, *hold, postings),
             Leg::SettleHold { hold, to, quantity } => {
-                let mut state = scratch.hold(self, hold).ok_or(LedgerError::HoldNotFound)?;
-                let quantity = self.check_quantity(&state.account.instrument, *quantity)?;
-                if state.status != HoldStatus::Open {
-                    return Err(LedgerError::HoldNotOpen);
-                }
-                if quantity > state.remaining {
-                    return Err(LedgerError::HoldExceeded);
-                }
-                let to = AccountKey::new(*to, state.account.instrument.clone());
-                if to == state.account {
-                    return Err(LedgerError::SameAccount);
-                }
-                check_account(&to)?;
-                postings.push(scratch.post(
-                    self,
-                    &state.account,
-                    -quantity,
-                    -quantity,
-                    Some(*hold),
-                )?);
-                postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, Some(*hold))?);
-                state.remaining -= quantity;
-                state.settled += quantity;
-                if state.remaining.is_zero() {
-                    state.status = HoldStatus::Settled;
-                }
-                scratch.holds.insert(*hold, state);
+                self.settle_hold(scratch, *hold, *to, *quantity, postings)
             }
         }
+    }
+
+    /// A `Transfer` leg: debits `from` (unless it is a source, which may go
+    /// below zero) and credits `to`.
+    fn transfer(
+        &self,
+        scratch: &mut Scratch,
+        instrument: &InstrumentCode,
+        from: Owner,
+        to: Owner,
+        quantity: Decimal,
+        postings: &mut Vec<Posting>,
+    ) -> Result<(), LedgerError> {
+        let quantity = self.check_quantity(instrument, quantity)?;
+        if from == to {
+            return Err(LedgerError::SameAccount);
+        }
+        let from = AccountKey::new(from, instrument.clone());
+        let to = AccountKey::new(to, instrument.clone());
+        check_account(&from)?;
+        check_account(&to)?;
+        let debited = scratch.account(self, &from);
+        if !from.owner.is_source() && debited.available() < quantity {
+            return Err(LedgerError::InsufficientAvailableBalance);
+        }
+        postings.push(scratch.post(self, &from, -quantity, Decimal::ZERO, None)?);
+        postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, None)?);
+        Ok(())
+    }
+
+    /// A `PlaceHold` leg: reserves `quantity` of the account's available
+    /// balance under a new open hold.
+    fn place_hold(
+        &self,
+        scratch: &mut Scratch,
+        hold: Uuid,
+        key: AccountKey,
+        quantity: Decimal,
+        purpose: HoldPurpose,
+        postings: &mut Vec<Posting>,
+    ) -> Result<(), LedgerError> {
+        let quantity = self.check_quantity(&key.instrument, quantity)?;
+        if scratch.hold(self, &hold).is_some() {
+            return Err(LedgerError::HoldExists);
+        }
+        check_account(&key)?;
+        if key.owner.is_source() || scratch.account(self, &key).available() < quantity {
+            return Err(LedgerError::InsufficientAvailableBalance);
+        }
+        postings.push(scratch.post(self, &key, Decimal::ZERO, quantity, Some(hold))?);
+        scratch.holds.insert(
+            hold,
+            Hold {
+                id: hold,
+                account: key,
+                purpose,
+                amount: quantity,
+                remaining: quantity,
+                settled: Decimal::ZERO,
+                status: HoldStatus::Open,
+            },
+        );
+        Ok(())
+    }
+
+    /// A `ReleaseHold` leg: gives back everything the open hold still
+    /// reserves and marks it released.
+    fn release_hold(
+        &self,
+        scratch: &mut Scratch,
+        hold: Uuid,
+        postings: &mut Vec<Posting>,
+    ) -> Result<(), LedgerError> {
+        let mut state = scratch.hold(self, &hold).ok_or(LedgerError::HoldNotFound)?;
+        if state.status != HoldStatus::Open {
+            return Err(LedgerError::HoldNotOpen);
+        }
+        postings.push(scratch.post(
+            self,
+            &state.account,
+            Decimal::ZERO,
+            -state.remaining,
+            Some(hold),
+        )?);
+        state.remaining = Decimal::ZERO;
+        state.status = HoldStatus::Released;
+        scratch.holds.insert(hold, state);
+        Ok(())
+    }
+
+    /// A `SettleHold` leg: consumes `quantity` of the open hold, moving it to
+    /// `to`, and marks the hold settled when nothing remains.
+    fn settle_hold(
+        &self,
+        scratch: &mut Scratch,
+        hold: Uuid,
+        to: Owner,
+        quantity: Decimal,
+        postings: &mut Vec<Posting>,
+    ) -> Result<(), LedgerError> {
+        let mut state = scratch.hold(self, &hold).ok_or(LedgerError::HoldNotFound)?;
+        let quantity = self.check_quantity(&state.account.instrument, quantity)?;
+        if state.status != HoldStatus::Open {
+            return Err(LedgerError::HoldNotOpen);
+        }
+        if quantity > state.remaining {
+            return Err(LedgerError::HoldExceeded);
+        }
+        let to = AccountKey::new(to, state.account.instrument.clone());
+        if to == state.account {
+            return Err(LedgerError::SameAccount);
+        }
+        check_account(&to)?;
+        postings.push(scratch.post(self, &state.account, -quantity, -quantity, Some(hold))?);
+        postings.push(scratch.post(self, &to, quantity, Decimal::ZERO, Some(hold))?);
+        state.remaining -= quantity;
+        state.settled += quantity;
+        if state.remaining.is_zero() {
+            state.status = HoldStatus::Settled;
+        }
+        scratch.holds.insert(hold, state);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use chrono::{Days, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use ets_core::matching::Side;
 use ets_core::{
     Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant,
@@ -189,6 +189,14 @@ fn pollutant(code_text: &str, pollutant: &str) -> Result<InstrumentSpec, AnyErro
     })
 }
 
+/// The pollutant rights issued in Suzhou: code, pollutant, and the unit fee
+/// (CNY per tonne and year) paid by enterprises that pay for their rights.
+const POLLUTANT_RIGHTS: [(&str, &str, &str); 3] = [
+    ("SO2-320500-2026", "SO2", "200"),
+    ("NOX-320500-2026", "NOx", "200"),
+    ("COD-320500-2026", "COD", "230"),
+];
+
 /// Builds the demo in an empty database and returns what to print.
 ///
 /// # Errors
@@ -198,12 +206,34 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         return Err("the demo needs an empty database: this one already has participants".into());
     }
     let actor = Actor::cli();
-    let instruments = [
-        ("SO2-320500-2026", "SO2", "200"),
-        ("NOX-320500-2026", "NOx", "200"),
-        ("COD-320500-2026", "COD", "230"),
-    ];
-    for (text, name, _) in instruments {
+    create_instruments(store, &actor).await?;
+
+    let due_date = Utc::now().date_naive() + Days::new(30);
+    let mut participants = Vec::new();
+    for (n, enterprise) in ENTERPRISES.iter().enumerate() {
+        let id = onboard(store, &actor, n, enterprise, due_date).await?;
+        participants.push(json!({ "id": id, "name": enterprise.name }));
+    }
+
+    let ids: Vec<Uuid> = participants
+        .iter()
+        .filter_map(|p| p["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+        .collect();
+    let market = market_day(store, &actor, &ids).await?;
+    let credentials = create_credentials(store, &actor, &participants[0]).await?;
+    Ok(json!({
+        "region": "320500 苏州市",
+        "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
+        "participants": participants,
+        "market": market,
+        "credentials": credentials,
+    }))
+}
+
+/// Creates the three pollutant rights and the 2025 carbon allowance vintage,
+/// which every allocation and order of the demo refers to.
+async fn create_instruments(store: &Store, actor: &Actor) -> Result<(), AnyError> {
+    for (text, name, _) in POLLUTANT_RIGHTS {
         store
             .execute(
                 actor.clone(),
@@ -227,84 +257,101 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
     store
         .execute(actor.clone(), Command::CreateInstrument(carbon))
         .await?;
+    Ok(())
+}
 
-    let due_date = Utc::now().date_naive() + Days::new(30);
-    let mut participants = Vec::new();
-    for (n, enterprise) in ENTERPRISES.iter().enumerate() {
-        let Enterprise {
-            name,
-            industry,
-            county,
-            so2_t: so2,
-            nox_t: nox,
-            cod_t: cod,
-            allowances_tco2e: allowances,
-            cash_cny: cash,
-        } = enterprise;
-        let participant = Participant::new(
-            Uuid::now_v7(),
-            name,
-            credit_code(n + 1)?,
-            RegionCode::parse(county)?,
-            Some((*industry).to_owned()),
-        )?;
-        let id = participant.id;
-        store
-            .execute(actor.clone(), Command::CreateParticipant(participant))
-            .await?;
-        // Odd enterprises pay for their rights (5 years of paid use); even ones were grandfathered free.
-        for ((instrument, _, unit_fee), quantity) in instruments.iter().zip([so2, nox, cod]) {
-            let quantity = dec(quantity)?;
-            if quantity.is_zero() {
-                continue;
-            }
-            let paid = (n % 2 == 1).then(|| -> Result<PaidUse, AnyError> {
-                Ok(PaidUse {
-                    invoice_id: Uuid::now_v7(),
-                    unit_fee: dec(unit_fee)?,
-                    years: 5,
-                    due_date,
-                })
-            });
-            let allocation = NewAllocation {
-                id: Uuid::now_v7(),
-                participant_id: id,
-                instrument: code(instrument)?,
-                quantity,
-                paid: paid.transpose()?,
-            };
-            store
-                .execute(actor.clone(), Command::Allocate(allocation))
-                .await?;
+/// Registers enterprise number `n` (from 0), allocates its rights and
+/// allowances and deposits its opening cash, so it can trade on the market
+/// day. Returns its participant id.
+async fn onboard(
+    store: &Store,
+    actor: &Actor,
+    n: usize,
+    enterprise: &Enterprise,
+    due_date: NaiveDate,
+) -> Result<Uuid, AnyError> {
+    let participant = Participant::new(
+        Uuid::now_v7(),
+        enterprise.name,
+        credit_code(n + 1)?,
+        RegionCode::parse(enterprise.county)?,
+        Some(enterprise.industry.to_owned()),
+    )?;
+    let id = participant.id;
+    store
+        .execute(actor.clone(), Command::CreateParticipant(participant))
+        .await?;
+    allocate_rights(store, actor, n, id, enterprise, due_date).await?;
+    let allocation = NewAllocation {
+        id: Uuid::now_v7(),
+        participant_id: id,
+        instrument: code("CEA-2025")?,
+        quantity: Decimal::from(enterprise.allowances_tco2e),
+        paid: None,
+    };
+    store
+        .execute(actor.clone(), Command::Allocate(allocation))
+        .await?;
+    let deposit = Command::deposit(id, dec(enterprise.cash_cny)?)
+        .with_reference(format!("DEMO-OPENING-{:02}", n + 1));
+    store.execute(actor.clone(), deposit).await?;
+    Ok(id)
+}
+
+/// Allocates enterprise `n`'s SO2, NOx and COD rights (none where it has
+/// none), so that both kinds of allocation appear: odd enterprises pay for
+/// their rights (5 years of paid use, invoiced), even ones were
+/// grandfathered free.
+async fn allocate_rights(
+    store: &Store,
+    actor: &Actor,
+    n: usize,
+    id: Uuid,
+    enterprise: &Enterprise,
+    due_date: NaiveDate,
+) -> Result<(), AnyError> {
+    let quantities = [enterprise.so2_t, enterprise.nox_t, enterprise.cod_t];
+    for ((instrument, _, unit_fee), quantity) in POLLUTANT_RIGHTS.iter().zip(quantities) {
+        let quantity = dec(quantity)?;
+        if quantity.is_zero() {
+            continue;
         }
+        let paid = (n % 2 == 1).then(|| -> Result<PaidUse, AnyError> {
+            Ok(PaidUse {
+                invoice_id: Uuid::now_v7(),
+                unit_fee: dec(unit_fee)?,
+                years: 5,
+                due_date,
+            })
+        });
         let allocation = NewAllocation {
             id: Uuid::now_v7(),
             participant_id: id,
-            instrument: code("CEA-2025")?,
-            quantity: Decimal::from(*allowances),
-            paid: None,
+            instrument: code(instrument)?,
+            quantity,
+            paid: paid.transpose()?,
         };
         store
             .execute(actor.clone(), Command::Allocate(allocation))
             .await?;
-        let deposit =
-            Command::deposit(id, dec(cash)?).with_reference(format!("DEMO-OPENING-{:02}", n + 1));
-        store.execute(actor.clone(), deposit).await?;
-        participants.push(json!({ "id": id, "name": name }));
     }
+    Ok(())
+}
 
-    let ids: Vec<Uuid> = participants
-        .iter()
-        .filter_map(|p| p["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
-        .collect();
-    let market = market_day(store, &actor, &ids).await?;
-
+/// Creates one credential of each role, the enterprise one for the first
+/// enterprise (`first`, as listed in the output), and returns them by role
+/// with their secrets: the only time a secret is shown.
+async fn create_credentials(
+    store: &Store,
+    actor: &Actor,
+    first: &Value,
+) -> Result<serde_json::Map<String, Value>, AnyError> {
     let mut credentials = serde_json::Map::new();
     for (role, participant) in [
         (Role::Admin, None),
         (Role::Regulator, None),
         (Role::Finance, None),
-        (Role::Enterprise, Some(&participants[0])),
+        (Role::Enterprise, Some(first)),
     ] {
         let client_id = ets_api::secret::new_client_id()?;
         let secret = ets_api::secret::new_secret()?;
@@ -327,18 +374,33 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
             json!({ "client_id": client_id, "client_secret": secret, "participant_id": participant_id }),
         );
     }
-    Ok(json!({
-        "region": "320500 苏州市",
-        "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
-        "participants": participants,
-        "market": market,
-        "credentials": credentials,
-    }))
+    Ok(credentials)
 }
 
 /// The first market day, by index into [`ENTERPRISES`].
 async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value, AnyError> {
     let so2 = code("SO2-320500-2026")?;
+    let trades = trade_so2_book(store, actor, ids, &so2).await?;
+    let offer_id = negotiate_so2(store, actor, ids, &so2).await?;
+    let (auction_id, clearing_price) = auction_allowances(store, actor, ids).await?;
+    pledge_and_reclaim(store, actor, ids, so2).await?;
+    Ok(json!({
+        "book_trades": trades,
+        "negotiated_trade": offer_id,
+        "auction": { "id": auction_id, "clearing_price": clearing_price.map(|p| p.to_string()) },
+    }))
+}
+
+/// Places four orders on the SO2 book, so that it shows both trades and
+/// resting orders: 沙钢 and 协鑫 offer SO2; 金峰 sweeps 25 t (20 at 218.00,
+/// 5 at 220.50); 盛虹's bid at 215.00 and the rest of 协鑫's offer stay in
+/// the book. Returns the number of trades.
+async fn trade_so2_book(
+    store: &Store,
+    actor: &Actor,
+    ids: &[Uuid],
+    so2: &InstrumentCode,
+) -> Result<usize, AnyError> {
     let order = |n: usize, side: Side, quantity: &str, price: &str| -> Result<Command, AnyError> {
         Ok(Command::PlaceOrder(NewOrder {
             id: Uuid::now_v7(),
@@ -349,8 +411,6 @@ async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value,
             price: dec(price)?,
         }))
     };
-    // 沙钢 and 协鑫 offer SO2; 金峰 sweeps 25 t (20 at 218.00, 5 at 220.50);
-    // 盛虹's bid at 215.00 and the rest of 协鑫's offer stay in the book.
     let mut trades = 0;
     for command in [
         order(2, Side::Sell, "20", "218.00")?,
@@ -362,7 +422,17 @@ async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value,
             trades += placed.trades.len();
         }
     }
-    // 玖龙 sells 10 t to 清源 by agreement at 219.00.
+    Ok(trades)
+}
+
+/// A negotiated trade, proposed and accepted: 玖龙 sells 10 t to 清源 by
+/// agreement at 219.00. Returns the proposal's id.
+async fn negotiate_so2(
+    store: &Store,
+    actor: &Actor,
+    ids: &[Uuid],
+    so2: &InstrumentCode,
+) -> Result<Uuid, AnyError> {
     let offer = NewProposal {
         id: Uuid::now_v7(),
         seller_id: ids[8],
@@ -386,9 +456,17 @@ async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value,
             },
         )
         .await?;
-    // The authority auctions 50,000 newly issued allowances, at most 40 % to
-    // one bidder: 沙钢 is capped at 20,000 and 协鑫 gets the last 10,000, so
-    // everyone pays 85.00.
+    Ok(offer_id)
+}
+
+/// The authority auctions 50,000 newly issued allowances, at most 40 % to
+/// one bidder: 沙钢 is capped at 20,000 and 协鑫 gets the last 10,000, so
+/// everyone pays 85.00. Returns the auction's id and its clearing price.
+async fn auction_allowances(
+    store: &Store,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<(Uuid, Option<Decimal>), AnyError> {
     let auction = NewAuction {
         id: Uuid::now_v7(),
         instrument: code("CEA-2025")?,
@@ -425,7 +503,17 @@ async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value,
         Outcome::AuctionClosed(closed) => closed.auction.clearing_price,
         _ => None,
     };
-    // 华能 pledges 30 t to its bank; 相城 relocates and hands its SO2 back.
+    Ok((auction_id, clearing_price))
+}
+
+/// The authority's side of the day: 华能 pledges 30 t to its bank; 相城
+/// relocates and hands its SO2 back.
+async fn pledge_and_reclaim(
+    store: &Store,
+    actor: &Actor,
+    ids: &[Uuid],
+    so2: InstrumentCode,
+) -> Result<(), AnyError> {
     let pledge = NewPledge {
         id: Uuid::now_v7(),
         participant_id: ids[0],
@@ -448,9 +536,5 @@ async fn market_day(store: &Store, actor: &Actor, ids: &[Uuid]) -> Result<Value,
     store
         .execute(actor.clone(), Command::Reclaim(reclamation))
         .await?;
-    Ok(json!({
-        "book_trades": trades,
-        "negotiated_trade": offer_id,
-        "auction": { "id": auction_id, "clearing_price": clearing_price.map(|p| p.to_string()) },
-    }))
+    Ok(())
 }

@@ -777,12 +777,7 @@ async fn verify_journal(
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
     let args = Arc::new(Args::parse());
-    if args.clients == 0 || args.instruments == 0 || args.max_quantity == 0 {
-        return Err("--clients, --instruments and --max-quantity must be at least 1".into());
-    }
-    if args.spread < Decimal::ZERO || args.spread >= args.mid || args.spread.scale() > 2 {
-        return Err("--spread must be 0 or more, below --mid, in whole fen".into());
-    }
+    check_args(&args)?;
     let binary = server_binary(&args)?;
     let (admin_id, admin_secret) = admin_credential(&binary, &args.database_url)?;
     let (server, address) = match &args.url {
@@ -806,9 +801,56 @@ async fn main() -> Result<(), AnyError> {
         .unwrap_or("unknown")
         .to_owned();
 
-    // The instruments: carbon allowances, whole units, one book each.
     let run = Uuid::new_v4().simple().to_string()[..6].to_uppercase();
     let mut admin = Client::login(&address, &admin_id, &admin_secret).await?;
+    let instruments = create_instruments(&mut admin, &args, &run).await?;
+    let finance = finance_client(&mut admin, &address, &run).await?;
+    let traders =
+        register_enterprises(&args, &address, &admin, &finance, &run, &instruments).await?;
+    let (mut tally, elapsed) = trade_until_deadline(&args, traders).await?;
+
+    let mut listed = 0;
+    for instrument in &instruments {
+        listed += listed_trades(&mut admin, instrument).await?;
+    }
+    let verification = verify_journal(&mut admin, &binary, &args.database_url).await?;
+    drop(server);
+
+    tally.order_latencies_us.sort_unstable();
+    tally.cancel_latencies_us.sort_unstable();
+    let report = Report {
+        address,
+        backend,
+        started_server: args.url.is_none(),
+        seconds: elapsed.as_secs_f64(),
+        tally,
+        listed,
+        verification,
+    };
+    let mut out = std::io::stdout().lock();
+    report.write_load(&mut out, &args)?;
+    report.write_latency_and_checks(&mut out)
+}
+
+/// Refuses arguments the bench cannot run with, before anything is started.
+fn check_args(args: &Args) -> Result<(), AnyError> {
+    if args.clients == 0 || args.instruments == 0 || args.max_quantity == 0 {
+        return Err("--clients, --instruments and --max-quantity must be at least 1".into());
+    }
+    if args.spread < Decimal::ZERO || args.spread >= args.mid || args.spread.scale() > 2 {
+        return Err("--spread must be 0 or more, below --mid, in whole fen".into());
+    }
+    Ok(())
+}
+
+/// Defines the instruments through the API: carbon allowances, whole units,
+/// one book each, named after the run so that runs on one database do not
+/// meet. Returns their codes.
+async fn create_instruments(
+    admin: &mut Client,
+    args: &Args,
+    run: &str,
+) -> Result<Vec<String>, AnyError> {
     let mut instruments = Vec::new();
     for n in 0..args.instruments {
         let code = format!("CEA-MB{run}-{n}");
@@ -829,6 +871,12 @@ async fn main() -> Result<(), AnyError> {
             .await?;
         instruments.push(code);
     }
+    Ok(instruments)
+}
+
+/// Issues a finance credential and logs in with it: the enterprises' cash
+/// is deposited by the finance role.
+async fn finance_client(admin: &mut Client, address: &str, run: &str) -> Result<Client, AnyError> {
     let finance = admin
         .expect(
             "POST",
@@ -837,21 +885,31 @@ async fn main() -> Result<(), AnyError> {
             201,
         )
         .await?;
-    let finance = Client::login(
-        &address,
+    Client::login(
+        address,
         finance["client_id"].as_str().ok_or("no client_id")?,
         finance["client_secret"]
             .as_str()
             .ok_or("no client_secret")?,
     )
-    .await?;
+    .await
+}
 
-    // The enterprises, registered concurrently.
+/// Registers the enterprises concurrently, client `n` on instrument
+/// `n mod instruments`, and returns them in client order.
+async fn register_enterprises(
+    args: &Args,
+    address: &str,
+    admin: &Client,
+    finance: &Client,
+    run: &str,
+    instruments: &[String],
+) -> Result<Vec<Trader>, AnyError> {
     let mut setups = Vec::new();
     for n in 0..args.clients {
-        let (address, admin_token) = (address.clone(), admin.token.clone());
+        let (address, admin_token) = (address.to_owned(), admin.token.clone());
         let finance_token = finance.token.clone();
-        let (run, instrument) = (run.clone(), instruments[n % instruments.len()].clone());
+        let (run, instrument) = (run.to_owned(), instruments[n % instruments.len()].clone());
         setups.push(tokio::spawn(async move {
             let tokens = (admin_token.as_str(), finance_token.as_str());
             enterprise(&address, tokens, &run, n, instrument).await
@@ -861,8 +919,15 @@ async fn main() -> Result<(), AnyError> {
     for setup in setups {
         traders.push(setup.await??);
     }
+    Ok(traders)
+}
 
-    // Every client starts at once and stops at the same deadline.
+/// Lets every client trade: all start at once (a barrier) and stop at the
+/// same deadline. Returns their merged tally and the time from the start.
+async fn trade_until_deadline(
+    args: &Arc<Args>,
+    traders: Vec<Trader>,
+) -> Result<(Tally, Duration), AnyError> {
     let start = Arc::new(Barrier::new(args.clients + 1));
     let deadline = Arc::new(std::sync::OnceLock::new());
     let tasks: Vec<_> = traders
@@ -871,7 +936,7 @@ async fn main() -> Result<(), AnyError> {
         .map(|(n, trader)| {
             tokio::spawn(trade(
                 trader,
-                Arc::clone(&args),
+                Arc::clone(args),
                 n,
                 Arc::clone(&start),
                 Arc::clone(&deadline),
@@ -885,114 +950,144 @@ async fn main() -> Result<(), AnyError> {
     for task in tasks {
         tally.merge(task.await?);
     }
-    let elapsed = started.elapsed();
+    Ok((tally, started.elapsed()))
+}
 
-    let mut listed = 0;
-    for instrument in &instruments {
-        listed += listed_trades(&mut admin, instrument).await?;
-    }
-    let verification = verify_journal(&mut admin, &binary, &args.database_url).await?;
-    drop(server);
+/// What a run measured, to print.
+struct Report {
+    address: String,
+    backend: String,
+    /// Whether the bench started the server (else it was given `--url`).
+    started_server: bool,
+    seconds: f64,
+    /// The clients' tally, latencies sorted.
+    tally: Tally,
+    /// The trades `GET /v1/trades` lists over the run's instruments.
+    listed: u64,
+    /// The journal's verification.
+    verification: Value,
+}
 
-    tally.order_latencies_us.sort_unstable();
-    tally.cancel_latencies_us.sort_unstable();
-    let seconds = elapsed.as_secs_f64();
-    let orders = &tally.order_latencies_us;
-    let cancels = &tally.cancel_latencies_us;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "server:          {} ({backend}{})",
-        address,
-        if args.url.is_some() {
-            ", running"
-        } else {
-            ", started"
-        }
-    )?;
-    writeln!(
-        out,
-        "clients:         {} on {} instrument(s), keep-alive",
-        args.clients, args.instruments
-    )?;
-    writeln!(out, "duration:        {seconds:.1} s")?;
-    writeln!(
-        out,
-        "orders:          {} accepted, {:.0}/s; {} of them traded",
-        tally.orders_accepted,
-        tally.orders_accepted as f64 / seconds,
-        tally.orders_that_traded
-    )?;
-    let refused: u64 = tally.orders_refused.values().sum();
-    writeln!(
-        out,
-        "orders refused:  {refused}{}",
-        if tally.orders_refused.is_empty() {
-            String::new()
-        } else {
-            format!(" {:?}", tally.orders_refused)
-        }
-    )?;
-    writeln!(
-        out,
-        "trades:          {} ({} t), {:.0}/s; GET /v1/trades lists {listed}",
-        tally.trades,
-        tally.traded_quantity,
-        tally.trades as f64 / seconds
-    )?;
-    writeln!(
-        out,
-        "cancels:         {} done, {} already filled or cancelled",
-        tally.cancels_done, tally.cancels_too_late
-    )?;
-    writeln!(
-        out,
-        "order latency:   p50 {}  p99 {}  max {}",
-        milliseconds(percentile(orders, 50)),
-        milliseconds(percentile(orders, 99)),
-        milliseconds(
-            orders
-                .last()
-                .map_or(Duration::ZERO, |&us| { Duration::from_micros(us) })
-        )
-    )?;
-    writeln!(
-        out,
-        "cancel latency:  p50 {}  p99 {}  max {}",
-        milliseconds(percentile(cancels, 50)),
-        milliseconds(percentile(cancels, 99)),
-        milliseconds(
-            cancels
-                .last()
-                .map_or(Duration::ZERO, |&us| { Duration::from_micros(us) })
-        )
-    )?;
-    let errors: u64 = tally.errors.values().sum();
-    writeln!(
-        out,
-        "errors:          {errors}{}",
-        if tally.errors.is_empty() {
-            String::new()
-        } else {
-            format!(" {:?}", tally.errors)
-        }
-    )?;
-    writeln!(
-        out,
-        "journal:         {} entries, verified {}{}",
-        verification["entries"],
-        verification["ok"],
-        verification["how"]
-            .as_str()
-            .map(|how| format!(" ({how})"))
-            .unwrap_or_default()
-    )?;
-    if listed != tally.trades {
+impl Report {
+    /// The server, the load and its throughput: orders, refusals, trades,
+    /// cancels.
+    fn write_load(&self, out: &mut impl Write, args: &Args) -> Result<(), AnyError> {
+        let Self {
+            address,
+            backend,
+            seconds,
+            tally,
+            listed,
+            ..
+        } = self;
         writeln!(
             out,
-            "WARNING:         the answers reported {} trades, the server lists {listed}",
-            tally.trades
+            "server:          {} ({backend}{})",
+            address,
+            if self.started_server {
+                ", started"
+            } else {
+                ", running"
+            }
         )?;
+        writeln!(
+            out,
+            "clients:         {} on {} instrument(s), keep-alive",
+            args.clients, args.instruments
+        )?;
+        writeln!(out, "duration:        {seconds:.1} s")?;
+        writeln!(
+            out,
+            "orders:          {} accepted, {:.0}/s; {} of them traded",
+            tally.orders_accepted,
+            tally.orders_accepted as f64 / seconds,
+            tally.orders_that_traded
+        )?;
+        let refused: u64 = tally.orders_refused.values().sum();
+        writeln!(
+            out,
+            "orders refused:  {refused}{}",
+            if tally.orders_refused.is_empty() {
+                String::new()
+            } else {
+                format!(" {:?}", tally.orders_refused)
+            }
+        )?;
+        writeln!(
+            out,
+            "trades:          {} ({} t), {:.0}/s; GET /v1/trades lists {listed}",
+            tally.trades,
+            tally.traded_quantity,
+            tally.trades as f64 / seconds
+        )?;
+        writeln!(
+            out,
+            "cancels:         {} done, {} already filled or cancelled",
+            tally.cancels_done, tally.cancels_too_late
+        )?;
+        Ok(())
     }
-    Ok(())
+
+    /// Latency percentiles, errors, the journal's verification, and a
+    /// warning when the answers and the server disagree on the trades.
+    fn write_latency_and_checks(&self, out: &mut impl Write) -> Result<(), AnyError> {
+        let Self {
+            tally,
+            listed,
+            verification,
+            ..
+        } = self;
+        let orders = &tally.order_latencies_us;
+        let cancels = &tally.cancel_latencies_us;
+        writeln!(
+            out,
+            "order latency:   p50 {}  p99 {}  max {}",
+            milliseconds(percentile(orders, 50)),
+            milliseconds(percentile(orders, 99)),
+            milliseconds(
+                orders
+                    .last()
+                    .map_or(Duration::ZERO, |&us| { Duration::from_micros(us) })
+            )
+        )?;
+        writeln!(
+            out,
+            "cancel latency:  p50 {}  p99 {}  max {}",
+            milliseconds(percentile(cancels, 50)),
+            milliseconds(percentile(cancels, 99)),
+            milliseconds(
+                cancels
+                    .last()
+                    .map_or(Duration::ZERO, |&us| { Duration::from_micros(us) })
+            )
+        )?;
+        let errors: u64 = tally.errors.values().sum();
+        writeln!(
+            out,
+            "errors:          {errors}{}",
+            if tally.errors.is_empty() {
+                String::new()
+            } else {
+                format!(" {:?}", tally.errors)
+            }
+        )?;
+        writeln!(
+            out,
+            "journal:         {} entries, verified {}{}",
+            verification["entries"],
+            verification["ok"],
+            verification["how"]
+                .as_str()
+                .map(|how| format!(" ({how})"))
+                .unwrap_or_default()
+        )?;
+        if *listed != tally.trades {
+            writeln!(
+                out,
+                "WARNING:         the answers reported {} trades, the server lists {listed}",
+                tally.trades
+            )?;
+        }
+        Ok(())
+    }
 }

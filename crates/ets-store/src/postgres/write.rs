@@ -135,110 +135,11 @@ impl BatchWrites for PgConnection {
     }
 
     async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let conn = self;
-        for r in &changes.reclamations {
-            sqlx::query(
-                "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
-                     transaction_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(r.id)
-            .bind(r.participant_id)
-            .bind(r.instrument.as_str())
-            .bind(r.quantity)
-            .bind(&r.reason)
-            .bind(r.compensation)
-            .bind(r.transaction_id)
-            .bind(r.created_at)
-            .execute(&mut *conn)
-            .await?;
-        }
-        for p in changes.pledges.values() {
-            sqlx::query(
-                "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
-                     created_at, released_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
-            )
-            .bind(p.id)
-            .bind(p.participant_id)
-            .bind(p.instrument.as_str())
-            .bind(p.quantity)
-            .bind(&p.pledgee)
-            .bind(&p.reference)
-            .bind(&p.status)
-            .bind(p.created_at)
-            .bind(p.released_at)
-            .execute(&mut *conn)
-            .await?;
-        }
-        for a in changes.auctions.values() {
-            sqlx::query(
-                "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
-                     closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
-                     sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
-            )
-            .bind(a.id)
-            .bind(a.instrument.as_str())
-            .bind(a.quantity)
-            .bind(a.reserve_price)
-            .bind(a.source.as_str())
-            .bind(a.lot_size)
-            .bind(a.max_bidder_share)
-            .bind(a.closes_at)
-            .bind(a.status.as_str())
-            .bind(a.clearing_price)
-            .bind(a.sold_quantity)
-            .bind(a.created_at)
-            .bind(a.closed_at)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if !changes.bids.is_empty() {
-            let bids: Vec<&AuctionBid> = changes.bids.values().collect();
-            sqlx::query(
-                "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], \
-                     $6::bigint[], $7::numeric[], $8::timestamptz[]) \
-                 ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
-            )
-            .bind(bids.iter().map(|b| b.id).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.auction_id).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.participant_id).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.quantity).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.price).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.seq).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.awarded).collect::<Vec<_>>())
-            .bind(bids.iter().map(|b| b.created_at).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        }
-        if !changes.proposals.is_empty() {
-            let proposals: Vec<&Proposal> = changes.proposals.values().collect();
-            sqlx::query(
-                "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
-                     expires_at, trade_id, created_at, updated_at) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[], \
-                     $6::numeric[], $7::text[], $8::timestamptz[], $9::uuid[], $10::timestamptz[], \
-                     $11::timestamptz[]) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
-                     updated_at = excluded.updated_at",
-            )
-            .bind(proposals.iter().map(|p| p.id).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.seller_id).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.buyer_id).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.instrument.as_str()).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.quantity).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.price).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.status.as_str()).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.expires_at).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.trade_id).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.created_at).collect::<Vec<_>>())
-            .bind(proposals.iter().map(|p| p.updated_at).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
+        write_reclamations(self, changes).await?;
+        write_pledges(self, changes).await?;
+        write_auctions(self, changes).await?;
+        write_bids(self, changes).await?;
+        write_proposals(self, changes).await
     }
 
     async fn signing_keys(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
@@ -256,6 +157,137 @@ impl BatchWrites for PgConnection {
         }
         Ok(())
     }
+}
+
+/// Reclamations, one insert each: a reclamation is written once and never
+/// changed.
+async fn write_reclamations(conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    for r in &changes.reclamations {
+        sqlx::query(
+            "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
+                 transaction_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(r.id)
+        .bind(r.participant_id)
+        .bind(r.instrument.as_str())
+        .bind(r.quantity)
+        .bind(&r.reason)
+        .bind(r.compensation)
+        .bind(r.transaction_id)
+        .bind(r.created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Pledges placed or released, one upsert each: a release changes the status
+/// of a pledge already stored.
+async fn write_pledges(conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    for p in changes.pledges.values() {
+        sqlx::query(
+            "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
+                 created_at, released_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
+        )
+        .bind(p.id)
+        .bind(p.participant_id)
+        .bind(p.instrument.as_str())
+        .bind(p.quantity)
+        .bind(&p.pledgee)
+        .bind(&p.reference)
+        .bind(&p.status)
+        .bind(p.created_at)
+        .bind(p.released_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Auctions opened or closed, one upsert each: closing sets the status, the
+/// clearing price and the sold quantity of an auction already stored.
+async fn write_auctions(conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    for a in changes.auctions.values() {
+        sqlx::query(
+            "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
+                 closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
+                 sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
+        )
+        .bind(a.id)
+        .bind(a.instrument.as_str())
+        .bind(a.quantity)
+        .bind(a.reserve_price)
+        .bind(a.source.as_str())
+        .bind(a.lot_size)
+        .bind(a.max_bidder_share)
+        .bind(a.closes_at)
+        .bind(a.status.as_str())
+        .bind(a.clearing_price)
+        .bind(a.sold_quantity)
+        .bind(a.created_at)
+        .bind(a.closed_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Bids placed or awarded, in one statement over arrays whatever their number
+/// (closing an auction awards all its bids at once).
+async fn write_bids(conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    if !changes.bids.is_empty() {
+        let bids: Vec<&AuctionBid> = changes.bids.values().collect();
+        sqlx::query(
+            "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], \
+                 $6::bigint[], $7::numeric[], $8::timestamptz[]) \
+             ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
+        )
+        .bind(bids.iter().map(|b| b.id).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.auction_id).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.participant_id).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.quantity).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.price).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.seq).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.awarded).collect::<Vec<_>>())
+        .bind(bids.iter().map(|b| b.created_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Negotiated trades proposed or resolved, in one statement over arrays.
+async fn write_proposals(conn: &mut PgConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+    if !changes.proposals.is_empty() {
+        let proposals: Vec<&Proposal> = changes.proposals.values().collect();
+        sqlx::query(
+            "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
+                 expires_at, trade_id, created_at, updated_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[], \
+                 $6::numeric[], $7::text[], $8::timestamptz[], $9::uuid[], $10::timestamptz[], \
+                 $11::timestamptz[]) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(proposals.iter().map(|p| p.id).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.seller_id).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.buyer_id).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.instrument.as_str()).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.quantity).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.price).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.status.as_str()).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.expires_at).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.trade_id).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.created_at).collect::<Vec<_>>())
+        .bind(proposals.iter().map(|p| p.updated_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Accounts ($2–$6), transactions ($7–$10) and postings ($11–$19).
