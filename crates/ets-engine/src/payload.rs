@@ -187,13 +187,13 @@ pub struct PostingPayload {
     /// The account's instrument.
     pub instrument: InstrumentCode,
     /// Change of the balance.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub amount: Decimal,
     /// Change of the held amount.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub held_change: Decimal,
     /// The balance after it.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub balance_after: Decimal,
     /// The account's version after it.
     pub version: i64,
@@ -289,16 +289,16 @@ pub struct InstrumentCreated {
     /// Vintage year.
     pub vintage: Option<i32>,
     /// First valid day.
-    #[serde(with = "option_date_text")]
+    #[serde(with = "option_display_text")]
     pub valid_from: Option<NaiveDate>,
     /// Last valid day.
-    #[serde(with = "option_date_text")]
+    #[serde(with = "option_display_text")]
     pub valid_to: Option<NaiveDate>,
     /// Commission per side.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub commission_rate: Decimal,
     /// Allowed deviation from the previous day's VWAP.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub price_band: Option<Decimal>,
 }
 
@@ -380,10 +380,10 @@ pub struct InvoicePayload {
     /// Its id.
     pub invoice_id: Uuid,
     /// What is owed.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub amount: Decimal,
     /// When it falls due.
-    #[serde(with = "date_text")]
+    #[serde(with = "display_text")]
     pub due_date: NaiveDate,
 }
 
@@ -408,12 +408,12 @@ pub struct AllocationCreated {
     /// Which instrument.
     pub instrument: InstrumentCode,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// `free` or `paid`.
     pub method: String,
     /// CNY per unit per year, for a paid allocation.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub unit_fee: Option<Decimal>,
     /// Years paid for.
     pub years: Option<u32>,
@@ -454,24 +454,24 @@ pub struct OrderPayload {
     /// Buy or sell.
     pub side: Side,
     /// Limit price.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub price: Decimal,
     /// Quantity asked.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// Quantity filled.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub filled: Decimal,
     /// Where it stands.
     pub status: OrderStatus,
     /// What its hold reserved when placed.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub hold_amount: Decimal,
     /// Cash paid or received, cumulative.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub value: Decimal,
     /// Commission paid, cumulative.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub commission: Decimal,
 }
 
@@ -505,13 +505,13 @@ pub struct TradePayload {
     /// How.
     pub method: TradeMethod,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// At which price.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub price: Decimal,
     /// Cash paid for it.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub value: Decimal,
     /// Who bought.
     pub buyer_id: Uuid,
@@ -522,10 +522,10 @@ pub struct TradePayload {
     /// The sell order.
     pub sell_order_id: Option<Uuid>,
     /// The buyer's commission.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub buyer_commission: Decimal,
     /// The seller's commission.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub seller_commission: Decimal,
 }
 
@@ -607,10 +607,10 @@ pub struct ProposalPayload {
     /// What.
     pub instrument: InstrumentCode,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// CNY per unit.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub price: Decimal,
     /// Where it stands.
     pub status: ProposalStatus,
@@ -701,26 +701,26 @@ pub struct AuctionPayload {
     /// What is offered.
     pub instrument: InstrumentCode,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// The lowest price accepted.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub reserve_price: Decimal,
     /// From the reserve or newly issued.
     pub source: Source,
     /// Lot size, if any.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub lot_size: Option<Decimal>,
     /// Largest share one bidder may win, if any.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub max_bidder_share: Option<Decimal>,
     /// Where it stands.
     pub status: AuctionStatus,
     /// The clearing price, once cleared.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub clearing_price: Option<Decimal>,
     /// What was sold, once closed.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub sold_quantity: Option<Decimal>,
 }
 
@@ -751,13 +751,13 @@ pub struct BidPayload {
     /// The bidder.
     pub participant_id: Uuid,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// At which price.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub price: Decimal,
     /// What it won, once closed.
-    #[serde(with = "option_decimal_text")]
+    #[serde(with = "option_display_text")]
     pub awarded: Option<Decimal>,
 }
 
@@ -855,12 +855,12 @@ pub struct ReclamationCreated {
     /// What.
     pub instrument: InstrumentCode,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// Why.
     pub reason: String,
     /// CNY paid to the participant (zero for none).
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub compensation: Decimal,
     /// The transaction.
     pub transaction: TransactionPayload,
@@ -893,7 +893,7 @@ pub struct PledgePayload {
     /// What.
     pub instrument: InstrumentCode,
     /// How much.
-    #[serde(with = "decimal_text")]
+    #[serde(with = "display_text")]
     pub quantity: Decimal,
     /// In whose favour.
     pub pledgee: String,
@@ -938,33 +938,40 @@ impl PledgeChanged {
     }
 }
 
-/// A decimal as its `Decimal::to_string()` text, scale kept.
-mod decimal_text {
-    use rust_decimal::Decimal;
+/// A value as its `Display` text, read back with `FromStr`: a decimal as
+/// `Decimal::to_string()` writes it (scale kept), a date as `YYYY-MM-DD`.
+mod display_text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
-        value: &Decimal,
+    pub(super) fn serialize<T: Display, S: Serializer>(
+        value: &T,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Decimal, D::Error> {
+    pub(super) fn deserialize<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+    where
+        T: FromStr<Err: Display>,
+        D: Deserializer<'de>,
+    {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
 }
 
-/// An optional decimal as its text, or `null`.
-mod option_decimal_text {
-    use rust_decimal::Decimal;
+/// An optional value as its `Display` text, or `null` ([`display_text`]).
+mod option_display_text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
-        value: &Option<Decimal>,
+    pub(super) fn serialize<T: Display, S: Serializer>(
+        value: &Option<T>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
@@ -973,55 +980,13 @@ mod option_decimal_text {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Decimal>, D::Error> {
+    pub(super) fn deserialize<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        T: FromStr<Err: Display>,
+        D: Deserializer<'de>,
+    {
         Option::<String>::deserialize(deserializer)?
             .map(|text| text.parse().map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
-/// A date as its `Display` text, `YYYY-MM-DD`.
-mod date_text {
-    use chrono::NaiveDate;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &NaiveDate,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<NaiveDate, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse::<NaiveDate>().map_err(serde::de::Error::custom)
-    }
-}
-
-/// An optional date as `YYYY-MM-DD`, or `null`.
-mod option_date_text {
-    use chrono::NaiveDate;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        value: &Option<NaiveDate>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => serializer.collect_str(value),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<NaiveDate>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|text| text.parse::<NaiveDate>().map_err(serde::de::Error::custom))
             .transpose()
     }
 }
