@@ -18,7 +18,6 @@ use crate::StoreError;
 use crate::load::WriterMemory;
 use crate::writer::WriteBackend;
 use crate::writer::batch::Head;
-use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
 
 mod load;
@@ -98,10 +97,6 @@ impl WriteBackend for PostgresBackend {
             .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
             .await?;
         head_of(&row)
-    }
-
-    async fn persist(&self, conn: &mut Self::Conn, changes: &Changes) -> Result<(), sqlx::Error> {
-        crate::write::persist(&mut **conn, changes).await
     }
 
     async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {

@@ -21,7 +21,6 @@ use crate::writer::WriteBackend;
 use crate::writer::batch::Head;
 
 use crate::StoreError;
-use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
 
 mod load;
@@ -122,10 +121,6 @@ impl WriteBackend for SqliteBackend {
         // process on the file take turns (the busy timeout waits).
         sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
         self.head(conn).await
-    }
-
-    async fn persist(&self, conn: &mut Self::Conn, changes: &Changes) -> Result<(), sqlx::Error> {
-        crate::write::persist(&mut **conn, changes).await
     }
 
     async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {

@@ -15,6 +15,7 @@ use ets_engine::command::{CommandError, Committed, Request};
 use crate::StoreError;
 use crate::cache::WorkingSetCache;
 use crate::load::{BatchReads, WriterMemory};
+use crate::write::BatchWrites;
 
 /// A head and its time.
 pub(crate) type Head = (JournalHead, Option<DateTime<Utc>>);
@@ -24,12 +25,13 @@ pub(crate) type Results = Vec<Result<Committed, CommandError>>;
 
 /// What the writer needs of a backend, each answered with its SQL: a
 /// connection, a transaction that locks the journal head, the batch's
-/// reads ([`BatchReads`] on the connection), its writes, and the end.
+/// reads and writes ([`BatchReads`], [`BatchWrites`] on the connection), and
+/// the end.
 pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
     /// A pooled connection.
     type Conn: DerefMut<Target = Self::Tx> + Send;
-    /// What a connection reads a batch through.
-    type Tx: BatchReads;
+    /// What a connection reads and writes a batch through.
+    type Tx: BatchReads + BatchWrites;
 
     /// The writer's memory between batches.
     fn memory(&self) -> &WriterMemory;
@@ -44,12 +46,6 @@ pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
         &self,
         conn: &mut Self::Conn,
     ) -> impl Future<Output = Result<Head, sqlx::Error>> + Send;
-    /// Writes what a batch changed, inside the transaction.
-    fn persist(
-        &self,
-        conn: &mut Self::Conn,
-        changes: &Changes,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Commits (`COMMIT`) or rolls back (`ROLLBACK`) the transaction.
     fn end(
         &self,
@@ -175,7 +171,7 @@ async fn write<B: WriteBackend>(
         return Ok(changes.results);
     }
     let started = std::time::Instant::now();
-    backend.persist(conn, &changes).await?;
+    crate::write::persist(&mut **conn, &changes).await?;
     let persisted_at = started.elapsed();
     if let Err(error) = backend.end(conn, true).await {
         return Err(BatchFailure::CommitUnknown {
