@@ -2,9 +2,18 @@
 //! `synchronous = FULL` (every commit is durable), a busy timeout, and
 //! `BEGIN IMMEDIATE` write transactions, so several processes on one file
 //! take turns instead of failing. Decimals are stored as exact text.
+//!
+//! The writer's transactions always run on one connection of their own,
+//! whose page cache stays warm between batches (a connection that another
+//! one wrote behind must read its pages again), and which never
+//! checkpoints the WAL: a checkpoint copies pages into the database file
+//! and syncs it, work that would stall the next commit. Another connection
+//! checkpoints in the background instead, every [`CHECKPOINT_EVERY`]
+//! commits.
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,12 +39,31 @@ use crate::rows::{decode_error, parse_time};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// Commits between background checkpoints (SQLite's own default is a
+/// checkpoint once the WAL holds 1,000 pages: about 30 of the market's
+/// batches).
+const CHECKPOINT_EVERY: u32 = 16;
+
+/// The writer connection's page cache, in KiB (SQLite's default is 2 MiB).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// The SQLite backend.
 #[derive(Clone)]
 pub struct SqliteBackend {
+    /// Reads, and applying a batch ahead.
     pool: SqlitePool,
+    /// The one connection of the writer's locked transactions.
+    writer: SqlitePool,
     /// The writer's memory between batches.
     memory: Arc<WriterMemory>,
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// Commits since the last background checkpoint, and whether one runs.
+#[derive(Default)]
+struct Checkpoints {
+    commits: AtomicU32,
+    running: AtomicBool,
 }
 
 impl SqliteBackend {
@@ -49,16 +77,51 @@ impl SqliteBackend {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Statement journals (a multi-row insert's undo) stay in memory.
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.pragma("cache_size", (-WRITER_CACHE_KIB).to_string()))
             .await?;
         Ok(Self {
             pool,
+            writer,
             memory: Arc::default(),
+            checkpoints: Arc::default(),
         })
+    }
+
+    /// After a commit: every [`CHECKPOINT_EVERY`] commits, checkpoints the
+    /// WAL on a connection of the read pool, in the background (`PASSIVE`:
+    /// it copies what no reader still needs, and never waits for the
+    /// writer). One at a time; a failure is logged, and the next one tries
+    /// again.
+    fn committed_one(&self) {
+        let checkpoints = &self.checkpoints;
+        if checkpoints.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY
+            || checkpoints.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        checkpoints.commits.store(0, Ordering::Relaxed);
+        let pool = self.pool.clone();
+        let checkpoints = Arc::clone(checkpoints);
+        tokio::spawn(async move {
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %error, "WAL checkpoint failed");
+            }
+            checkpoints.running.store(false, Ordering::Release);
+        });
     }
 
     /// The pool, for tests and tools that inspect the database directly.
@@ -104,6 +167,10 @@ impl WriteBackend for SqliteBackend {
         self.pool.acquire().await
     }
 
+    async fn connect_writer(&self) -> Result<Self::Conn, sqlx::Error> {
+        self.writer.acquire().await
+    }
+
     async fn head(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
         let row = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
             .fetch_one(&mut **conn)
@@ -126,8 +193,11 @@ impl WriteBackend for SqliteBackend {
     async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
         sqlx::query(if commit { "COMMIT" } else { "ROLLBACK" })
             .execute(&mut **conn)
-            .await
-            .map(|_| ())
+            .await?;
+        if commit {
+            self.committed_one();
+        }
+        Ok(())
     }
 
     fn discard(conn: &mut Self::Conn) {

@@ -1,7 +1,6 @@
-//! The writes of a batch on SQLite. The ledger's rows go in one statement a
-//! table, the batch's rows bound as one JSON array and read back through
-//! `json_each`; the rarer rows one statement each. Decimals are written as
-//! their exact text.
+//! The writes of a batch on SQLite. The ledger's rows go in one multi-row
+//! statement a table, their values bound; the rarer rows one statement
+//! each. Decimals are written as their exact text.
 
 use ets_core::RegionCode;
 use ets_core::journal::format_time;
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
 use super::price_ticks;
+use crate::rows::decode_error;
 use crate::write::BatchWrites;
 
 impl BatchWrites for SqliteConnection {
@@ -143,10 +143,12 @@ impl BatchWrites for SqliteConnection {
     }
 }
 
-/// Inserts `rows` (each a JSON array of the columns, in order) in one
-/// statement: `INSERT INTO {table} ({columns}) SELECT value ->> 0, … FROM
-/// json_each(?1)`, with `upsert` (an `ON CONFLICT …` clause) after it. One
-/// call per table and batch instead of one per row.
+/// Inserts `rows` (each a JSON array of the columns' values, in order: text,
+/// integers and nulls) with `upsert` (an `ON CONFLICT …` clause) after them:
+/// `INSERT INTO {table} ({columns}) VALUES (?, …), (?, …) …`, as many rows
+/// a statement as SQLite's limit of bound values allows. One call per table
+/// and batch instead of one per row; the values are bound, never parsed
+/// again on SQLite's side.
 async fn insert_rows(
     conn: &mut SqliteConnection,
     table: &str,
@@ -154,24 +156,39 @@ async fn insert_rows(
     rows: Vec<Value>,
     upsert: &str,
 ) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    let per_statement = (MAX_BOUND_VALUES / columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Value> = rows.by_ref().take(per_statement).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {} {upsert}",
+            columns.join(", "),
+            vec![row.as_str(); chunk.len()].join(", "),
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            let Value::Array(cells) = row else {
+                return Err(decode_error(table));
+            };
+            debug_assert_eq!(cells.len(), columns.len(), "a row of {table}");
+            for cell in cells {
+                query = match cell {
+                    Value::Null => query.bind(None::<String>),
+                    Value::String(text) => query.bind(text),
+                    Value::Number(n) => query.bind(n.as_i64().ok_or_else(|| decode_error(table))?),
+                    _ => return Err(decode_error(table)),
+                };
+            }
+        }
+        query.execute(&mut *conn).await?;
     }
-    let values: Vec<String> = (0..columns.len())
-        .map(|i| format!("value ->> {i}"))
-        .collect();
-    // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert's.
-    let sql = format!(
-        "INSERT INTO {table} ({}) SELECT {} FROM json_each(?1) WHERE true {upsert}",
-        columns.join(", "),
-        values.join(", "),
-    );
-    sqlx::query(&sql)
-        .bind(Value::Array(rows).to_string())
-        .execute(conn)
-        .await?;
     Ok(())
 }
+
+/// SQLite's default limit of bound values in one statement
+/// (`SQLITE_MAX_VARIABLE_NUMBER`).
+const MAX_BOUND_VALUES: usize = 32_766;
 
 /// Accounts, ledger transactions and their postings.
 async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {

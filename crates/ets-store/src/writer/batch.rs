@@ -37,6 +37,11 @@ pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
     fn memory(&self) -> &WriterMemory;
     /// A connection from the pool.
     fn connect(&self) -> impl Future<Output = Result<Self::Conn, sqlx::Error>> + Send;
+    /// A connection for a locked write transaction (by default any from
+    /// the pool).
+    fn connect_writer(&self) -> impl Future<Output = Result<Self::Conn, sqlx::Error>> + Send {
+        self.connect()
+    }
     /// The committed head, outside any transaction.
     fn head(&self, conn: &mut Self::Conn)
     -> impl Future<Output = Result<Head, sqlx::Error>> + Send;
@@ -112,7 +117,7 @@ pub(crate) async fn execute<B: WriteBackend>(
     now: DateTime<Utc>,
     entropy: u32,
 ) -> Result<Results, StoreError> {
-    let mut conn = backend.connect().await?;
+    let mut conn = backend.connect_writer().await?;
     // Taken out for the batch: it goes back only if the batch ends cleanly,
     // so a failure (or a panic) leaves an empty one behind.
     let mut cache = backend.memory().take();
@@ -253,7 +258,7 @@ pub(crate) async fn commit_prepared<B: WriteBackend>(
     backend: &B,
     prepared: Prepared,
 ) -> Result<Option<Results>, StoreError> {
-    let mut conn = backend.connect().await?;
+    let mut conn = backend.connect_writer().await?;
     let result = match backend.begin_locked(&mut conn).await {
         Ok((head, _)) if head == prepared.base => write(backend, &mut conn, prepared.changes).await,
         Ok(_) => {
