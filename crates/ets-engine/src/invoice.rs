@@ -1,5 +1,6 @@
 //! Paid-use invoices as of a business date: the late surcharge, how a
-//! payment splits between surcharge and principal, and the status (SPEC §5).
+//! payment splits between surcharge and principal, the status, and the
+//! schedule of published unit fees (SPEC §1 and §5).
 //!
 //! Pure: no I/O and no clock. The caller passes the invoice's terms, the
 //! payments committed so far and the business date to look from, so the same
@@ -13,6 +14,8 @@
 //! rounded half-up to the fen once, at the end, and never exceeds the
 //! invoice's amount (Administrative Coercion Law, art. 45).
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
@@ -24,11 +27,17 @@ use thiserror::Error;
 /// The default daily surcharge rate: 0.05 % of the overdue principal a day.
 pub const DEFAULT_DAILY_SURCHARGE_RATE: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 
+/// The default period a paid allocation pays for, in years.
+pub const DEFAULT_PAID_USE_YEARS: u32 = 5;
+
 /// The most decimal places a payment may have: whole fen.
 const MONEY_SCALE: u32 = 2;
 
 /// The most decimal places a daily rate may have.
 const RATE_SCALE: u32 = 6;
+
+/// The most decimal places a unit fee may have (as `ets_core::fees`).
+const FEE_SCALE: u32 = 6;
 
 /// What an invoice is created with (fixed at creation).
 ///
@@ -342,4 +351,138 @@ pub fn split_payment(
         surcharge: in_fen(surcharge),
         principal: in_fen(principal),
     })
+}
+
+/// The published unit fees of paid use, CNY per unit per year, by pollutant:
+/// what an allocation that names no `unit_fee` pays. A setting of the
+/// operator; [`FeeSchedule::default`] is the published schedule.
+///
+/// Names match an instrument's `pollutant` exactly, case included:
+/// instruments keep the pollutant as written (no canonical case), so the
+/// defaults are spelled as SPEC §1 writes them (`COD`, `NH3-N`, `SO2`,
+/// `NOx`, `Pb`, `Cd`, `As`) and `so2` finds none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeSchedule {
+    fees: BTreeMap<String, Decimal>,
+}
+
+impl FeeSchedule {
+    /// The unit fee of a pollutant, if the schedule has one.
+    #[must_use]
+    pub fn unit_fee(&self, pollutant: &str) -> Option<Decimal> {
+        self.fees.get(pollutant).copied()
+    }
+
+    /// Whether the schedule has no fee at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.fees.is_empty()
+    }
+}
+
+impl Default for FeeSchedule {
+    /// COD 230, NH3-N 260, SO2 200, NOx 200 CNY/t·a; Pb 10, Cd 30, As 13
+    /// CNY/kg·a.
+    fn default() -> Self {
+        let published = [
+            ("COD", 230),
+            ("NH3-N", 260),
+            ("SO2", 200),
+            ("NOx", 200),
+            ("Pb", 10),
+            ("Cd", 30),
+            ("As", 13),
+        ];
+        Self {
+            fees: published
+                .into_iter()
+                .map(|(name, fee)| (name.to_owned(), Decimal::from(fee)))
+                .collect(),
+        }
+    }
+}
+
+/// Why a fee schedule setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FeeScheduleError {
+    /// An entry is not `NAME=FEE` with a non-blank name.
+    #[error("fee schedule entry {0:?} is not NAME=FEE")]
+    Entry(String),
+    /// A fee is not a plain decimal ≥ 0 with at most 6 decimal places.
+    #[error("the unit fee of {name} must be a decimal ≥ 0 with at most 6 decimals, got {text:?}")]
+    Fee {
+        /// The pollutant.
+        name: String,
+        /// The fee as written.
+        text: String,
+    },
+    /// A pollutant appears twice.
+    #[error("the fee schedule names {0} twice")]
+    Duplicate(String),
+}
+
+impl FromStr for FeeSchedule {
+    type Err = FeeScheduleError;
+
+    /// Parses a setting such as `COD=230,NH3-N=260,SO2=200`: comma-separated
+    /// `NAME=FEE`, spaces around names and fees ignored. An empty (or blank)
+    /// text is an empty schedule.
+    ///
+    /// # Errors
+    /// [`FeeScheduleError::Entry`] for an entry without `=` or with a blank
+    /// name (a trailing comma included); [`FeeScheduleError::Fee`] for a fee
+    /// that is not digits with an optional point, or has more than 6 decimal
+    /// places; [`FeeScheduleError::Duplicate`] for a pollutant named twice.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut fees = BTreeMap::new();
+        if text.trim().is_empty() {
+            return Ok(Self { fees });
+        }
+        for entry in text.split(',') {
+            let (name, fee) = parse_entry(entry)?;
+            if fees.insert(name.clone(), fee).is_some() {
+                return Err(FeeScheduleError::Duplicate(name));
+            }
+        }
+        Ok(Self { fees })
+    }
+}
+
+/// One `NAME=FEE` entry of a fee schedule setting.
+fn parse_entry(entry: &str) -> Result<(String, Decimal), FeeScheduleError> {
+    let invalid_entry = || FeeScheduleError::Entry(entry.trim().to_owned());
+    let (name, text) = entry.split_once('=').ok_or_else(invalid_entry)?;
+    let (name, text) = (name.trim(), text.trim());
+    if name.is_empty() {
+        return Err(invalid_entry());
+    }
+    let invalid_fee = || FeeScheduleError::Fee {
+        name: name.to_owned(),
+        text: text.to_owned(),
+    };
+    // `Decimal::from_str` also takes signs and `_` separators: plain digits only.
+    let plain = text.starts_with(|c: char| c.is_ascii_digit())
+        && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if !plain {
+        return Err(invalid_fee());
+    }
+    let fee = Decimal::from_str(text).map_err(|_| invalid_fee())?;
+    if fee.normalize().scale() > FEE_SCALE {
+        return Err(invalid_fee());
+    }
+    Ok((name.to_owned(), fee))
+}
+
+impl fmt::Display for FeeSchedule {
+    /// The setting text, pollutants in byte order: parses back to the same
+    /// schedule.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, (name, fee)) in self.fees.iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{name}={fee}")?;
+        }
+        Ok(())
+    }
 }

@@ -30,8 +30,9 @@ pub use command::{
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
 pub use invoice::{
-    DEFAULT_DAILY_SURCHARGE_RATE, InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms,
-    PaymentError, PaymentSplit, UnknownInvoiceStatus, figures_as_of, split_payment,
+    DEFAULT_DAILY_SURCHARGE_RATE, DEFAULT_PAID_USE_YEARS, FeeSchedule, FeeScheduleError,
+    InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms, PaymentError, PaymentSplit,
+    UnknownInvoiceStatus, figures_as_of, split_payment,
 };
 pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
 pub use memory::{Memory, StoredCredential};

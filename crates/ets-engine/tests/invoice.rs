@@ -1,14 +1,15 @@
 //! Paid-use invoices as of a business date (SPEC §5): the late surcharge day
-//! by day, payments split surcharge first, and the status. Every expected
-//! figure is worked out by hand beside it.
+//! by day, payments split surcharge first, the status, and the published
+//! unit fees (SPEC §1). Every expected figure is worked out by hand beside it.
 
 use std::str::FromStr;
 
 use chrono::{Days, NaiveDate};
 use ets_core::Decimal;
 use ets_engine::invoice::{
-    DEFAULT_DAILY_SURCHARGE_RATE, InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms,
-    PaymentError, PaymentSplit, figures_as_of, split_payment,
+    DEFAULT_DAILY_SURCHARGE_RATE, DEFAULT_PAID_USE_YEARS, FeeSchedule, FeeScheduleError,
+    InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms, PaymentError, PaymentSplit,
+    figures_as_of, split_payment,
 };
 use proptest::prelude::*;
 use rust_decimal::RoundingStrategy;
@@ -48,8 +49,9 @@ fn pay(terms: &InvoiceTerms, payments: &mut Vec<InvoicePayment>, on: NaiveDate, 
 }
 
 #[test]
-fn the_default_rate_is_five_ten_thousandths() {
+fn the_default_rate_is_five_ten_thousandths_and_the_default_period_five_years() {
     assert_eq!(DEFAULT_DAILY_SURCHARGE_RATE, dec("0.0005"));
+    assert_eq!(DEFAULT_PAID_USE_YEARS, 5);
 }
 
 #[test]
@@ -360,6 +362,79 @@ fn a_status_reads_back_from_its_name_and_an_unknown_name_is_refused() {
     }
     assert_eq!(InvoiceStatus::PartiallyPaid.as_str(), "partially_paid");
     assert!("Paid".parse::<InvoiceStatus>().is_err());
+}
+
+#[test]
+fn the_default_fee_schedule_is_the_published_one_spelled_as_instruments_are() {
+    let schedule = FeeSchedule::default();
+    for (pollutant, fee) in [
+        ("COD", "230"),
+        ("NH3-N", "260"),
+        ("SO2", "200"),
+        ("NOx", "200"),
+        ("Pb", "10"),
+        ("Cd", "30"),
+        ("As", "13"),
+    ] {
+        assert_eq!(schedule.unit_fee(pollutant), Some(dec(fee)), "{pollutant}");
+    }
+    // Other pollutants need their unit fee; names are matched exactly.
+    for pollutant in ["VOCs", "Hg", "so2", "SO2 "] {
+        assert_eq!(schedule.unit_fee(pollutant), None, "{pollutant:?}");
+    }
+    // The setting text of the defaults parses back to them.
+    assert_eq!(schedule.to_string().parse(), Ok(schedule));
+}
+
+#[test]
+fn a_fee_schedule_setting_is_comma_separated_name_equals_fee() {
+    let schedule: FeeSchedule = " COD = 230 ,NH3-N=260,VOCs=12.5, Hg=0.000001"
+        .parse()
+        .expect("schedule");
+    assert_eq!(schedule.unit_fee("COD"), Some(dec("230")));
+    assert_eq!(schedule.unit_fee("NH3-N"), Some(dec("260")));
+    assert_eq!(schedule.unit_fee("VOCs"), Some(dec("12.5")));
+    assert_eq!(schedule.unit_fee("Hg"), Some(dec("0.000001")));
+    assert_eq!(
+        schedule.unit_fee("SO2"),
+        None,
+        "only what the setting names"
+    );
+    let empty: FeeSchedule = "".parse().expect("empty schedule");
+    assert!(empty.is_empty());
+    assert_eq!(empty.unit_fee("COD"), None);
+}
+
+#[test]
+fn a_bad_fee_schedule_setting_is_refused_with_its_reason() {
+    let fee = |name: &str, text: &str| FeeScheduleError::Fee {
+        name: name.to_owned(),
+        text: text.to_owned(),
+    };
+    for (setting, refusal) in [
+        ("COD", FeeScheduleError::Entry("COD".to_owned())),
+        ("=230", FeeScheduleError::Entry("=230".to_owned())),
+        ("COD=230,", FeeScheduleError::Entry(String::new())),
+        ("COD=-1", fee("COD", "-1")),
+        ("COD=+1", fee("COD", "+1")),
+        ("COD=1_000", fee("COD", "1_000")),
+        ("COD=", fee("COD", "")),
+        ("COD=abc", fee("COD", "abc")),
+        ("COD=1.2.3", fee("COD", "1.2.3")),
+        ("COD=1.0000001", fee("COD", "1.0000001")),
+        (
+            "COD=230,COD=240",
+            FeeScheduleError::Duplicate("COD".to_owned()),
+        ),
+    ] {
+        assert_eq!(setting.parse::<FeeSchedule>(), Err(refusal), "{setting:?}");
+    }
+    // Trailing zeros are not places.
+    assert!("COD=1.00000000".parse::<FeeSchedule>().is_ok());
+    assert_eq!(
+        fee("COD", "-1").to_string(),
+        "the unit fee of COD must be a decimal ≥ 0 with at most 6 decimals, got \"-1\""
+    );
 }
 
 // Properties.
