@@ -1,7 +1,8 @@
 //! The ledger's rules over a batch of commands: what a batch needs read,
 //! and what applying it changes. Participants, instruments, credentials,
 //! allocations, the continuous order book, negotiated trades, sealed-bid
-//! auctions, reclamations and pledges all live here.
+//! auctions, reclamations and pledges all live here, with the figures of a
+//! paid-use invoice as of a date ([`invoice`]).
 //!
 //! Pure like `ets-core`: no async, no database, no clock and no randomness.
 //! A caller (the store's writer, or a test) reads what [`Needs`] names into
@@ -15,6 +16,7 @@ pub mod auctions;
 pub mod authority;
 pub mod batch;
 pub mod command;
+pub mod invoice;
 pub mod market;
 pub mod memory;
 pub mod negotiated;
@@ -26,6 +28,11 @@ pub use batch::{Changes, Ids, Loaded, Needs, StoredIdempotency, apply_batch, app
 pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
+};
+pub use invoice::{
+    DEFAULT_DAILY_SURCHARGE_RATE, DEFAULT_PAID_USE_YEARS, FeeSchedule, FeeScheduleError,
+    InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms, PaymentError, PaymentSplit,
+    UnknownInvoiceStatus, figures_as_of, split_payment,
 };
 pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
 pub use memory::{Memory, StoredCredential};
