@@ -33,5 +33,5 @@ pub use memory::{Memory, StoredCredential};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 pub use settlement::{
     CashDay, CashPosting, ParticipantSettlement, Settlement, SettlementTotals, TradeLine,
-    Unreconciled, business_day_bounds, settle_day,
+    Unreconciled, business_day_bounds, participants_csv, settle_day, trades_csv,
 };

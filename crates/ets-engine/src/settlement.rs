@@ -1,6 +1,7 @@
 //! The settlement of one business day (SPEC §5): per participant whose cash
 //! moved, the day's opening and closing cash and the columns that lead from
-//! one to the other; the day's trades; and the columns' totals.
+//! one to the other; the day's trades; the columns' totals; and the CSV the
+//! finance department opens in Excel.
 //!
 //! Pure: the store reads each participant's balances at the day's bounds
 //! ([`business_day_bounds`]), its CNY postings in between ([`CashDay`]) and
@@ -23,7 +24,7 @@
 //! Money is CNY in whole fen, written with two places (`"1205.00"`);
 //! quantities and prices as the trades keep them; times as
 //! [`ets_core::journal::format_time`] writes them; every decimal as a JSON
-//! string.
+//! string, and the CSV cells as the same text.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -31,6 +32,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use ets_core::InstrumentCode;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::market::{Trade, TradeMethod};
@@ -50,8 +52,8 @@ const WITHDRAWAL_KIND: &str = "cash.withdrawal";
 /// The ledger transaction kind of an invoice paid from the cash account.
 const INVOICE_PAID_KIND: &str = "invoice.paid";
 
-/// The participant columns, in SPEC order: the JSON field names of
-/// [`ParticipantSettlement`].
+/// The participant columns, in SPEC order: the CSV header and the JSON
+/// field names of [`ParticipantSettlement`].
 pub const PARTICIPANT_COLUMNS: [&str; 11] = [
     "participant_id",
     "name",
@@ -66,8 +68,8 @@ pub const PARTICIPANT_COLUMNS: [&str; 11] = [
     "closing_cash",
 ];
 
-/// The trade columns, in SPEC order: the JSON field names of
-/// [`TradeLine`].
+/// The trade columns, in SPEC order: the CSV header and the JSON field
+/// names of [`TradeLine`].
 pub const TRADE_COLUMNS: [&str; 11] = [
     "trade_id",
     "executed_at",
@@ -556,4 +558,66 @@ fn money(amount: Decimal) -> Decimal {
         fixed.set_sign_positive(true);
     }
     fixed
+}
+
+/// The participant rows as CSV for Excel: UTF-8 with a byte order mark, a
+/// header of [`PARTICIPANT_COLUMNS`], CRLF line ends (RFC 4180), each cell
+/// the text of its JSON value (`null` as an empty cell).
+#[must_use]
+pub fn participants_csv(settlement: &Settlement) -> Vec<u8> {
+    csv(&PARTICIPANT_COLUMNS, &settlement.participants)
+}
+
+/// The trade lines as CSV, written like [`participants_csv`] with a header
+/// of [`TRADE_COLUMNS`]; an auction's seller is an empty cell.
+#[must_use]
+pub fn trades_csv(settlement: &Settlement) -> Vec<u8> {
+    csv(&TRADE_COLUMNS, &settlement.trades)
+}
+
+/// Rows as CSV; each cell is the row's JSON value under its column, so the
+/// CSV says exactly what the JSON says.
+fn csv<T: Serialize>(columns: &[&str], rows: &[T]) -> Vec<u8> {
+    let mut out = String::from("\u{feff}");
+    write_record(&mut out, columns.iter().map(|column| (*column).to_owned()));
+    for row in rows {
+        let value = serde_json::to_value(row).expect("a settlement row is text and uuids");
+        let fields = value.as_object().expect("a settlement row is an object");
+        assert_eq!(fields.len(), columns.len(), "one column per field");
+        write_record(
+            &mut out,
+            columns.iter().map(|column| {
+                let value = fields.get(*column).expect("every column is a field");
+                cell_text(value)
+            }),
+        );
+    }
+    out.into_bytes()
+}
+
+/// A JSON value as a cell: a string as itself, `null` as nothing.
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// One CSV record and its CRLF; a cell with a comma, a quote, CR or LF is
+/// quoted, its quotes doubled.
+fn write_record(out: &mut String, cells: impl Iterator<Item = String>) {
+    for (index, cell) in cells.enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        if cell.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out.push_str("\r\n");
 }

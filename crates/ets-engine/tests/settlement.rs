@@ -12,7 +12,7 @@ use ets_core::{Decimal, InstrumentCode};
 use ets_engine::settlement::{PARTICIPANT_COLUMNS, TRADE_COLUMNS};
 use ets_engine::{
     CashDay, CashPosting, ParticipantSettlement, Settlement, Trade, TradeMethod, Unreconciled,
-    business_day_bounds, settle_day,
+    business_day_bounds, participants_csv, settle_day, trades_csv,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -340,27 +340,32 @@ fn the_json_writes_money_at_two_places_and_the_trades_in_time_order() {
     );
 }
 
+/// Asserts that `record` serializes to exactly the fields `columns`, in
+/// that order.
+fn assert_fields_in_order(record: &impl serde::Serialize, columns: &[&str]) {
+    let text = serde_json::to_string(record).expect("json");
+    let value: Value = serde_json::from_str(&text).expect("json");
+    let names: BTreeSet<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, columns.iter().copied().collect::<BTreeSet<&str>>());
+    let places: Vec<usize> = columns
+        .iter()
+        .map(|column| text.find(&format!("\"{column}\":")).expect("a field"))
+        .collect();
+    assert!(places.is_sorted(), "{text} is not in the order {columns:?}");
+}
+
 #[test]
 fn the_json_field_names_are_the_csv_columns_in_spec_order() {
     let settlement = worked_settlement();
-    let keys = |value: Value| -> BTreeSet<String> {
-        value
-            .as_object()
-            .expect("an object")
-            .keys()
-            .cloned()
-            .collect()
-    };
-    let columns = |names: &[&str]| -> BTreeSet<String> {
-        names.iter().map(|name| (*name).to_owned()).collect()
-    };
-    let row = serde_json::to_value(&settlement.participants[0]).expect("json");
-    assert_eq!(keys(row), columns(&PARTICIPANT_COLUMNS));
-    let line = serde_json::to_value(&settlement.trades[0]).expect("json");
-    assert_eq!(keys(line), columns(&TRADE_COLUMNS));
+    assert_fields_in_order(&settlement.participants[0], &PARTICIPANT_COLUMNS);
+    assert_fields_in_order(&settlement.trades[0], &TRADE_COLUMNS);
     // The totals are the participant columns that hold money.
-    let totals = serde_json::to_value(&settlement.totals).expect("json");
-    assert_eq!(keys(totals), columns(&PARTICIPANT_COLUMNS[2..]));
+    assert_fields_in_order(&settlement.totals, &PARTICIPANT_COLUMNS[2..]);
 }
 
 #[test]
@@ -453,6 +458,40 @@ fn a_fraction_of_a_fen_is_refused_not_rounded() {
             amount: dec("88.875"),
         })
     );
+}
+
+#[test]
+fn the_participants_csv_is_excel_ready_byte_for_byte() {
+    let expected = "\u{feff}participant_id,name,opening_cash,bought_value,sold_value,\
+                    commissions,fees_paid,deposits,withdrawals,other,closing_cash\r\n\
+                    00000000-0000-0000-0000-000000000003,Changzhou Auction Buyer Co.,\
+                    3000.00,490.00,0.00,0.00,1234.56,0.00,0.00,0.00,1275.44\r\n\
+                    00000000-0000-0000-0000-000000000002,\"Wu, \"\"East\"\" Steel\",\
+                    20000.00,752.68,1205.00,1.96,0.00,0.00,300.00,0.00,20150.36\r\n\
+                    00000000-0000-0000-0000-000000000001,苏州甲化工有限公司,\
+                    5000.00,1205.00,752.68,1.96,0.00,10000.00,0.00,88.88,14634.60\r\n";
+    let bytes = participants_csv(&worked_settlement());
+    assert_eq!(bytes[..3], [0xEF, 0xBB, 0xBF]);
+    assert_eq!(String::from_utf8(bytes).expect("UTF-8"), expected);
+}
+
+#[test]
+fn the_trades_csv_leaves_an_auctions_seller_empty() {
+    let expected = "\u{feff}trade_id,executed_at,instrument,method,quantity,price,value,\
+                    buyer_participant_id,seller_participant_id,buyer_commission,seller_commission\r\n\
+                    00000000-0000-0000-0000-0000000000c9,2026-06-01T02:00:00.000000Z,\
+                    SO2-320500-2026,order_book,10.0000,120.50,1205.00,\
+                    00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002,\
+                    1.21,1.21\r\n\
+                    00000000-0000-0000-0000-0000000000ca,2026-06-01T03:30:00.000000Z,\
+                    SO2-320500-2026,negotiated,2.5000,301.07,752.68,\
+                    00000000-0000-0000-0000-000000000002,00000000-0000-0000-0000-000000000001,\
+                    0.75,0.75\r\n\
+                    00000000-0000-0000-0000-0000000000cb,2026-06-01T07:00:00.000000Z,\
+                    SO2-320500-2026,auction,5.0000,98.00,490.00,\
+                    00000000-0000-0000-0000-000000000003,,0.00,0.00\r\n";
+    let bytes = trades_csv(&worked_settlement());
+    assert_eq!(String::from_utf8(bytes).expect("UTF-8"), expected);
 }
 
 #[test]
@@ -758,6 +797,12 @@ proptest! {
         prop_assert_eq!(totals.other, column_sum(rows, |r| r.other));
         prop_assert_eq!(totals.closing_cash, column_sum(rows, |r| r.closing_cash));
 
+        // One CSV record per row after the header, whatever the names hold.
+        let csv = String::from_utf8(participants_csv(&settlement)).expect("UTF-8");
+        prop_assert_eq!(csv.matches("\r\n").count(), rows.len() + 1);
+        for row in rows {
+            prop_assert!(csv.contains(&row.closing_cash.to_string()));
+        }
     }
 
     #[test]
