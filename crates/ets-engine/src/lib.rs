@@ -21,6 +21,7 @@ pub mod market;
 pub mod memory;
 pub mod negotiated;
 pub mod payload;
+pub mod settlement;
 
 pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
 pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};
@@ -37,3 +38,7 @@ pub use invoice::{
 pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, TradeMethod};
 pub use memory::{Memory, StoredCredential};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
+pub use settlement::{
+    CashDay, CashPosting, ParticipantSettlement, Settlement, SettlementTotals, TradeLine,
+    Unreconciled, business_day_bounds, participants_csv, settle_day, trades_csv,
+};
