@@ -180,6 +180,54 @@ impl TestServer {
         answer
     }
 
+    /// `GET path` with a bearer token, the answer's body as bytes (a CSV or
+    /// XLSX download); its status and content type must be documented.
+    ///
+    /// # Panics
+    /// On any socket failure, a malformed answer, or an undocumented one.
+    pub async fn download(&self, path: &str, token: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut stream = TcpStream::connect(self.address).await.expect("connect");
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n",
+            self.address
+        );
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head and body");
+        let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
+        let body = raw[split + 4..].to_vec();
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let content_type = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map(|(_, v)| v.as_str());
+        let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Err(mismatch) = schema::check_answer(
+            ets_api::openapi_document(),
+            "GET",
+            path,
+            status,
+            content_type,
+            &parsed,
+        ) {
+            panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
+        }
+        (status, headers, body)
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> Answer {
         self.request("GET", path, None).await

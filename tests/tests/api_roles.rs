@@ -63,6 +63,7 @@ enum Endpoint {
     ListInstruments,
     GetInstrument,
     CreateAllocation,
+    ListAllocations,
     Deposit,
     Withdrawal,
     PlaceOrder,
@@ -87,6 +88,11 @@ enum Endpoint {
     GetOwnPledge,
     GetOtherPledge,
     ReleasePledge,
+    ListInvoices,
+    GetOwnInvoice,
+    GetOtherInvoice,
+    PayInvoice,
+    Settlement,
     Jwks,
     Healthz,
     Readyz,
@@ -131,6 +137,7 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         Endpoint::CreateAllocation,
         [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
     ),
+    (Endpoint::ListAllocations, [OK, OK, OK, OK, Unauthorized]),
     (
         Endpoint::Deposit,
         [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
@@ -206,6 +213,17 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         Endpoint::ReleasePledge,
         [OK, Forbidden, Forbidden, Forbidden, Unauthorized],
     ),
+    (Endpoint::ListInvoices, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::GetOwnInvoice, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::GetOtherInvoice,
+        [OK, NotFound, OK, OK, Unauthorized],
+    ),
+    (
+        Endpoint::PayInvoice,
+        [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
+    ),
+    (Endpoint::Settlement, [OK, Forbidden, OK, OK, Unauthorized]),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -319,6 +337,24 @@ impl World {
         let body = pledge_body(participant, &self.instrument);
         let created = self.expect_created("/v1/pledges", Who::Admin, &body).await;
         created["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// A fresh paid-use invoice of a participant (0.1 t at SO2's published
+    /// fee: 100.00).
+    async fn invoice(&self, participant: Uuid) -> String {
+        let body = json!({
+            "participant_id": participant,
+            "instrument": self.instrument,
+            "quantity": "0.1",
+            "method": "paid",
+        });
+        let created = self
+            .expect_created("/v1/allocations", Who::Admin, &body)
+            .await;
+        created["invoice_id"]
+            .as_str()
+            .expect("an invoice")
+            .to_owned()
     }
 
     /// A fresh open auction of newly issued rights.
@@ -460,6 +496,7 @@ impl World {
                     "method": "free",
                 })),
             ),
+            Endpoint::ListAllocations => ("GET", "/v1/allocations".to_owned(), None),
             Endpoint::Deposit => (
                 "POST",
                 "/v1/cash/deposits".to_owned(),
@@ -574,6 +611,29 @@ impl World {
             Endpoint::ReleasePledge => {
                 let id = self.pledge(own).await;
                 ("POST", format!("/v1/pledges/{id}/release"), None)
+            }
+            Endpoint::ListInvoices => ("GET", "/v1/invoices".to_owned(), None),
+            Endpoint::GetOwnInvoice => {
+                let id = self.invoice(own).await;
+                ("GET", format!("/v1/invoices/{id}"), None)
+            }
+            Endpoint::GetOtherInvoice => {
+                let id = self.invoice(other).await;
+                ("GET", format!("/v1/invoices/{id}"), None)
+            }
+            Endpoint::PayInvoice => {
+                let id = self.invoice(own).await;
+                (
+                    "POST",
+                    format!("/v1/invoices/{id}/payments"),
+                    Some(
+                        json!({"amount": "1.00", "source": "external", "reference": format!("PAY-{n}")}),
+                    ),
+                )
+            }
+            Endpoint::Settlement => {
+                let today = ets_core::instrument::business_date(self.server.store.now());
+                ("GET", format!("/v1/settlements/{today}"), None)
             }
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),

@@ -15,8 +15,8 @@ use chrono::NaiveDate;
 use ets_core::matching::{PRICE_SCALE, Side};
 use ets_core::{Decimal, Instrument, InstrumentCode, Participant, Role};
 use ets_engine::{
-    Allocation, Auction, AuctionBid, Order, Placed, Pledge, Proposal, Reclamation, Trade,
-    TradeMethod, Transaction,
+    Allocation, Auction, AuctionBid, Invoice, InvoiceFigures, Order, Paid, Placed, Pledge,
+    Proposal, Reclamation, Trade, TradeMethod, Transaction,
 };
 use ets_store::{BookLevel, HistoryItem, Holding};
 use serde::Serialize;
@@ -608,6 +608,87 @@ impl From<&Pledge> for PledgeBody {
             status: p.status.clone(),
             created_at: time(p.created_at),
             released_at: p.released_at.map(time),
+        }
+    }
+}
+
+/// An invoice as of an instant (`GET /v1/invoices[/{id}]`, and after a
+/// payment): its terms, and the figures `ets_engine::invoice` computes.
+#[derive(Debug, Serialize)]
+pub(crate) struct InvoiceBody {
+    id: Uuid,
+    participant_id: Uuid,
+    kind: String,
+    amount: String,
+    paid: String,
+    outstanding: String,
+    late_fee: String,
+    surcharge_paid: String,
+    due_date: NaiveDate,
+    daily_rate: String,
+    status: &'static str,
+    created_at: String,
+    as_of: String,
+}
+
+impl InvoiceBody {
+    /// The invoice with its figures as of `as_of`.
+    pub(crate) fn new(
+        invoice: &Invoice,
+        figures: &InvoiceFigures,
+        as_of: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self {
+            id: invoice.id,
+            participant_id: invoice.participant_id,
+            kind: invoice.kind.clone(),
+            amount: money(figures.amount),
+            paid: money(figures.paid),
+            outstanding: money(figures.outstanding),
+            late_fee: money(figures.late_fee),
+            surcharge_paid: money(figures.surcharge_paid),
+            due_date: invoice.due_date,
+            daily_rate: invoice.daily_rate.normalize().to_string(),
+            status: figures.status.as_str(),
+            created_at: time(invoice.created_at),
+            as_of: time(as_of),
+        }
+    }
+}
+
+/// A payment recorded on an invoice, with the invoice just after it.
+#[derive(Debug, Serialize)]
+pub(crate) struct PaymentBody {
+    id: Uuid,
+    invoice_id: Uuid,
+    participant_id: Uuid,
+    amount: String,
+    surcharge: String,
+    principal: String,
+    source: &'static str,
+    reference: String,
+    transaction_id: Option<Uuid>,
+    business_date: NaiveDate,
+    at: String,
+    invoice: InvoiceBody,
+}
+
+impl From<&Paid> for PaymentBody {
+    fn from(paid: &Paid) -> Self {
+        let p = &paid.payment;
+        Self {
+            id: p.id,
+            invoice_id: p.invoice_id,
+            participant_id: p.participant_id,
+            amount: money(p.amount),
+            surcharge: money(p.surcharge),
+            principal: money(p.principal),
+            source: p.source.as_str(),
+            reference: p.reference.clone(),
+            transaction_id: p.transaction_id,
+            business_date: p.business_date,
+            at: time(p.at),
+            invoice: InvoiceBody::new(&paid.invoice, &paid.figures, p.at),
         }
     }
 }

@@ -45,11 +45,10 @@ pub(crate) async fn create_allocation(
             None
         }
         "paid" => {
-            let (Some(unit_fee), Some(years)) = (request.unit_fee, request.years) else {
-                return Err(Problem::unprocessable(
-                    "invalid_body",
-                    "A paid allocation needs unit_fee and years.",
-                ));
+            let instrument = InstrumentCode::parse(&request.instrument)?;
+            let unit_fee = match request.unit_fee {
+                Some(fee) => fee.0,
+                None => published_fee(&state, &instrument).await?,
             };
             let due_date = request.due_date.unwrap_or_else(|| {
                 let today = ets_core::instrument::business_date(state.store.now());
@@ -57,9 +56,10 @@ pub(crate) async fn create_allocation(
             });
             Some(PaidUse {
                 invoice_id: Uuid::now_v7(),
-                unit_fee: unit_fee.0,
-                years,
+                unit_fee,
+                years: request.years.unwrap_or(ets_engine::DEFAULT_PAID_USE_YEARS),
                 due_date,
+                daily_rate: state.finance.daily_rate,
             })
         }
         _ => {
@@ -87,6 +87,61 @@ pub(crate) async fn create_allocation(
         },
     )
     .await
+}
+
+/// `?participant_id=&instrument=&limit=&cursor=` of allocations.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AllocationsQuery {
+    participant_id: Option<String>,
+    instrument: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/allocations`: admin, regulator and finance all; an enterprise
+/// its own. Oldest first.
+pub(crate) async fn list_allocations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<AllocationsQuery>,
+) -> Result<Json<Page<AllocationBody>>, Problem> {
+    let limit = checked_limit(query.limit)?;
+    let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
+    let filter = ets_store::AllocationFilter {
+        participant: crate::market::participant_filter(&caller, query.participant_id.as_deref())?,
+        instrument: crate::market::instrument_filter(query.instrument.as_deref())?,
+        after,
+        limit: limit + 1,
+    };
+    let allocations = state.store.allocations(&filter).await?;
+    Ok(Json(Page::from_rows(
+        allocations,
+        limit,
+        |a| a.id,
+        |a| AllocationBody::from(a),
+    )))
+}
+
+/// The published unit fee of the instrument's pollutant, for a paid
+/// allocation that names none: 422 `unit_fee_required` for carbon or a
+/// pollutant the schedule does not list; an unknown instrument is left for
+/// the writer to refuse.
+async fn published_fee(
+    state: &AppState,
+    instrument: &InstrumentCode,
+) -> Result<ets_core::Decimal, Problem> {
+    let required = || {
+        Problem::unprocessable(
+            "unit_fee_required",
+            "This instrument's pollutant has no published unit fee: give unit_fee.",
+        )
+    };
+    let Some(found) = state.store.instrument(instrument).await? else {
+        // The writer answers unknown_instrument; the fee is never used.
+        return Ok(ets_core::Decimal::ZERO);
+    };
+    let pollutant = found.pollutant.as_deref().ok_or_else(required)?;
+    state.finance.fees.unit_fee(pollutant).ok_or_else(required)
 }
 
 /// `?as_of=` of holdings.

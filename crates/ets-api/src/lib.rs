@@ -7,6 +7,7 @@ mod authority;
 mod body;
 pub mod dto;
 pub mod extract;
+mod finance;
 mod ledger;
 mod market;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod problem;
 pub mod rate_limit;
 mod registry;
 pub mod secret;
+pub mod settlement;
 mod submit;
 pub mod token;
 
@@ -58,6 +60,28 @@ pub struct AppState {
     pub in_flight: Arc<submit::InFlight>,
     /// Request and ledger counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Paid-use fees and the late surcharge.
+    pub finance: Arc<FinanceSettings>,
+}
+
+/// The finance settings: the published unit fees a paid allocation without
+/// `unit_fee` is charged at, and the daily surcharge rate fixed on each new
+/// invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinanceSettings {
+    /// Unit fee by pollutant (SPEC §1).
+    pub fees: ets_engine::FeeSchedule,
+    /// The late surcharge per day, 0 to 1 (default 0.0005).
+    pub daily_rate: ets_core::Decimal,
+}
+
+impl Default for FinanceSettings {
+    fn default() -> Self {
+        Self {
+            fees: ets_engine::FeeSchedule::default(),
+            daily_rate: ets_engine::DEFAULT_DAILY_SURCHARGE_RATE,
+        }
+    }
 }
 
 impl AppState {
@@ -85,7 +109,15 @@ impl AppState {
             limits: Arc::new(Limits::default()),
             in_flight: Arc::default(),
             metrics: Arc::default(),
+            finance: Arc::default(),
         }
+    }
+
+    /// The same state with these finance settings.
+    #[must_use]
+    pub fn with_finance(mut self, finance: FinanceSettings) -> Self {
+        self.finance = Arc::new(finance);
+        self
     }
 }
 
@@ -202,7 +234,7 @@ fn registry_routes() -> Vec<Route> {
     ]
 }
 
-/// Allocations and cash.
+/// Allocations, cash, invoices and their payments, settlements.
 fn ledger_routes() -> Vec<Route> {
     vec![
         (
@@ -210,8 +242,21 @@ fn ledger_routes() -> Vec<Route> {
             "/v1/allocations",
             post(ledger::create_allocation),
         ),
+        (
+            Method::GET,
+            "/v1/allocations",
+            get(ledger::list_allocations),
+        ),
         (Method::POST, "/v1/cash/deposits", post(ledger::deposit)),
         (Method::POST, "/v1/cash/withdrawals", post(ledger::withdraw)),
+        (Method::GET, "/v1/invoices", get(finance::list)),
+        (Method::GET, "/v1/invoices/{id}", get(finance::get)),
+        (
+            Method::POST,
+            "/v1/invoices/{id}/payments",
+            post(finance::pay),
+        ),
+        (Method::GET, "/v1/settlements/{date}", get(settlement::get)),
     ]
 }
 

@@ -241,7 +241,10 @@ async fn visible_order(state: &AppState, caller: &Caller, id: &str) -> Result<Or
 
 /// The participant a list is narrowed to: an enterprise always its own (and
 /// naming another is 404); other roles whoever they name, or everyone.
-fn participant_filter(caller: &Caller, named: Option<&str>) -> Result<Option<Uuid>, Problem> {
+pub(crate) fn participant_filter(
+    caller: &Caller,
+    named: Option<&str>,
+) -> Result<Option<Uuid>, Problem> {
     let named = named
         .map(Uuid::parse_str)
         .transpose()
@@ -256,7 +259,7 @@ fn participant_filter(caller: &Caller, named: Option<&str>) -> Result<Option<Uui
     Ok(Some(own))
 }
 
-fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentCode>, Problem> {
+pub(crate) fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentCode>, Problem> {
     code.map(InstrumentCode::parse)
         .transpose()
         .map_err(|_| invalid_query("instrument is not an instrument code."))

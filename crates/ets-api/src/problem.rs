@@ -18,6 +18,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The human-readable detail.
+    #[must_use]
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// A problem with this status, code and human-readable detail.
     #[must_use]
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
@@ -121,6 +127,7 @@ impl From<ets_engine::CommandError> for Problem {
             E::UnknownProposal => return Self::not_found("negotiated trade"),
             E::UnknownAuction => return Self::not_found("auction"),
             E::UnknownPledge => return Self::not_found("pledge"),
+            E::UnknownInvoice => return Self::not_found("invoice"),
             _ => {}
         }
         let status = match &error {

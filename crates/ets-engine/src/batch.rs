@@ -26,6 +26,7 @@ use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
+use crate::finance::{self, Payment, PaymentSource, StoredInvoice};
 use crate::market::{self, BookNeed, Market, Order, Trade};
 use crate::negotiated::{self, Proposal};
 use crate::payload::{
@@ -60,6 +61,8 @@ pub struct Needs {
     pub auction_bids: BTreeSet<Uuid>,
     /// Pledges named by id.
     pub pledges: BTreeSet<Uuid>,
+    /// Invoices named by id (payments).
+    pub invoices: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -152,6 +155,9 @@ impl Needs {
                     needs.auctions.insert(*id);
                     needs.auction_bids.insert(*id);
                 }
+                Command::PayInvoice(payment) => {
+                    needs.invoices.insert(payment.invoice_id);
+                }
             }
         }
         needs
@@ -211,6 +217,22 @@ impl Needs {
                 .values()
                 .map(|o| (o.participant_id, o.instrument.clone())),
         ));
+    }
+
+    /// Once the invoices are loaded: for each payment from a cash account,
+    /// the participant's cash and fee income.
+    pub fn add_invoices(&mut self, invoices: &BTreeMap<Uuid, StoredInvoice>, batch: &[Request]) {
+        for request in batch {
+            if let Command::PayInvoice(payment) = &request.command
+                && payment.source == PaymentSource::CashAccount
+                && let Some(stored) = invoices.get(&payment.invoice_id)
+            {
+                self.add_leg(&finance::payment_leg(
+                    stored.invoice.participant_id,
+                    payment.amount,
+                ));
+            }
+        }
     }
 
     /// Once the proposals are loaded: their holds, both parties' accounts
@@ -356,6 +378,8 @@ pub struct Loaded {
     pub idempotency: BTreeMap<(String, String), StoredIdempotency>,
     pub signing_key_exists: bool,
     pub market: Market,
+    /// Invoices named by payments, with their payments.
+    pub invoices: BTreeMap<Uuid, StoredInvoice>,
 }
 
 impl Loaded {
@@ -378,6 +402,7 @@ impl Loaded {
             idempotency: BTreeMap::new(),
             signing_key_exists: false,
             market: Market::default(),
+            invoices: BTreeMap::new(),
         }
     }
 }
@@ -408,6 +433,10 @@ pub struct Changes {
     pub bids: BTreeMap<Uuid, AuctionBid>,
     pub reclamations: Vec<Reclamation>,
     pub pledges: BTreeMap<Uuid, Pledge>,
+    /// Invoices paid, as they now stand (their `paid` and `surcharge_paid`).
+    pub invoices: BTreeMap<Uuid, Invoice>,
+    /// Payments recorded.
+    pub payments: Vec<Payment>,
     /// Where the batch's new ids come from.
     pub ids: Ids,
 }
@@ -466,6 +495,8 @@ pub fn apply_batch(
         bids: BTreeMap::new(),
         reclamations: Vec::new(),
         pledges: BTreeMap::new(),
+        invoices: BTreeMap::new(),
+        payments: Vec::new(),
         ids: Ids::new(at, entropy),
     };
     for request in batch {
@@ -597,6 +628,10 @@ fn apply_command<'a>(
         Command::ReleasePledge { id } => {
             let (kind, payload, pledge) = authority::release_pledge(*id, loaded, changes)?;
             Ok((kind, payload, Outcome::Pledge(pledge)))
+        }
+        Command::PayInvoice(payment) => {
+            let (kind, payload, paid) = finance::pay(payment, loaded, changes)?;
+            Ok((kind, payload, Outcome::InvoicePaid(paid)))
         }
     }
 }
@@ -789,6 +824,10 @@ fn paid_use_invoice(
     let Some(paid) = &allocation.paid else {
         return Ok(None);
     };
+    let rate = paid.daily_rate;
+    if rate < Decimal::ZERO || rate > Decimal::ONE || rate.normalize().scale() > 6 {
+        return Err(ets_core::LedgerError::InvalidFee.into());
+    }
     Ok(Some(Invoice {
         id: paid.invoice_id,
         participant_id: allocation.participant_id,
@@ -797,6 +836,8 @@ fn paid_use_invoice(
         paid: Decimal::ZERO,
         due_date: paid.due_date,
         created_at: at,
+        daily_rate: rate,
+        surcharge_paid: Decimal::ZERO,
     }))
 }
 
@@ -913,6 +954,7 @@ mod tests {
                 unit_fee: dec("200"),
                 years: 0,
                 due_date: "2026-12-31".parse().expect("date"),
+                daily_rate: crate::invoice::DEFAULT_DAILY_SURCHARGE_RATE,
             }),
         });
         let batch = [

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, Closed, NewAuction, NewBid};
 use crate::authority::{NewPledge, NewReclamation, Pledge, Reclamation};
+use crate::finance::{NewPayment, Paid};
+use crate::invoice::{DEFAULT_DAILY_SURCHARGE_RATE, PaymentError};
 use crate::market::{NewOrder, Order, Placed};
 use crate::negotiated::{Answer, NewProposal, Proposal, Resolved};
 
@@ -70,6 +72,8 @@ pub enum Command {
         /// Which pledge.
         id: Uuid,
     },
+    /// Pay an invoice, from the participant's cash or recorded from the bank.
+    PayInvoice(NewPayment),
     /// Cancel a resting order.
     CancelOrder {
         /// Which order.
@@ -106,6 +110,8 @@ pub struct PaidUse {
     pub years: u32,
     /// When the invoice falls due.
     pub due_date: NaiveDate,
+    /// The late surcharge per day, fixed on the invoice.
+    pub daily_rate: Decimal,
 }
 
 /// A committed allocation.
@@ -148,6 +154,18 @@ pub struct Invoice {
     pub due_date: NaiveDate,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The late surcharge per day, as a fraction of the principal
+    /// outstanding, fixed at creation. (Outcomes stored before it existed
+    /// read as the default.)
+    #[serde(default = "default_daily_rate")]
+    pub daily_rate: Decimal,
+    /// Surcharge paid so far.
+    #[serde(default)]
+    pub surcharge_paid: Decimal,
+}
+
+fn default_daily_rate() -> Decimal {
+    DEFAULT_DAILY_SURCHARGE_RATE
 }
 
 /// The token signing key to keep with the database.
@@ -418,6 +436,8 @@ pub enum Outcome {
     Reclamation(Reclamation),
     /// A pledge was made or released.
     Pledge(Pledge),
+    /// An invoice was paid.
+    InvoicePaid(Paid),
 }
 
 /// A committed ledger transaction.
@@ -528,6 +548,18 @@ pub enum CommandError {
     /// The offering or a bid breaks an auction rule.
     #[error(transparent)]
     Auction(#[from] ets_core::auction::AuctionError),
+    /// No such invoice.
+    #[error("no such invoice")]
+    UnknownInvoice,
+    /// A payment's reference is empty or too long.
+    #[error("the reference must be 1-200 characters")]
+    InvalidReference,
+    /// A payment source other than `cash_account` or `external`.
+    #[error("the source must be cash_account or external")]
+    InvalidPaymentSource,
+    /// The payment's amount does not fit what the invoice owes.
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
 }
 
 impl CommandError {
@@ -561,6 +593,10 @@ impl CommandError {
             Self::InvalidPledge => "invalid_pledge",
             Self::UnknownPledge => "pledge_not_found",
             Self::PledgeReleased => "pledge_not_active",
+            Self::UnknownInvoice => "invoice_not_found",
+            Self::InvalidReference => "invalid_reference",
+            Self::InvalidPaymentSource => "invalid_source",
+            Self::Payment(reason) => reason.code(),
         }
     }
 }

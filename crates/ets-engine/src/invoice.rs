@@ -119,7 +119,7 @@ impl FromStr for InvoiceStatus {
 
 /// The figures of an invoice as of a business date, each with exactly 2
 /// decimal places.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceFigures {
     /// The amount invoiced.
     pub amount: Decimal,
@@ -159,7 +159,8 @@ pub struct PaymentSplit {
 
 /// Why a payment was refused. Each reason has a stable snake_case
 /// [`code`](PaymentError::code), reported in this order of precedence: the
-/// amount's sign, its scale, then what the invoice still owes.
+/// amount's sign, its scale, then what the invoice still owes (nothing at
+/// all, or less than the amount).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum PaymentError {
     /// The amount is zero or negative.
@@ -168,8 +169,10 @@ pub enum PaymentError {
     /// The amount has more than 2 decimal places.
     #[error("the payment amount must be in whole fen (at most 2 decimals)")]
     ScaleExceeded,
-    /// The amount is more than the surcharge plus the principal outstanding;
-    /// every payment on a fully paid invoice is one.
+    /// Nothing is owed: principal and surcharge are paid.
+    #[error("the invoice is paid: nothing is owed")]
+    InvoicePaid,
+    /// The amount is more than the surcharge plus the principal outstanding.
     #[error("the payment is more than the surcharge and principal outstanding")]
     Overpayment,
 }
@@ -181,6 +184,7 @@ impl PaymentError {
         match self {
             Self::AmountMustBePositive => "amount_must_be_positive",
             Self::ScaleExceeded => "scale_exceeded",
+            Self::InvoicePaid => "invoice_paid",
             Self::Overpayment => "overpayment",
         }
     }
@@ -340,6 +344,9 @@ pub fn split_payment(
     }
     if amount.normalize().scale() > MONEY_SCALE {
         return Err(PaymentError::ScaleExceeded);
+    }
+    if figures.owed().is_zero() {
+        return Err(PaymentError::InvoicePaid);
     }
     if amount > figures.owed() {
         return Err(PaymentError::Overpayment);

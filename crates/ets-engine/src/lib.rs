@@ -16,6 +16,7 @@ pub mod auctions;
 pub mod authority;
 pub mod batch;
 pub mod command;
+pub mod finance;
 pub mod invoice;
 pub mod market;
 pub mod memory;
@@ -30,6 +31,7 @@ pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
     NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
 };
+pub use finance::{NewPayment, Paid, Payment, PaymentSource, StoredInvoice};
 pub use invoice::{
     DEFAULT_DAILY_SURCHARGE_RATE, DEFAULT_PAID_USE_YEARS, FeeSchedule, FeeScheduleError,
     InvoiceFigures, InvoicePayment, InvoiceStatus, InvoiceTerms, PaymentError, PaymentSplit,

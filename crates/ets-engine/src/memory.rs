@@ -37,6 +37,7 @@ use crate::batch::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
 use crate::command::{
     Allocation, Command, CommandError, Committed, NewCredential, Request, Transaction,
 };
+use crate::finance::StoredInvoice;
 use crate::market::{self, BOOK_PAGE, BookNeed, Order, Trade};
 use crate::negotiated::{Proposal, ProposalStatus};
 
@@ -72,6 +73,7 @@ pub struct Memory {
     auctions: BTreeMap<Uuid, Auction>,
     bids: BTreeMap<Uuid, AuctionBid>,
     pledges: BTreeMap<Uuid, Pledge>,
+    invoices: BTreeMap<Uuid, StoredInvoice>,
     idempotency: BTreeMap<(String, String), StoredIdempotency>,
     journal: Vec<JournalEntry>,
     head: JournalHead,
@@ -110,6 +112,7 @@ impl Memory {
             auctions: BTreeMap::new(),
             bids: BTreeMap::new(),
             pledges: BTreeMap::new(),
+            invoices: BTreeMap::new(),
             idempotency: BTreeMap::new(),
             journal: Vec::new(),
             head: JournalHead::genesis(),
@@ -234,6 +237,12 @@ impl Memory {
             }
         }
         needs.add_auctions(read, batch);
+        for id in &needs.invoices {
+            if let Some(invoice) = self.invoices.get(id) {
+                loaded.invoices.insert(*id, invoice.clone());
+            }
+        }
+        needs.add_invoices(&loaded.invoices, batch);
         for id in &needs.orders {
             if let Some(order) = self.orders.get(id) {
                 read.orders.insert(*id, order.clone());
@@ -463,6 +472,27 @@ impl Memory {
             self.transactions.push(transaction.clone());
         }
         self.allocations.extend(changes.allocations.iter().cloned());
+        for invoice in changes.allocations.iter().filter_map(|a| a.invoice.clone()) {
+            let stored = StoredInvoice {
+                invoice,
+                payments: Vec::new(),
+            };
+            insert_new(&mut self.invoices, stored.invoice.id, stored, "invoice");
+        }
+        for payment in &changes.payments {
+            let stored = self
+                .invoices
+                .get_mut(&payment.invoice_id)
+                .expect("a backend would refuse a payment on no invoice");
+            stored.payments.push(payment.clone());
+        }
+        for invoice in changes.invoices.values() {
+            let stored = self
+                .invoices
+                .get_mut(&invoice.id)
+                .expect("a backend would refuse to update no invoice");
+            stored.invoice = invoice.clone();
+        }
         self.reclamations
             .extend(changes.reclamations.iter().cloned());
     }
@@ -749,6 +779,12 @@ impl Memory {
     /// Every pledge, by id.
     pub fn pledges(&self) -> impl Iterator<Item = &Pledge> {
         self.pledges.values()
+    }
+
+    /// An invoice with its payments.
+    #[must_use]
+    pub fn invoice(&self, id: Uuid) -> Option<&StoredInvoice> {
+        self.invoices.get(&id)
     }
 
     /// Every allocation, in commit order.

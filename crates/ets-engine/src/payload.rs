@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::authority::{Pledge, Reclamation};
 use crate::command::{Allocation, Invoice, NewCredential, NewSigningKey, Transaction};
+use crate::finance::{Payment, PaymentSource};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
 use crate::negotiated::{Proposal, ProposalStatus};
 
@@ -46,7 +47,7 @@ pub const LEDGER_KINDS: [&str; 10] = [
 
 /// Every other kind the engine journals; [`Payload::parse`] names the
 /// payload type of each.
-pub const ENTITY_KINDS: [&str; 20] = [
+pub const ENTITY_KINDS: [&str; 21] = [
     "participant.created",
     "instrument.created",
     "credential.created",
@@ -67,6 +68,7 @@ pub const ENTITY_KINDS: [&str; 20] = [
     "reclamation.created",
     "pledge.created",
     "pledge.released",
+    "invoice.paid",
 ];
 
 /// A journal entry's payload, typed by its kind.
@@ -107,6 +109,8 @@ pub enum Payload {
     ReclamationCreated(ReclamationCreated),
     /// `pledge.created`, `pledge.released`.
     PledgeChanged(PledgeChanged),
+    /// `invoice.paid`.
+    InvoicePaid(InvoicePaid),
 }
 
 /// Why a stored payload is not one of [`Payload`]'s.
@@ -162,6 +166,7 @@ impl Payload {
             "auction.cleared" | "auction.failed" => Self::AuctionClosed(read(kind, payload)?),
             "reclamation.created" => Self::ReclamationCreated(read(kind, payload)?),
             "pledge.created" | "pledge.released" => Self::PledgeChanged(read(kind, payload)?),
+            "invoice.paid" => Self::InvoicePaid(read(kind, payload)?),
             ledger if LEDGER_KINDS.contains(&ledger) => Self::Transaction(read(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
@@ -385,6 +390,14 @@ pub struct InvoicePayload {
     /// When it falls due.
     #[serde(with = "display_text")]
     pub due_date: NaiveDate,
+    /// The late surcharge per day (entries written before invoices carried
+    /// one have none: theirs is the default).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "option_display_text"
+    )]
+    pub daily_rate: Option<Decimal>,
 }
 
 impl From<&Invoice> for InvoicePayload {
@@ -393,6 +406,7 @@ impl From<&Invoice> for InvoicePayload {
             invoice_id: invoice.id,
             amount: invoice.amount,
             due_date: invoice.due_date,
+            daily_rate: Some(invoice.daily_rate),
         }
     }
 }
@@ -934,6 +948,73 @@ impl PledgeChanged {
         Self {
             pledge: pledge.into(),
             transaction: transaction.into(),
+        }
+    }
+}
+
+/// A payment on an invoice, and what is paid of it after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentPayload {
+    /// The payment's id.
+    pub payment_id: Uuid,
+    /// Which invoice.
+    pub invoice_id: Uuid,
+    /// Whose.
+    pub participant_id: Uuid,
+    /// CNY paid.
+    #[serde(with = "display_text")]
+    pub amount: Decimal,
+    /// The part that settled surcharge.
+    #[serde(with = "display_text")]
+    pub surcharge: Decimal,
+    /// The part that settled principal.
+    #[serde(with = "display_text")]
+    pub principal: Decimal,
+    /// `cash_account` or `external`.
+    pub source: PaymentSource,
+    /// Its reference.
+    pub reference: String,
+    /// The business date it counts on.
+    #[serde(with = "display_text")]
+    pub business_date: NaiveDate,
+    /// Principal paid of the invoice after it.
+    #[serde(with = "display_text")]
+    pub invoice_paid: Decimal,
+    /// Surcharge paid of the invoice after it.
+    #[serde(with = "display_text")]
+    pub invoice_surcharge_paid: Decimal,
+}
+
+/// `invoice.paid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicePaid {
+    /// The payment.
+    pub payment: PaymentPayload,
+    /// The cash moved to fee income (none for an external payment).
+    pub transaction: Option<TransactionPayload>,
+}
+
+impl InvoicePaid {
+    /// The payload of a payment on `invoice` (as it stands after it).
+    #[must_use]
+    pub fn new(payment: &Payment, invoice: &Invoice, transaction: Option<&Transaction>) -> Self {
+        Self {
+            payment: PaymentPayload {
+                payment_id: payment.id,
+                invoice_id: payment.invoice_id,
+                participant_id: payment.participant_id,
+                amount: payment.amount,
+                surcharge: payment.surcharge,
+                principal: payment.principal,
+                source: payment.source,
+                reference: payment.reference.clone(),
+                business_date: payment.business_date,
+                invoice_paid: invoice.paid,
+                invoice_surcharge_paid: invoice.surcharge_paid,
+            },
+            transaction: transaction.map(TransactionPayload::from),
         }
     }
 }

@@ -406,7 +406,7 @@ fn trade_lines(date: NaiveDate, trades: &[Trade]) -> Result<Vec<TradeLine>, Unre
             instrument: trade.instrument.clone(),
             method: trade.method,
             quantity: trade.quantity,
-            price: trade.price,
+            price: fen(trade.price, trade.id, "price")?,
             value: fen(trade.value, trade.id, "value")?,
             buyer_participant_id: trade.buyer_id,
             seller_participant_id: trade.seller_id,

@@ -287,11 +287,12 @@ fn paying_exactly_late_fee_plus_outstanding_settles_the_invoice_and_a_fen_more_i
     assert_eq!(settled.outstanding, dec("0.00"));
     assert_eq!(settled.late_fee, dec("0.00"));
     assert_eq!(settled.status, InvoiceStatus::Paid);
-    // A paid invoice takes nothing more: any payment is an overpayment.
+    // A paid invoice takes nothing more, and says why.
     assert_eq!(
         split_payment(&settled, dec("0.01")),
-        Err(PaymentError::Overpayment)
+        Err(PaymentError::InvoicePaid)
     );
+    assert_eq!(PaymentError::InvoicePaid.code(), "invoice_paid");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! a caller of the engine reaches (transfers, surrenders, holds…), written
 //! through [`ets_engine::Memory`]. Both were written by the code that built
 //! payloads by hand, so they pin today's encoding byte for byte.
+//! `journal-finance.jsonl` pins the kinds added since (`invoice.paid`, an
+//! invoice's daily rate), written through `Memory` when they were added.
 
 mod common;
 
@@ -20,6 +22,7 @@ use ets_engine::payload::{ENTITY_KINDS, LEDGER_KINDS, Payload};
 
 const DEMO: &str = include_str!("fixtures/journal-before-typed-payloads.jsonl");
 const LEDGER_ONLY: &str = include_str!("fixtures/journal-before-typed-payloads-ledger-kinds.jsonl");
+const FINANCE: &str = include_str!("fixtures/journal-finance.jsonl");
 
 fn entries(fixture: &str) -> Vec<JournalEntry> {
     fixture
@@ -33,10 +36,11 @@ fn entries(fixture: &str) -> Vec<JournalEntry> {
         .collect()
 }
 
-fn fixtures() -> [(&'static str, Vec<JournalEntry>); 2] {
+fn fixtures() -> [(&'static str, Vec<JournalEntry>); 3] {
     [
         ("demo", entries(DEMO)),
         ("ledger kinds", entries(LEDGER_ONLY)),
+        ("finance", entries(FINANCE)),
     ]
 }
 
@@ -151,4 +155,50 @@ fn the_engine_writes_the_ledger_kinds_fixture_again_hash_for_hash() {
         );
         assert_eq!(written, stored, "seq {}", stored.seq);
     }
+}
+
+/// The commands that wrote the finance fixture (`invoice.paid`, and the
+/// allocation whose invoice carries its daily rate), one batch each, 7 ms
+/// apart.
+fn finance_commands(ledger: &mut TestLedger) -> Vec<Command> {
+    let a_id = ledger.participant(1);
+    let invoice_id = ledger.id();
+    let allocation = ets_engine::NewAllocation {
+        id: ledger.id(),
+        participant_id: a_id,
+        instrument: so2(),
+        quantity: dec("10"),
+        paid: Some(ets_engine::PaidUse {
+            invoice_id,
+            unit_fee: dec("200"),
+            years: 5,
+            due_date: "2026-05-22".parse().expect("date"),
+            daily_rate: ets_engine::DEFAULT_DAILY_SURCHARGE_RATE,
+        }),
+    };
+    let payment = |ledger: &mut TestLedger, amount: &str, source| {
+        Command::PayInvoice(ets_engine::NewPayment {
+            id: ledger.id(),
+            invoice_id,
+            amount: dec(amount),
+            source,
+            reference: "BANK-2026-0001".to_owned(),
+        })
+    };
+    vec![
+        Command::Allocate(allocation),
+        Command::deposit(a_id, dec("2000.00")),
+        payment(ledger, "1050.00", ets_engine::PaymentSource::CashAccount),
+        payment(ledger, "8950.00", ets_engine::PaymentSource::External),
+    ]
+}
+
+#[test]
+fn the_engine_writes_the_finance_fixture_again_hash_for_hash() {
+    let mut ledger = TestLedger::with_so2();
+    for command in finance_commands(&mut ledger) {
+        ledger.execute(command).expect("the command applies");
+        ledger.advance(chrono::Duration::milliseconds(7));
+    }
+    assert_eq!(ledger.memory.journal(), entries(FINANCE).as_slice());
 }

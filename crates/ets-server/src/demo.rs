@@ -13,6 +13,7 @@ use ets_core::{
     Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant,
     RegionCode, Role,
 };
+use ets_engine::{NewPayment, PaymentSource};
 use ets_store::{
     Answer, Command, NewAllocation, NewAuction, NewBid, NewCredential, NewOrder, NewPledge,
     NewProposal, NewReclamation, Outcome, PaidUse, Source, Store,
@@ -208,9 +209,16 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
     let actor = Actor::cli();
     create_instruments(store, &actor).await?;
 
-    let due_date = Utc::now().date_naive() + Days::new(30);
+    let today = Utc::now().date_naive();
     let mut participants = Vec::new();
     for (n, enterprise) in ENTERPRISES.iter().enumerate() {
+        // Every other paying enterprise was allocated with a due date that
+        // has passed: its invoices are overdue at once and accrue surcharge.
+        let due_date = if n % 4 == 1 {
+            today - Days::new(15)
+        } else {
+            today + Days::new(30)
+        };
         let id = onboard(store, &actor, n, enterprise, due_date).await?;
         participants.push(json!({ "id": id, "name": enterprise.name }));
     }
@@ -220,12 +228,14 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         .filter_map(|p| p["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
         .collect();
     let market = market_day(store, &actor, &ids).await?;
+    let invoices = pay_invoices(store, &actor).await?;
     let credentials = create_credentials(store, &actor, &participants[0]).await?;
     Ok(json!({
         "region": "320500 苏州市",
         "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
         "participants": participants,
         "market": market,
+        "invoices": invoices,
         "credentials": credentials,
     }))
 }
@@ -320,8 +330,9 @@ async fn allocate_rights(
             Ok(PaidUse {
                 invoice_id: Uuid::now_v7(),
                 unit_fee: dec(unit_fee)?,
-                years: 5,
+                years: ets_engine::DEFAULT_PAID_USE_YEARS,
                 due_date,
+                daily_rate: ets_engine::DEFAULT_DAILY_SURCHARGE_RATE,
             })
         });
         let allocation = NewAllocation {
@@ -375,6 +386,51 @@ async fn create_credentials(
         );
     }
     Ok(credentials)
+}
+
+/// Finance records two payments on the paid-use invoices: the first
+/// (overdue) invoice paid in full, surcharge included, from the
+/// enterprise's cash; the second half paid by a bank transfer (recorded, no
+/// ledger cash moves).
+async fn pay_invoices(store: &Store, actor: &Actor) -> Result<Value, AnyError> {
+    let filter = ets_store::InvoiceFilter {
+        participant: None,
+        after: None,
+        limit: 2,
+    };
+    let invoices = store.invoices(&filter).await?;
+    let [first, second] = invoices.as_slice() else {
+        return Err("the demo allocates at least two paid-use invoices".into());
+    };
+    let payments = [
+        (
+            first,
+            first
+                .figures_at(store.now())
+                .map_or(first.invoice.amount, |figures| figures.owed()),
+            PaymentSource::CashAccount,
+            "DEMO-FEE-001",
+        ),
+        (
+            second,
+            half(second.invoice.amount),
+            PaymentSource::External,
+            "ICBC-DEMO-FEE-002",
+        ),
+    ];
+    for (stored, amount, source, reference) in payments {
+        let payment = NewPayment {
+            id: Uuid::now_v7(),
+            invoice_id: stored.invoice.id,
+            amount,
+            source,
+            reference: reference.to_owned(),
+        };
+        store
+            .execute(actor.clone(), Command::PayInvoice(payment))
+            .await?;
+    }
+    Ok(json!({ "paid": first.invoice.id, "partly_paid": second.invoice.id }))
 }
 
 /// The first market day, by index into [`ENTERPRISES`].
@@ -537,4 +593,9 @@ async fn pledge_and_reclaim(
         .execute(actor.clone(), Command::Reclaim(reclamation))
         .await?;
     Ok(())
+}
+
+/// Half of an amount, in whole fen (rounded down).
+fn half(amount: Decimal) -> Decimal {
+    (amount / Decimal::TWO).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero)
 }

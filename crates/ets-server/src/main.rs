@@ -62,6 +62,45 @@ struct TokenSettings {
     signing_key_file: Option<PathBuf>,
 }
 
+/// Paid-use fees and the late surcharge (SPEC §1, §5).
+#[derive(clap::Args, Clone)]
+struct FinanceArgs {
+    /// The published unit fees a paid allocation without `unit_fee` is
+    /// charged at, CNY per unit per year: `NAME=FEE,…` by pollutant.
+    #[arg(
+        long,
+        env = "ETS_PAID_USE_FEES",
+        default_value_t = ets_engine::FeeSchedule::default()
+    )]
+    paid_use_fees: ets_engine::FeeSchedule,
+    /// The late surcharge per day, as a fraction of the principal overdue,
+    /// fixed on each invoice when it is created (0 to 1, at most 6 places).
+    #[arg(long, env = "ETS_SURCHARGE_DAILY_RATE", default_value_t = ets_engine::DEFAULT_DAILY_SURCHARGE_RATE, value_parser = daily_rate)]
+    surcharge_daily_rate: rust_decimal::Decimal,
+}
+
+fn daily_rate(text: &str) -> Result<rust_decimal::Decimal, String> {
+    let rate: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a decimal"))?;
+    if rate < rust_decimal::Decimal::ZERO
+        || rate > rust_decimal::Decimal::ONE
+        || rate.normalize().scale() > 6
+    {
+        return Err("the rate must be 0 to 1 with at most 6 decimal places".to_owned());
+    }
+    Ok(rate)
+}
+
+impl FinanceArgs {
+    fn settings(&self) -> ets_api::FinanceSettings {
+        ets_api::FinanceSettings {
+            fees: self.paid_use_fees.clone(),
+            daily_rate: self.surcharge_daily_rate,
+        }
+    }
+}
+
 impl TokenSettings {
     fn config(&self) -> ets_api::token::TokenConfig {
         ets_api::token::TokenConfig {
@@ -93,6 +132,8 @@ enum Commands {
         database: Database,
         #[command(flatten)]
         tokens: TokenSettings,
+        #[command(flatten)]
+        finance: FinanceArgs,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -114,6 +155,30 @@ enum Commands {
     Journal {
         #[command(subcommand)]
         command: JournalCommand,
+    },
+    /// The settlement of a business day, for finance's scheduled jobs.
+    Settlement {
+        #[command(subcommand)]
+        command: SettlementCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettlementCommand {
+    /// Write a business day's settlement (SPEC §5): the same bytes as
+    /// `GET /v1/settlements/{date}?format=…`.
+    Export {
+        /// The business day, YYYY-MM-DD (Asia/Shanghai).
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// json, csv (the participant rows) or xlsx.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -186,7 +251,8 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             listen,
             database,
             tokens,
-        } => serve(listen, &database.database_url, &tokens).await,
+            finance,
+        } => serve(listen, &database.database_url, &tokens, finance.settings()).await,
         Commands::Migrate { database } => {
             open(&database.database_url).await?;
             tracing::info!("database migrated");
@@ -213,6 +279,27 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             let store = open(&database.database_url).await?;
             let written = journal_file::export(&store, &out).await?;
             tracing::info!(entries = written, file = %out.display(), "journal exported");
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Settlement {
+            command:
+                SettlementCommand::Export {
+                    date,
+                    format,
+                    out,
+                    database,
+                },
+        } => {
+            let format = ets_api::settlement::SettlementFormat::parse(&format)
+                .map_err(|problem| problem.detail().to_owned())?;
+            let store = open(&database.database_url).await?;
+            let settlement = ets_api::settlement::settlement(&store, date)
+                .await
+                .map_err(|problem| problem.detail().to_owned())?;
+            let bytes = ets_api::settlement::render(&settlement, format)
+                .map_err(|problem| problem.detail().to_owned())?;
+            std::fs::write(&out, bytes)?;
+            tracing::info!(%date, file = %out.display(), participants = settlement.participants.len(), trades = settlement.trades.len(), "settlement exported");
             Ok(ExitCode::SUCCESS)
         }
         Commands::Journal {
@@ -252,10 +339,13 @@ async fn serve(
     listen: SocketAddr,
     url: &str,
     tokens: &TokenSettings,
+    finance: ets_api::FinanceSettings,
 ) -> Result<ExitCode, AnyError> {
     let store = open(url).await?;
     let sweeper = ets_api::spawn_sweeper(store.clone());
-    let state = AppState::load(store, tokens.config(), tokens.configured_key()?).await?;
+    let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
+        .await?
+        .with_finance(finance);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "token signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;

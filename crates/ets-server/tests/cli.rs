@@ -321,3 +321,123 @@ fn the_demo_fills_an_empty_database_once_and_is_journaled() {
     );
     assert!(ok, "{verdict}");
 }
+
+fn decimal(value: &Value) -> rust_decimal::Decimal {
+    value
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("a decimal string, not {value}"))
+}
+
+#[test]
+fn the_demo_days_settlement_exports_as_json_csv_and_xlsx_and_reconciles() {
+    let dir = empty_folder();
+    assert!(ets(&dir, &["demo"]).status.success());
+    // The demo's business day: its last journal entry's date in Shanghai.
+    assert!(
+        ets(&dir, &["journal", "export", "--out", "journal.jsonl"])
+            .status
+            .success()
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).expect("export");
+    let last: Value =
+        serde_json::from_str(journal.lines().last().expect("entries")).expect("entry");
+    let at: chrono::DateTime<chrono::Utc> =
+        last["at"].as_str().expect("at").parse().expect("a time");
+    let date = (at + chrono::Duration::hours(8)).date_naive().to_string();
+
+    for format in ["json", "csv", "xlsx"] {
+        let out = format!("settlement.{format}");
+        let args = [
+            "settlement",
+            "export",
+            "--date",
+            &date,
+            "--format",
+            format,
+            "--out",
+            &out,
+        ];
+        let output = ets(&dir, &args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("settlement.json")).expect("json"))
+            .expect("JSON");
+    let rows = json["participants"].as_array().expect("rows");
+    assert!(
+        rows.len() >= 12,
+        "every enterprise's cash moved on the demo day: {json}"
+    );
+    assert_eq!(
+        json["trades"].as_array().map(Vec::len),
+        Some(6),
+        "two book trades, a negotiated one, three awards: {json}"
+    );
+    let columns = [
+        "bought_value",
+        "sold_value",
+        "commissions",
+        "fees_paid",
+        "deposits",
+        "withdrawals",
+        "other",
+    ];
+    for row in rows {
+        let [
+            bought,
+            sold,
+            commissions,
+            fees,
+            deposits,
+            withdrawals,
+            other,
+        ] = columns.map(|column| decimal(&row[column]));
+        assert_eq!(
+            decimal(&row["opening_cash"]) - bought + sold - commissions - fees + deposits
+                - withdrawals
+                + other,
+            decimal(&row["closing_cash"]),
+            "{row}"
+        );
+    }
+    for column in columns.iter().chain(&["opening_cash", "closing_cash"]) {
+        let sum: rust_decimal::Decimal = rows.iter().map(|row| decimal(&row[*column])).sum();
+        assert_eq!(sum, decimal(&json["totals"][*column]), "{column}");
+    }
+    assert!(
+        decimal(&json["totals"]["fees_paid"]) > rust_decimal::Decimal::ZERO,
+        "the demo pays an invoice from cash: {json}"
+    );
+    let csv = std::fs::read(dir.join("settlement.csv")).expect("csv");
+    assert!(
+        csv.starts_with(b"\xEF\xBB\xBFparticipant_id,name,opening_cash,"),
+        "a BOM and the header"
+    );
+    assert_eq!(
+        String::from_utf8(csv).expect("UTF-8").lines().count(),
+        rows.len() + 1
+    );
+    let xlsx = std::fs::read(dir.join("settlement.xlsx")).expect("xlsx");
+    assert!(xlsx.starts_with(b"PK"), "a workbook is a zip");
+    // No settlement exists yet for tomorrow.
+    let tomorrow = (at + chrono::Duration::hours(8 + 48))
+        .date_naive()
+        .to_string();
+    let output = ets(
+        &dir,
+        &[
+            "settlement",
+            "export",
+            "--date",
+            &tomorrow,
+            "--out",
+            "x.json",
+        ],
+    );
+    assert!(!output.status.success());
+}

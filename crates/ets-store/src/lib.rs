@@ -17,6 +17,7 @@ mod postgres;
 mod read;
 mod reads;
 mod rows;
+mod settlement;
 mod sqlite;
 mod write;
 mod writer;
@@ -39,8 +40,8 @@ pub use ets_engine::{
 };
 pub use postgres::PostgresBackend;
 pub use read::{
-    AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
-    ProposalFilter, TradeFilter,
+    AccountState, AllocationFilter, Book, BookLevel, Credential, HistoryCursor, HistoryItem,
+    Holding, InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter,
 };
 pub use sqlite::SqliteBackend;
 

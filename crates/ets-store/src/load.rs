@@ -25,7 +25,9 @@ use ets_core::{
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::{Loaded, Needs, StoredIdempotency};
+use ets_engine::command::Invoice;
 use ets_engine::command::Request;
+use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
 use rust_decimal::Decimal;
@@ -52,6 +54,10 @@ pub(crate) trait BatchReads: Send {
     ) -> impl Future<Output = Read<Vec<Proposal>>> + Send;
     /// Pledges by id.
     fn pledges(&mut self, ids: &[Uuid]) -> impl Future<Output = Read<Vec<Pledge>>> + Send;
+    /// Invoices by id.
+    fn invoices(&mut self, ids: &[Uuid]) -> impl Future<Output = Read<Vec<Invoice>>> + Send;
+    /// The payments on these invoices, in commit order.
+    fn payments(&mut self, invoices: &[Uuid]) -> impl Future<Output = Read<Vec<Payment>>> + Send;
     /// Auctions by id.
     fn auctions(&mut self, ids: &[Uuid]) -> impl Future<Output = Read<Vec<Auction>>> + Send;
     /// Every bid of these auctions.
@@ -210,8 +216,8 @@ async fn load_idempotency(
     Ok(())
 }
 
-/// Proposals, pledges, auctions and their bids, and the orders cancels
-/// name; each widens what the batch needs.
+/// Proposals, pledges, invoices, auctions and their bids; each widens
+/// what the batch needs.
 async fn load_records(
     reads: &mut impl BatchReads,
     needs: &mut Needs,
@@ -234,6 +240,16 @@ async fn load_records(
             market.pledges.insert(pledge.id, pledge);
         }
     }
+    if !needs.invoices.is_empty() {
+        let ids: Vec<Uuid> = needs.invoices.iter().copied().collect();
+        let invoices = reads.invoices(&ids).await?;
+        let payments = reads.payments(&ids).await?;
+        for stored in crate::rows::stored_invoices(invoices, payments) {
+            loaded.invoices.insert(stored.invoice.id, stored);
+        }
+        needs.add_invoices(&loaded.invoices, batch);
+    }
+    let market = &mut loaded.market;
     if !needs.auctions.is_empty() {
         let ids: Vec<Uuid> = needs.auctions.iter().copied().collect();
         for auction in reads.auctions(&ids).await? {

@@ -208,3 +208,27 @@ impl From<AccountState> for ets_core::Account {
         }
     }
 }
+
+/// Which invoices to list, oldest first (by id: ids are UUIDv7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    /// Only this participant's.
+    pub participant: Option<Uuid>,
+    /// After this id.
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Which allocations to list, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllocationFilter {
+    /// Only this participant's.
+    pub participant: Option<Uuid>,
+    /// Only this instrument's.
+    pub instrument: Option<InstrumentCode>,
+    /// After this id.
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: i64,
+}

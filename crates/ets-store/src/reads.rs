@@ -9,18 +9,21 @@ use ets_core::{
 };
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
+use ets_engine::command::Allocation;
+use ets_engine::finance::StoredInvoice;
 use ets_engine::market::{Order, Trade};
 use ets_engine::negotiated::Proposal;
 use uuid::Uuid;
 
 use crate::database::Param::{Integer, Text, Time, Uuid as Id};
 use crate::read::{
-    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, OrderFilter,
-    ProposalFilter, TradeFilter, finish_holdings,
+    AccountState, AllocationFilter, Book, Credential, HistoryCursor, HistoryItem, Holding,
+    InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter, finish_holdings,
 };
 use crate::rows::{
-    self, AUCTION_COLUMNS, BID_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
-    PROPOSAL_COLUMNS, SELECT_HOLDS, SELECT_INSTRUMENTS, StoredRow, TRADE_COLUMNS, decode_error,
+    self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS,
+    PLEDGE_COLUMNS, PROPOSAL_COLUMNS, SELECT_ALLOCATIONS, SELECT_HOLDS, SELECT_INSTRUMENTS,
+    SELECT_PAYMENTS, StoredRow, TRADE_COLUMNS, decode_error,
 };
 use crate::{Store, StoreError};
 
@@ -458,6 +461,75 @@ impl Store {
         let sql = format!("SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = $1");
         self.db
             .first(&sql, &[Id(Some(id))], |row| rows::pledge(row))
+            .await
+    }
+
+    /// One invoice with every payment on it. (Its figures follow from its
+    /// terms and the payments alone, so a payment committing between the
+    /// two reads cannot make them disagree.)
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn invoice(&self, id: Uuid) -> Result<Option<StoredInvoice>, StoreError> {
+        let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1");
+        let Some(invoice) = self
+            .db
+            .first(&sql, &[Id(Some(id))], |row| rows::invoice(row))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sql = format!("{SELECT_PAYMENTS} WHERE p.invoice_id = $1 ORDER BY p.at, p.id");
+        let payments = self
+            .db
+            .all(&sql, &[Id(Some(id))], |row| rows::payment(row))
+            .await?;
+        Ok(rows::stored_invoices(vec![invoice], payments).pop())
+    }
+
+    /// Invoices matching a filter, oldest first, each with its payments.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn invoices(&self, filter: &InvoiceFilter) -> Result<Vec<StoredInvoice>, StoreError> {
+        let page = "FROM invoices WHERE ($1::uuid IS NULL OR participant_id = $1) \
+             AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3";
+        let params = [
+            Id(filter.participant),
+            Id(filter.after),
+            Integer(Some(filter.limit)),
+        ];
+        let sql = format!("SELECT {INVOICE_COLUMNS} {page}");
+        let invoices = self.db.all(&sql, &params, |row| rows::invoice(row)).await?;
+        let sql = format!(
+            "{SELECT_PAYMENTS} WHERE p.invoice_id IN (SELECT id {page}) ORDER BY p.at, p.id"
+        );
+        let payments = self.db.all(&sql, &params, |row| rows::payment(row)).await?;
+        Ok(rows::stored_invoices(invoices, payments))
+    }
+
+    /// Allocations matching a filter, oldest first, each with its invoice
+    /// as created (`paid` and `surcharge_paid` as they stand).
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn allocations(
+        &self,
+        filter: &AllocationFilter,
+    ) -> Result<Vec<Allocation>, StoreError> {
+        let sql = format!(
+            "{SELECT_ALLOCATIONS} WHERE ($1::uuid IS NULL OR a.participant_id = $1) \
+             AND ($2::text IS NULL OR a.instrument = $2) AND ($3::uuid IS NULL OR a.id > $3) \
+             ORDER BY a.id LIMIT $4"
+        );
+        let params = [
+            Id(filter.participant),
+            Text(filter.instrument.as_ref().map(InstrumentCode::as_str)),
+            Id(filter.after),
+            Integer(Some(filter.limit)),
+        ];
+        self.db
+            .all(&sql, &params, |row| rows::allocation(row))
             .await
     }
 

@@ -13,6 +13,8 @@ use ets_core::{
 };
 use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use ets_engine::authority::Pledge;
+use ets_engine::command::{Allocation, Invoice};
+use ets_engine::finance::{Payment, StoredInvoice};
 use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
 use ets_engine::negotiated::{Proposal, ProposalStatus};
 use rust_decimal::Decimal;
@@ -42,6 +44,12 @@ pub(crate) const SELECT_INSTRUMENTS: &str = "SELECT code, kind, pollutant, unit,
      region_code, vintage, valid_from, valid_to, commission_rate, price_band FROM instruments";
 pub(crate) const SELECT_HOLDS: &str =
     "SELECT id, owner, instrument, purpose, amount, remaining, settled, status FROM holds";
+pub(crate) const INVOICE_COLUMNS: &str = "id, participant_id, kind, amount, paid, due_date, \
+     created_at, daily_rate, surcharge_paid";
+/// Payments with their invoice's participant; a `WHERE` on `p.` follows.
+pub(crate) const SELECT_PAYMENTS: &str = "SELECT p.id, p.invoice_id, i.participant_id, p.amount, \
+     p.surcharge, p.principal, p.source, p.reference, p.transaction_id, p.business_date, p.at \
+     FROM invoice_payments p JOIN invoices i ON i.id = p.invoice_id";
 pub(crate) const JOURNAL_COLUMNS: &str =
     "seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash";
 
@@ -280,6 +288,106 @@ pub(crate) fn pledge(row: &(impl StoredRow + ?Sized)) -> Read<Pledge> {
         created_at: row.time("created_at")?,
         released_at: row.optional_time("released_at")?,
     })
+}
+
+/// Allocations with their invoices' columns (prefixed `i_`); a `WHERE` on
+/// `a.` follows.
+pub(crate) const SELECT_ALLOCATIONS: &str = "SELECT a.id, a.participant_id, a.instrument, \
+     a.quantity, a.method, a.unit_fee, a.years, a.transaction_id, i.id AS i_id, i.kind AS i_kind, \
+     i.amount AS i_amount, i.paid AS i_paid, i.due_date AS i_due_date, \
+     i.created_at AS i_created_at, i.daily_rate AS i_daily_rate, \
+     i.surcharge_paid AS i_surcharge_paid \
+     FROM allocations a LEFT JOIN invoices i ON i.id = a.invoice_id";
+
+/// An allocation with its invoice ([`SELECT_ALLOCATIONS`]).
+pub(crate) fn allocation(row: &(impl StoredRow + ?Sized)) -> Read<Allocation> {
+    let participant_id = row.uuid("participant_id")?;
+    let invoice = match row.optional_uuid("i_id")? {
+        None => None,
+        Some(id) => Some(Invoice {
+            id,
+            participant_id,
+            kind: row.text("i_kind")?,
+            amount: row.decimal("i_amount")?,
+            paid: row.decimal("i_paid")?,
+            due_date: row.date("i_due_date")?,
+            created_at: row.time("i_created_at")?,
+            daily_rate: row.decimal("i_daily_rate")?,
+            surcharge_paid: row.decimal("i_surcharge_paid")?,
+        }),
+    };
+    Ok(Allocation {
+        id: row.uuid("id")?,
+        participant_id,
+        instrument: code(row, "instrument")?,
+        quantity: row.decimal("quantity")?,
+        method: row.text("method")?,
+        unit_fee: row.optional_decimal("unit_fee")?,
+        years: row
+            .optional_integer("years")?
+            .map(|years| u32::try_from(years).map_err(|_| decode_error("years")))
+            .transpose()?,
+        transaction_id: row.uuid("transaction_id")?,
+        invoice,
+    })
+}
+
+/// An `invoices` row ([`INVOICE_COLUMNS`]).
+pub(crate) fn invoice(row: &(impl StoredRow + ?Sized)) -> Read<Invoice> {
+    Ok(Invoice {
+        id: row.uuid("id")?,
+        participant_id: row.uuid("participant_id")?,
+        kind: row.text("kind")?,
+        amount: row.decimal("amount")?,
+        paid: row.decimal("paid")?,
+        due_date: row.date("due_date")?,
+        created_at: row.time("created_at")?,
+        daily_rate: row.decimal("daily_rate")?,
+        surcharge_paid: row.decimal("surcharge_paid")?,
+    })
+}
+
+/// A payment ([`SELECT_PAYMENTS`]).
+pub(crate) fn payment(row: &(impl StoredRow + ?Sized)) -> Read<Payment> {
+    Ok(Payment {
+        id: row.uuid("id")?,
+        invoice_id: row.uuid("invoice_id")?,
+        participant_id: row.uuid("participant_id")?,
+        amount: row.decimal("amount")?,
+        surcharge: row.decimal("surcharge")?,
+        principal: row.decimal("principal")?,
+        source: row
+            .text("source")?
+            .parse()
+            .map_err(|_| decode_error("payment source"))?,
+        reference: row.text("reference")?,
+        transaction_id: row.optional_uuid("transaction_id")?,
+        business_date: row.date("business_date")?,
+        at: row.time("at")?,
+    })
+}
+
+/// Invoices with their payments (each list in `at` order), as
+/// [`StoredInvoice`]s in the invoices' order.
+pub(crate) fn stored_invoices(
+    invoices: Vec<Invoice>,
+    payments: Vec<Payment>,
+) -> Vec<StoredInvoice> {
+    let mut by_invoice: std::collections::HashMap<Uuid, Vec<Payment>> =
+        std::collections::HashMap::new();
+    for payment in payments {
+        by_invoice
+            .entry(payment.invoice_id)
+            .or_default()
+            .push(payment);
+    }
+    invoices
+        .into_iter()
+        .map(|invoice| StoredInvoice {
+            payments: by_invoice.remove(&invoice.id).unwrap_or_default(),
+            invoice,
+        })
+        .collect()
 }
 
 /// An `auctions` row ([`AUCTION_COLUMNS`]).

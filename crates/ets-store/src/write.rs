@@ -22,6 +22,11 @@ pub(crate) trait BatchWrites: Send {
         &mut self,
         changes: &Changes,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Invoice payments, and what is paid of each invoice.
+    fn finance(
+        &mut self,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Reclamations, pledges, auctions, bids and negotiated trades.
     fn market(&mut self, changes: &Changes)
     -> impl Future<Output = Result<(), sqlx::Error>> + Send;
@@ -34,7 +39,7 @@ pub(crate) trait BatchWrites: Send {
 
 /// Writes everything `changes` holds. Participants and instruments come
 /// before the accounts that name them; transactions before the
-/// allocations, reclamations and trades that name theirs; trades before the
+/// allocations, payments, reclamations and trades that name theirs; trades before the
 /// negotiated trades that settled into them.
 ///
 /// # Errors
@@ -46,6 +51,7 @@ pub(crate) async fn persist(
     writes.registry(changes).await?;
     writes.ledger(changes).await?;
     writes.allocations(changes).await?;
+    writes.finance(changes).await?;
     writes.market(changes).await?;
     writes.signing_keys(changes).await
 }

@@ -811,6 +811,7 @@ async fn allocations_invoices_and_the_signing_key_are_stored() {
                 unit_fee: dec("230"),
                 years: 5,
                 due_date: "2026-12-31".parse().expect("date"),
+                daily_rate: ets_engine::DEFAULT_DAILY_SURCHARGE_RATE,
             }),
         };
         let committed = store

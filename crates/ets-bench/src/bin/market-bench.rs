@@ -620,7 +620,7 @@ async fn trade(
     let mut resting: VecDeque<String> = VecDeque::new();
     // Fen steps either side of the mid (main checked it is whole fen).
     let spread_fen = (args.spread * Decimal::from(100)).to_u64().unwrap_or(0);
-    let mut buy = n % 2 == 0;
+    let mut buy = n.is_multiple_of(2);
     start.wait().await;
     let Some(&deadline) = deadline.get() else {
         return tally;

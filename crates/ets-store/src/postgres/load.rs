@@ -7,6 +7,8 @@ use ets_core::{Account, AccountKey, Hold, Instrument, InstrumentCode, RegionCode
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::StoredIdempotency;
+use ets_engine::command::Invoice;
+use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
 use rust_decimal::Decimal;
@@ -15,8 +17,8 @@ use uuid::Uuid;
 
 use crate::load::{BatchReads, Read, StoredParticipant};
 use crate::rows::{
-    self, AUCTION_COLUMNS, BID_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS, PROPOSAL_COLUMNS,
-    SELECT_INSTRUMENTS, decode_error,
+    self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
+    PROPOSAL_COLUMNS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, decode_error,
 };
 
 impl BatchReads for PgConnection {
@@ -70,6 +72,18 @@ impl BatchReads for PgConnection {
         let sql = format!("SELECT {PLEDGE_COLUMNS} FROM pledges WHERE id = ANY($1)");
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
         rows.iter().map(rows::pledge).collect()
+    }
+
+    async fn invoices(&mut self, ids: &[Uuid]) -> Read<Vec<Invoice>> {
+        let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ANY($1)");
+        let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
+        rows.iter().map(rows::invoice).collect()
+    }
+
+    async fn payments(&mut self, ids: &[Uuid]) -> Read<Vec<Payment>> {
+        let sql = format!("{SELECT_PAYMENTS} WHERE p.invoice_id = ANY($1) ORDER BY p.at, p.id");
+        let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *self).await?;
+        rows.iter().map(rows::payment).collect()
     }
 
     async fn auctions(&mut self, ids: &[Uuid]) -> Read<Vec<Auction>> {

@@ -101,8 +101,8 @@ impl BatchWrites for PgConnection {
         for allocation in &changes.allocations {
             if let Some(invoice) = &allocation.invoice {
                 sqlx::query(
-                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at, \
+                     daily_rate, surcharge_paid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(invoice.id)
                 .bind(invoice.participant_id)
@@ -111,6 +111,8 @@ impl BatchWrites for PgConnection {
                 .bind(invoice.paid)
                 .bind(invoice.due_date)
                 .bind(invoice.created_at)
+                .bind(invoice.daily_rate)
+                .bind(invoice.surcharge_paid)
                 .execute(&mut *conn)
                 .await?;
             }
@@ -130,6 +132,38 @@ impl BatchWrites for PgConnection {
             .bind(changes.at)
             .execute(&mut *conn)
             .await?;
+        }
+        Ok(())
+    }
+
+    async fn finance(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let conn = self;
+        for payment in &changes.payments {
+            sqlx::query(
+                "INSERT INTO invoice_payments (id, invoice_id, amount, surcharge, principal, source, \
+                 reference, transaction_id, business_date, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(payment.id)
+            .bind(payment.invoice_id)
+            .bind(payment.amount)
+            .bind(payment.surcharge)
+            .bind(payment.principal)
+            .bind(payment.source.as_str())
+            .bind(&payment.reference)
+            .bind(payment.transaction_id)
+            .bind(payment.business_date)
+            .bind(payment.at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for invoice in changes.invoices.values() {
+            sqlx::query("UPDATE invoices SET paid = $2, surcharge_paid = $3 WHERE id = $1")
+                .bind(invoice.id)
+                .bind(invoice.paid)
+                .bind(invoice.surcharge_paid)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }

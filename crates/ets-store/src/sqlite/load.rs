@@ -8,6 +8,8 @@ use ets_core::{Account, AccountKey, Hold, Instrument, InstrumentCode, RegionCode
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::StoredIdempotency;
+use ets_engine::command::Invoice;
+use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
 use rust_decimal::Decimal;
@@ -17,8 +19,8 @@ use uuid::Uuid;
 use super::price_ticks;
 use crate::load::{BatchReads, Read, StoredParticipant};
 use crate::rows::{
-    self, AUCTION_COLUMNS, BID_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS, PROPOSAL_COLUMNS,
-    SELECT_HOLDS, SELECT_INSTRUMENTS, StoredRow, decode_error,
+    self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
+    PROPOSAL_COLUMNS, SELECT_HOLDS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, StoredRow, decode_error,
 };
 
 /// A list of keys as one JSON array, for `json_each`.
@@ -73,6 +75,28 @@ impl BatchReads for SqliteConnection {
             .fetch_all(&mut *self)
             .await?;
         rows.iter().map(rows::pledge).collect()
+    }
+
+    async fn invoices(&mut self, ids: &[Uuid]) -> Read<Vec<Invoice>> {
+        let sql = format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id IN (SELECT value FROM json_each(?1))"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(ids))
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(rows::invoice).collect()
+    }
+
+    async fn payments(&mut self, ids: &[Uuid]) -> Read<Vec<Payment>> {
+        let sql = format!(
+            "{SELECT_PAYMENTS} WHERE p.invoice_id IN (SELECT value FROM json_each(?1)) ORDER BY p.at, p.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(ids))
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(rows::payment).collect()
     }
 
     async fn auctions(&mut self, ids: &[Uuid]) -> Read<Vec<Auction>> {

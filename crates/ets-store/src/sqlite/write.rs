@@ -87,8 +87,8 @@ impl BatchWrites for SqliteConnection {
         for allocation in &changes.allocations {
             if let Some(invoice) = &allocation.invoice {
                 sqlx::query(
-                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at, \
+                     daily_rate, surcharge_paid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .bind(invoice.id.to_string())
                 .bind(invoice.participant_id.to_string())
@@ -97,6 +97,8 @@ impl BatchWrites for SqliteConnection {
                 .bind(invoice.paid.to_string())
                 .bind(invoice.due_date.to_string())
                 .bind(format_time(invoice.created_at))
+                .bind(invoice.daily_rate.to_string())
+                .bind(invoice.surcharge_paid.to_string())
                 .execute(&mut *conn)
                 .await?;
             }
@@ -116,6 +118,45 @@ impl BatchWrites for SqliteConnection {
             .bind(&at)
             .execute(&mut *conn)
             .await?;
+        }
+        Ok(())
+    }
+
+    async fn finance(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let payments = changes.payments.iter().map(|p| {
+            json!([
+                p.id,
+                p.invoice_id,
+                p.amount.to_string(),
+                p.surcharge.to_string(),
+                p.principal.to_string(),
+                p.source.as_str(),
+                p.reference,
+                p.transaction_id,
+                p.business_date.to_string(),
+                format_time(p.at),
+            ])
+        });
+        let columns = [
+            "id",
+            "invoice_id",
+            "amount",
+            "surcharge",
+            "principal",
+            "source",
+            "reference",
+            "transaction_id",
+            "business_date",
+            "at",
+        ];
+        insert_rows(self, "invoice_payments", &columns, payments.collect(), "").await?;
+        for invoice in changes.invoices.values() {
+            sqlx::query("UPDATE invoices SET paid = ?2, surcharge_paid = ?3 WHERE id = ?1")
+                .bind(invoice.id.to_string())
+                .bind(invoice.paid.to_string())
+                .bind(invoice.surcharge_paid.to_string())
+                .execute(&mut *self)
+                .await?;
         }
         Ok(())
     }

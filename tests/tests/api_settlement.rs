@@ -1,0 +1,280 @@
+//! The settlement of a business day over a real socket, on each database:
+//! a day with deposits, a book trade, a negotiated trade, an invoice paid
+//! from cash, a withdrawal and a reclamation's compensation. Every figure is
+//! checked against the ledger read another way (each participant's CNY
+//! history), and the CSV and XLSX downloads against the JSON.
+
+use ets_core::Decimal;
+use ets_core::Role;
+use ets_e2e::{TestServer, credit_code};
+use ets_testkit::TestDatabase;
+use serde_json::{Value, json};
+
+fn dec(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("a decimal string, not {value}"))
+}
+
+async fn post(server: &TestServer, token: &str, path: &str, body: Value) -> Value {
+    let answer = server.call("POST", path, token, Some(&body)).await;
+    assert!(
+        answer.status == 201 || answer.status == 200,
+        "POST {path}: {} {}",
+        answer.status,
+        answer.body
+    );
+    answer.body
+}
+
+/// Seller A and buyer B trade SO2 on the book and by negotiation; B pays
+/// an invoice from cash; A withdraws and is compensated for a reclamation.
+async fn a_day(server: &TestServer) -> (String, String) {
+    let admin = server.token(Role::Admin, None).await;
+    let finance = server.token(Role::Finance, None).await;
+    let mut ids = Vec::new();
+    for (n, name) in [(1, "苏州甲化工有限公司"), (2, "Suzhou \"B\", Steel")] {
+        let body = json!({"name": name, "credit_code": credit_code(n), "region_code": "320500"});
+        ids.push(
+            post(server, &admin, "/v1/participants", body).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let instrument = json!({
+        "code": "SO2-320500-2026", "kind": "pollutant_right", "pollutant": "SO2", "unit": "t", "scale": 4,
+        "region_code": "320500", "valid_from": "2026-01-01", "valid_to": "2030-12-31", "commission_rate": "0.0015"
+    });
+    post(server, &admin, "/v1/instruments", instrument).await;
+    let free = json!({"participant_id": a, "instrument": "SO2-320500-2026", "quantity": "100", "method": "free"});
+    post(server, &admin, "/v1/allocations", free).await;
+    // 0.1 t at SO2's published 200 CNY/t·a for 5 years: 100.00.
+    let paid = json!({"participant_id": b, "instrument": "SO2-320500-2026", "quantity": "0.1", "method": "paid"});
+    let invoice = post(server, &admin, "/v1/allocations", paid).await["invoice_id"]
+        .as_str()
+        .expect("invoice")
+        .to_owned();
+    for (who, amount) in [(&a, "1000.00"), (&b, "10000.00")] {
+        let body = json!({"participant_id": who, "amount": amount, "reference": "ICBC"});
+        post(server, &finance, "/v1/cash/deposits", body).await;
+    }
+    let seller = server
+        .token(Role::Enterprise, Some(a.parse().expect("uuid")))
+        .await;
+    let buyer = server
+        .token(Role::Enterprise, Some(b.parse().expect("uuid")))
+        .await;
+    // 4 t at 50.00: 200.00, 0.30 commission a side.
+    let sell = json!({"instrument": "SO2-320500-2026", "side": "sell", "quantity": "10", "price": "50.00"});
+    post(server, &seller, "/v1/orders", sell).await;
+    let buy =
+        json!({"instrument": "SO2-320500-2026", "side": "buy", "quantity": "4", "price": "50.00"});
+    post(server, &buyer, "/v1/orders", buy).await;
+    // 2 t at 40.00: 80.00, 0.12 a side.
+    let offer = json!({"buyer_participant_id": b, "instrument": "SO2-320500-2026", "quantity": "2", "price": "40.00"});
+    let offer = post(server, &seller, "/v1/negotiated-trades", offer).await;
+    let accept = format!(
+        "/v1/negotiated-trades/{}/accept",
+        offer["id"].as_str().expect("id")
+    );
+    post(server, &buyer, &accept, json!({})).await;
+    let payment = json!({"amount": "100.00", "source": "cash_account", "reference": "PAY-1"});
+    post(
+        server,
+        &finance,
+        &format!("/v1/invoices/{invoice}/payments"),
+        payment,
+    )
+    .await;
+    let withdrawal = json!({"participant_id": a, "amount": "50.00", "reference": "ICBC-W"});
+    post(server, &finance, "/v1/cash/withdrawals", withdrawal).await;
+    let reclaim = json!({"participant_id": a, "instrument": "SO2-320500-2026", "quantity": "1", "reason": "unused", "compensation": "10.00"});
+    post(server, &admin, "/v1/reclamations", reclaim).await;
+    (a, b)
+}
+
+/// The participant's CNY history of the day, summed: (opening, net, closing).
+async fn history(
+    server: &TestServer,
+    token: &str,
+    participant: &str,
+) -> (Decimal, Decimal, Decimal) {
+    let path = format!("/v1/participants/{participant}/history?instrument=CNY&limit=500");
+    let answer = server.call("GET", &path, token, None).await;
+    let items = answer.body["items"].as_array().expect("items");
+    let net: Decimal = items.iter().map(|i| dec(&i["quantity"])).sum();
+    let closing = dec(&items.last().expect("a movement")["balance_after"]);
+    (closing - net, net, closing)
+}
+
+#[tokio::test]
+async fn a_days_settlement_reconciles_with_the_ledger_in_json_csv_and_xlsx() {
+    for db in TestDatabase::each().await {
+        let server = TestServer::start(&db.url).await;
+        let (a, b) = a_day(&server).await;
+        let finance = server.token(Role::Finance, None).await;
+        let today = ets_core::instrument::business_date(server.store.now());
+        let answer = server
+            .call("GET", &format!("/v1/settlements/{today}"), &finance, None)
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let settlement = answer.body;
+        let rows = settlement["participants"].as_array().expect("rows");
+        assert_eq!(rows.len(), 2, "{settlement}");
+        let row = |id: &str| {
+            rows.iter()
+                .find(|r| r["participant_id"] == id)
+                .expect("a row")
+                .clone()
+        };
+        let columns = |row: &Value| {
+            [
+                "opening_cash",
+                "bought_value",
+                "sold_value",
+                "commissions",
+                "fees_paid",
+                "deposits",
+                "withdrawals",
+                "other",
+                "closing_cash",
+            ]
+            .map(|c| row[c].as_str().expect("a figure").to_owned())
+        };
+        // A: 1,000.00 in, 280.00 sold, 0.42 commission, 50.00 out, 10.00 compensation.
+        assert_eq!(
+            columns(&row(&a)),
+            [
+                "0.00", "0.00", "280.00", "0.42", "0.00", "1000.00", "50.00", "10.00", "1239.58"
+            ]
+            .map(str::to_owned)
+        );
+        // B: 10,000.00 in, 280.00 bought, 0.42 commission, the 100.00 invoice.
+        assert_eq!(
+            columns(&row(&b)),
+            [
+                "0.00", "280.00", "0.00", "0.42", "100.00", "10000.00", "0.00", "0.00", "9619.58"
+            ]
+            .map(str::to_owned)
+        );
+        // The ledger read another way: each participant's CNY history.
+        for id in [&a, &b] {
+            let (opening, net, closing) = history(&server, &finance, id).await;
+            let r = row(id);
+            assert_eq!(
+                (dec(&r["opening_cash"]), dec(&r["closing_cash"])),
+                (opening, closing)
+            );
+            assert_eq!(dec(&r["closing_cash"]) - dec(&r["opening_cash"]), net);
+        }
+        assert_eq!(settlement["totals"]["closing_cash"], "10859.16");
+        let methods: Vec<&str> = settlement["trades"]
+            .as_array()
+            .expect("trades")
+            .iter()
+            .map(|t| t["method"].as_str().expect("method"))
+            .collect();
+        assert_eq!(methods, ["order_book", "negotiated"]);
+
+        let (status, headers, csv) = server
+            .download(&format!("/v1/settlements/{today}?format=csv"), &finance)
+            .await;
+        assert_eq!(status, 200);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert!(header("content-type").starts_with("text/csv"));
+        assert_eq!(
+            header("content-disposition"),
+            format!("attachment; filename=\"settlement-{today}.csv\"")
+        );
+        let text = String::from_utf8(csv).expect("UTF-8");
+        let mut lines = text.strip_prefix('\u{feff}').expect("a BOM").lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "participant_id,name,opening_cash,bought_value,sold_value,commissions,fees_paid,deposits,withdrawals,other,closing_cash"
+            )
+        );
+        assert!(
+            text.contains("\"Suzhou \"\"B\"\", Steel\""),
+            "quoted: {text}"
+        );
+        assert!(text.contains("苏州甲化工有限公司"));
+        assert_eq!(lines.count(), 2);
+        let (status, headers, xlsx) = server
+            .download(&format!("/v1/settlements/{today}?format=xlsx"), &finance)
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            headers.iter().any(|(n, v)| n == "content-disposition"
+                && v.contains(&format!("settlement-{today}.xlsx")))
+        );
+        assert!(xlsx.starts_with(b"PK"), "a workbook");
+
+        // Refused: a day after today, a malformed date or format, an enterprise.
+        let tomorrow = today.succ_opt().expect("a date");
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v1/settlements/{tomorrow}"),
+                &finance,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (422, Some("date_in_future"))
+        );
+        let answer = server
+            .call("GET", "/v1/settlements/2026-13-01", &finance, None)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (422, Some("invalid_date"))
+        );
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v1/settlements/{today}?format=pdf"),
+                &finance,
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 422);
+        let enterprise = server
+            .token(Role::Enterprise, Some(a.parse().expect("uuid")))
+            .await;
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v1/settlements/{today}"),
+                &enterprise,
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 403);
+        // Yesterday nothing moved.
+        let yesterday = today.pred_opt().expect("a date");
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v1/settlements/{yesterday}"),
+                &finance,
+                None,
+            )
+            .await;
+        assert_eq!(
+            answer.body["participants"].as_array().map(Vec::len),
+            Some(0)
+        );
+        assert_eq!(answer.body["totals"]["closing_cash"], "0.00");
+    }
+}
