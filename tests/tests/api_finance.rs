@@ -53,6 +53,17 @@ async fn invoices_are_paid_surcharge_first_and_read_as_of_any_instant() {
         let b = participant(&server, &admin, 2).await;
         instrument(&server, &admin, "COD-320500-2026", "COD").await;
         instrument(&server, &admin, "TP-320500-2026", "TP").await;
+        // One pollutant, one unit: COD is counted in tonnes.
+        let kilograms = json!({"code": "COD-320500-2027", "kind": "pollutant_right", "pollutant": "COD", "unit": "kg", "scale": 4, "region_code": "320500", "valid_from": "2027-01-01", "valid_to": "2031-12-31"});
+        let answer = server
+            .call("POST", "/v1/instruments", &admin, Some(&kilograms))
+            .await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (422, Some("unit_mismatch")),
+            "{}",
+            answer.body
+        );
 
         // No unit_fee, no years: COD's published 230 CNY/t·a for 5 years,
         // 10 t → 11,500.00, due 30 days from today.

@@ -63,6 +63,8 @@ pub struct Needs {
     pub pledges: BTreeSet<Uuid>,
     /// Invoices named by id (payments).
     pub invoices: BTreeSet<Uuid>,
+    /// Pollutants of instruments being defined: the unit each already has.
+    pub pollutants: BTreeSet<String>,
 }
 
 impl Needs {
@@ -81,6 +83,7 @@ impl Needs {
                 }
                 Command::CreateInstrument(spec) => {
                     needs.instruments.insert(spec.code.clone());
+                    needs.pollutants.extend(spec.pollutant.clone());
                 }
                 Command::CreateCredential(c) => {
                     needs.client_ids.insert(c.client_id.clone());
@@ -380,6 +383,9 @@ pub struct Loaded {
     pub market: Market,
     /// Invoices named by payments, with their payments.
     pub invoices: BTreeMap<Uuid, StoredInvoice>,
+    /// Pollutant → the unit its instruments are counted in (of those
+    /// [`Needs::pollutants`] names that have an instrument).
+    pub pollutant_units: BTreeMap<String, String>,
 }
 
 impl Loaded {
@@ -403,6 +409,7 @@ impl Loaded {
             signing_key_exists: false,
             market: Market::default(),
             invoices: BTreeMap::new(),
+            pollutant_units: BTreeMap::new(),
         }
     }
 }
@@ -675,6 +682,18 @@ fn create_instrument(
         return Err(CommandError::DuplicateInstrument);
     }
     let instrument = Instrument::new(spec.clone())?;
+    // One pollutant, one unit across all its instruments (SPEC §1).
+    if let Some(pollutant) = &instrument.pollutant {
+        match loaded.pollutant_units.get(pollutant) {
+            Some(unit) if *unit != instrument.unit => return Err(CommandError::UnitMismatch),
+            Some(_) => {}
+            None => {
+                loaded
+                    .pollutant_units
+                    .insert(pollutant.clone(), instrument.unit.clone());
+            }
+        }
+    }
     loaded.ledger.add_instrument(instrument.clone());
     changes.instruments.push(instrument.clone());
     let payload = Payload::InstrumentCreated(InstrumentCreated::from(&instrument));

@@ -551,6 +551,9 @@ pub enum CommandError {
     /// No such invoice.
     #[error("no such invoice")]
     UnknownInvoice,
+    /// The pollutant's instruments are counted in another unit.
+    #[error("this pollutant's instruments are counted in another unit: one pollutant, one unit")]
+    UnitMismatch,
     /// A payment's reference is empty or too long.
     #[error("the reference must be 1-200 characters")]
     InvalidReference,
@@ -594,6 +597,7 @@ impl CommandError {
             Self::UnknownPledge => "pledge_not_found",
             Self::PledgeReleased => "pledge_not_active",
             Self::UnknownInvoice => "invoice_not_found",
+            Self::UnitMismatch => "unit_mismatch",
             Self::InvalidReference => "invalid_reference",
             Self::InvalidPaymentSource => "invalid_source",
             Self::Payment(reason) => reason.code(),

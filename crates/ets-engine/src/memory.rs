@@ -186,6 +186,15 @@ impl Memory {
             loaded.ledger.load_hold(hold);
         }
         self.load_instruments(&needs, &mut loaded);
+        for instrument in self.instruments.values() {
+            if let Some(pollutant) = &instrument.pollutant
+                && needs.pollutants.contains(pollutant)
+            {
+                loaded
+                    .pollutant_units
+                    .insert(pollutant.clone(), instrument.unit.clone());
+            }
+        }
         self.load_participants(&needs, &mut loaded);
         self.load_reference_prices(&needs, &mut loaded, now);
         loaded.signing_key_exists = needs.signing_key && self.signing_key;

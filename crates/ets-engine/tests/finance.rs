@@ -242,3 +242,34 @@ fn a_payment_counts_on_the_business_date_of_its_commit() {
         (dec("5.00"), dec("0.00"))
     );
 }
+
+#[test]
+fn one_pollutant_is_counted_in_one_unit_across_its_instruments() {
+    let mut ledger = TestLedger::with_so2();
+    let mut kilograms = so2_spec();
+    kilograms.code = ets_core::InstrumentCode::parse("SO2-320500-2027").expect("code");
+    kilograms.unit = "kg".to_owned();
+    assert_eq!(
+        ledger
+            .execute(Command::CreateInstrument(kilograms.clone()))
+            .map(|_| ()),
+        Err(CommandError::UnitMismatch)
+    );
+    // Two new instruments of a new pollutant in one batch: the second is
+    // checked against the first.
+    let mut tonnes = kilograms.clone();
+    tonnes.pollutant = Some("NOx".to_owned());
+    tonnes.unit = "t".to_owned();
+    let mut other = tonnes.clone();
+    other.code = ets_core::InstrumentCode::parse("NOX-320500-2028").expect("code");
+    other.unit = "kg".to_owned();
+    let results = ledger.batch(vec![
+        Command::CreateInstrument(tonnes),
+        Command::CreateInstrument(other),
+    ]);
+    assert!(results[0].is_ok());
+    assert_eq!(
+        results[1].as_ref().map(|_| ()),
+        Err(&CommandError::UnitMismatch)
+    );
+}

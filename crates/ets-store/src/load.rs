@@ -100,6 +100,11 @@ pub(crate) trait BatchReads: Send {
         instruments: &[InstrumentCode],
         day: NaiveDate,
     ) -> impl Future<Output = Read<Vec<(InstrumentCode, Decimal, Decimal)>>> + Send;
+    /// The units of these pollutants' instruments: (pollutant, unit).
+    fn pollutant_units(
+        &mut self,
+        names: &[String],
+    ) -> impl Future<Output = Read<Vec<(String, String)>>> + Send;
     /// Whether a token signing key is stored.
     fn signing_key_exists(&mut self) -> impl Future<Output = Read<bool>> + Send;
     /// Credentials by client id: whether each is still active.
@@ -184,6 +189,12 @@ pub(crate) async fn load(
     load_book(reads, cache, &mut needs, &mut loaded).await?;
     load_ledger(reads, cache, &mut needs, &mut loaded, batch).await?;
     load_instruments(reads, memory, &needs, &mut loaded).await?;
+    if !needs.pollutants.is_empty() {
+        let names: Vec<String> = needs.pollutants.iter().cloned().collect();
+        loaded
+            .pollutant_units
+            .extend(reads.pollutant_units(&names).await?);
+    }
     load_participants(reads, memory, &mut needs, &mut loaded).await?;
     load_reference_prices(reads, &needs, &mut loaded, now).await?;
     if needs.signing_key {

@@ -263,6 +263,17 @@ impl BatchReads for SqliteConnection {
         Ok(trades)
     }
 
+    async fn pollutant_units(&mut self, names: &[String]) -> Read<Vec<(String, String)>> {
+        let sql = "SELECT DISTINCT pollutant, unit FROM instruments WHERE pollutant IN (SELECT value FROM json_each(?1))";
+        let rows = sqlx::query(sql)
+            .bind(json_list(names))
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("pollutant")?, row.try_get("unit")?)))
+            .collect()
+    }
+
     async fn signing_key_exists(&mut self) -> Read<bool> {
         let row = sqlx::query("SELECT 1 FROM signing_keys")
             .fetch_optional(&mut *self)
