@@ -276,5 +276,39 @@ async fn a_days_settlement_reconciles_with_the_ledger_in_json_csv_and_xlsx() {
             Some(0)
         );
         assert_eq!(answer.body["totals"]["closing_cash"], "0.00");
+        let answer = server
+            .call("GET", "/v1/settlements/-262144-01-01", &finance, None)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (422, Some("invalid_date"))
+        );
+
+        // The next day opens with the last one's closing cash; a resting
+        // buy only holds cash (the balance, held cash included, does not
+        // move), so its participant is not listed.
+        server.clock.advance(chrono::Duration::days(1));
+        let next = ets_core::instrument::business_date(server.store.now());
+        let finance = server.token(Role::Finance, None).await;
+        let deposit = json!({"participant_id": a, "amount": "5.00", "reference": "ICBC-2"});
+        post(&server, &finance, "/v1/cash/deposits", deposit).await;
+        let buyer = server
+            .token(Role::Enterprise, Some(b.parse().expect("uuid")))
+            .await;
+        let resting = json!({"instrument": "SO2-320500-2026", "side": "buy", "quantity": "1", "price": "10.00"});
+        let order = post(&server, &buyer, "/v1/orders", resting).await;
+        assert_eq!(order["status"], "open");
+        let answer = server
+            .call("GET", &format!("/v1/settlements/{next}"), &finance, None)
+            .await;
+        let rows = answer.body["participants"].as_array().expect("rows");
+        assert_eq!(rows.len(), 1, "{}", answer.body);
+        assert_eq!(
+            columns(&rows[0]),
+            [
+                "1239.58", "0.00", "0.00", "0.00", "0.00", "5.00", "0.00", "0.00", "1244.58"
+            ]
+            .map(str::to_owned)
+        );
     }
 }

@@ -70,10 +70,17 @@ impl SettlementFormat {
 /// far).
 ///
 /// # Errors
-/// 422 `date_in_future` after `today`; the database failure; an internal
+/// 422 `invalid_date` for a year outside 1–9999; 422 `date_in_future`
+/// after `today`; the database failure; an internal
 /// error if the day does not reconcile (a bug: nothing is answered rather
 /// than a wrong figure).
 pub async fn settlement(store: &Store, date: NaiveDate) -> Result<Settlement, Problem> {
+    use chrono::Datelike;
+    // Years chrono can parse but no ledger has (and whose day bounds would
+    // leave chrono's range).
+    if !(1..=9999).contains(&date.year()) {
+        return Err(invalid_date());
+    }
     let today = ets_core::instrument::business_date(store.now());
     if date > today {
         return Err(Problem::unprocessable(
@@ -102,6 +109,13 @@ pub fn render(settlement: &Settlement, format: SettlementFormat) -> Result<Vec<u
             ets_report::settlement_xlsx(settlement).map_err(|error| Problem::internal(&error))
         }
     }
+}
+
+fn invalid_date() -> Problem {
+    Problem::unprocessable(
+        "invalid_date",
+        "The date must be YYYY-MM-DD (years 1 to 9999), e.g. 2026-06-01.",
+    )
 }
 
 /// `?format=`.

@@ -333,8 +333,10 @@ fn days_between(from: NaiveDate, to: NaiveDate) -> Decimal {
 /// # Errors
 /// In this order: `amount_must_be_positive` when the amount is zero or
 /// negative; `scale_exceeded` when it has more than 2 decimal places;
-/// `overpayment` when it is more than `late_fee + outstanding`, which is
-/// every payment on a fully paid invoice (there is no separate code for one).
+/// `invoice_paid` when nothing is owed at all (issue 10 asks a payment on a
+/// paid invoice for a code of its own; it is the case of SPEC §5's
+/// overpayment where nothing is left to pay); `overpayment` when it is more
+/// than `late_fee + outstanding`.
 pub fn split_payment(
     figures: &InvoiceFigures,
     amount: Decimal,

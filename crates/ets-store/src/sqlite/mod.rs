@@ -5,11 +5,14 @@
 //!
 //! The writer's transactions always run on one connection of their own,
 //! whose page cache stays warm between batches (a connection that another
-//! one wrote behind must read its pages again), and which never
-//! checkpoints the WAL: a checkpoint copies pages into the database file
-//! and syncs it, work that would stall the next commit. Another connection
-//! checkpoints in the background instead, every [`CHECKPOINT_EVERY`]
-//! commits.
+//! one wrote behind must read its pages again); it is never closed for
+//! idling or age. Checkpointing the WAL copies pages into the database file
+//! and syncs it, work that would stall a commit: another connection does
+//! it in the background every [`CHECKPOINT_EVERY`] commits (`PASSIVE`), so
+//! that when the writer's own automatic checkpoint comes due (SQLite's
+//! 1,000 pages) the copying is done and the next writer restarts the log.
+//! (A background checkpoint alone never catches a busy writer, and the WAL
+//! would grow without end.)
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -87,6 +90,8 @@ impl SqliteBackend {
             .await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.pragma("cache_size", (-WRITER_CACHE_KIB).to_string()))
             .await?;
