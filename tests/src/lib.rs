@@ -128,7 +128,6 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Answer {
-        let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let mut extra = String::new();
         for (name, value) in headers {
             extra.push_str(&format!("{name}: {value}\r\n"));
@@ -139,6 +138,45 @@ impl TestServer {
         if !has_type {
             extra.push_str("Content-Type: application/json\r\n");
         }
+        let (status, headers, body) = self.exchange(method, path, &extra, body).await;
+        let text = String::from_utf8(body).expect("UTF-8");
+        let answer = Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        };
+        check_documented(method, path, &answer);
+        answer
+    }
+
+    /// `GET path` with a bearer token, the answer's body as bytes (a CSV or
+    /// XLSX download); its status and content type must be documented.
+    ///
+    /// # Panics
+    /// On any socket failure, a malformed answer, or an undocumented one.
+    pub async fn download(&self, path: &str, token: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let authorization = format!("Authorization: Bearer {token}\r\n");
+        let (status, headers, body) = self.exchange("GET", path, &authorization, &[]).await;
+        let answer = Answer {
+            status,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        };
+        check_documented("GET", path, &answer);
+        (answer.status, answer.headers, body)
+    }
+
+    /// One request over a fresh connection (`extra`: header lines, each
+    /// ending in CRLF): the status, the header lines (lower-cased names)
+    /// and the body's bytes.
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &str,
+        body: &[u8],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
             self.address,
@@ -149,8 +187,11 @@ impl TestServer {
         stream.write_all(&request).await.expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.expect("read");
-        let text = String::from_utf8(raw).expect("UTF-8");
-        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head and body");
+        let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
         let mut lines = head.lines();
         let status = lines
             .next()
@@ -161,71 +202,7 @@ impl TestServer {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        let answer = Answer {
-            status,
-            headers,
-            body: serde_json::from_str(body).unwrap_or(Value::Null),
-        };
-        // Every answer of a documented operation must keep to the contract.
-        if let Err(mismatch) = schema::check_answer(
-            ets_api::openapi_document(),
-            method,
-            path,
-            answer.status,
-            answer.header("content-type"),
-            &answer.body,
-        ) {
-            panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
-        }
-        answer
-    }
-
-    /// `GET path` with a bearer token, the answer's body as bytes (a CSV or
-    /// XLSX download); its status and content type must be documented.
-    ///
-    /// # Panics
-    /// On any socket failure, a malformed answer, or an undocumented one.
-    pub async fn download(&self, path: &str, token: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        let mut stream = TcpStream::connect(self.address).await.expect("connect");
-        let head = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n",
-            self.address
-        );
-        stream.write_all(head.as_bytes()).await.expect("send");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("read");
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("head and body");
-        let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
-        let body = raw[split + 4..].to_vec();
-        let mut lines = head.lines();
-        let status: u16 = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let content_type = headers
-            .iter()
-            .find(|(n, _)| n == "content-type")
-            .map(|(_, v)| v.as_str());
-        let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if let Err(mismatch) = schema::check_answer(
-            ets_api::openapi_document(),
-            "GET",
-            path,
-            status,
-            content_type,
-            &parsed,
-        ) {
-            panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
-        }
-        (status, headers, body)
+        (status, headers, raw[split + 4..].to_vec())
     }
 
     /// `GET path`.
@@ -284,5 +261,19 @@ impl TestServer {
             .as_str()
             .expect("a token")
             .to_owned()
+    }
+}
+
+/// Every answer of a documented operation must keep to the contract.
+fn check_documented(method: &str, path: &str, answer: &Answer) {
+    if let Err(mismatch) = schema::check_answer(
+        ets_api::openapi_document(),
+        method,
+        path,
+        answer.status,
+        answer.header("content-type"),
+        &answer.body,
+    ) {
+        panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
     }
 }

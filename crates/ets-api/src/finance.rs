@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::body::{InvoiceBody, PaymentBody};
-use crate::dto::{DecimalString, instant};
+use crate::dto::DecimalString;
 use crate::extract::{Caller, Creating, Params};
+use crate::ledger::parse_instant;
 use crate::market::participant_filter;
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
@@ -50,16 +51,7 @@ pub(crate) struct InvoicesQuery {
 }
 
 fn as_of(state: &AppState, text: Option<&str>) -> Result<DateTime<Utc>, Problem> {
-    text.map_or_else(
-        || Ok(state.store.now()),
-        |text| {
-            instant(
-                text,
-                "invalid_query",
-                "as_of must be an RFC 3339 time, e.g. 2026-01-31T16:00:00Z.",
-            )
-        },
-    )
+    text.map_or_else(|| Ok(state.store.now()), parse_instant)
 }
 
 /// `GET /v1/invoices/{id}?as_of=`: 404 for an invoice created after

@@ -150,7 +150,7 @@ pub(crate) struct HoldingsQuery {
     as_of: Option<String>,
 }
 
-fn parse_instant(text: &str) -> Result<DateTime<Utc>, Problem> {
+pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, Problem> {
     instant(
         text,
         "invalid_query",
