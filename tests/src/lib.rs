@@ -198,11 +198,20 @@ impl TestServer {
             .and_then(|l| l.split(' ').nth(1))
             .and_then(|s| s.parse().ok())
             .expect("a status line");
-        let headers = lines
+        let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        (status, headers, raw[split + 4..].to_vec())
+        let body = &raw[split + 4..];
+        let chunked = headers
+            .iter()
+            .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        };
+        (status, headers, body)
     }
 
     /// `GET path`.
@@ -275,5 +284,34 @@ fn check_documented(method: &str, path: &str, answer: &Answer) {
         &answer.body,
     ) {
         panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
+    }
+}
+
+/// The body of a chunked answer (RFC 9112 §7.1), as a streamed download
+/// comes.
+///
+/// # Panics
+/// When the body ends before its last (empty) chunk: the server cut the
+/// download short.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line: the download was cut short");
+        let size_text = std::str::from_utf8(&raw[..line_end]).expect("an ASCII chunk size");
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).expect("a hexadecimal chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        assert!(
+            raw.len() >= size + 2,
+            "a chunk of {size} bytes: the download was cut short"
+        );
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
     }
 }

@@ -2,14 +2,21 @@
 //! `ets-ledger settlement export` command writes: the same function renders
 //! both, so a scheduled export and a download are the same file.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use ets_core::Role;
-use ets_engine::settlement::{Settlement, participants_csv, settle_day};
-use ets_store::Store;
+use ets_engine::market::Trade;
+use ets_engine::settlement::{
+    CashTotals, DayTrades, Unreconciled, json_opening, json_trade_line, participants_csv,
+    settle_cash,
+};
+use ets_report::SettlementWorkbook;
+use ets_store::{SettlementDay, Store};
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::extract::{Caller, Params};
@@ -66,15 +73,59 @@ impl SettlementFormat {
     }
 }
 
+/// How much of a download is gathered before it is handed on: frames of
+/// about this size, not one per trade line.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Chunks in flight between the writer of a download and its reader: the
+/// writer waits when the reader is slower, so memory stays bounded.
+const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Why a download stopped before its end: the reader sees the body cut
+/// short (HTTP) or the command fails, and the log says which.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The database failed midway.
+    #[error("the database failed")]
+    Store(#[from] ets_store::StoreError),
+    /// The day does not reconcile: a bug, and nothing wrong is printed.
+    #[error("the day does not reconcile: {0}")]
+    Unreconciled(#[from] Unreconciled),
+    /// The workbook could not be written.
+    #[error("the workbook could not be written")]
+    Report(#[from] ets_report::ReportError),
+    /// The reader went away (the client closed the connection).
+    #[error("the reader is gone")]
+    ReaderGone,
+}
+
+/// The bytes of a settlement as they are written, chunk by chunk; a chunk
+/// that is an error ends the download unfinished.
+pub type Download = mpsc::Receiver<Result<Vec<u8>, DownloadError>>;
+
 /// The settlement of `date` as the ledger has it now (today's: the day so
-/// far).
+/// far) in `format`, written as the day is read: one snapshot of the
+/// database, the participants' cash summed posting by posting, the trades
+/// handed on one at a time, so a day of a million trades is never held in
+/// memory.
+///
+/// Everything that can be refused is refused before the first byte: a bad
+/// date, a failing database. The CSV is complete before it is answered.
+/// The JSON's trade lines and the XLSX's rows are written while the trades
+/// are read, and the participants' rows only once every trade is counted:
+/// if the day then does not reconcile (a bug: no wrong figure is ever
+/// printed) or the database fails midway, the download ends unfinished and
+/// the log says why.
 ///
 /// # Errors
 /// 422 `invalid_date` for a year outside 1–9999; 422 `date_in_future`
-/// after `today`; the database failure; an internal
-/// error if the day does not reconcile (a bug: nothing is answered rather
-/// than a wrong figure).
-pub async fn settlement(store: &Store, date: NaiveDate) -> Result<Settlement, Problem> {
+/// after today; the database failure; for the CSV, an internal error if the
+/// day does not reconcile.
+pub async fn settlement(
+    store: &Store,
+    date: NaiveDate,
+    format: SettlementFormat,
+) -> Result<Download, Problem> {
     use chrono::Datelike;
     // Years chrono can parse but no ledger has (and whose day bounds would
     // leave chrono's range).
@@ -88,26 +139,153 @@ pub async fn settlement(store: &Store, date: NaiveDate) -> Result<Settlement, Pr
             "The settlement of a day after today does not exist yet.",
         ));
     }
-    let (cash, trades) = store.settlement_day(date).await?;
-    settle_day(date, cash, &trades).map_err(|unreconciled| {
-        tracing::error!(%date, error = %unreconciled, "a settlement does not reconcile");
-        Problem::internal(&unreconciled)
-    })
+    let mut day = store.settlement_day(date).await?;
+    let cash = day.cash().await?;
+    let (sender, download) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    match format {
+        SettlementFormat::Csv => {
+            let mut trades = DayTrades::new(date);
+            day.each_trade(|trade| std::future::ready(count(&mut trades, &trade)))
+                .await?;
+            let head = settle_cash(cash, &trades).map_err(|error| unreconciled(date, &error))?;
+            // The channel has room for this one chunk.
+            let _ = sender.try_send(Ok(participants_csv(&head.participants)));
+        }
+        SettlementFormat::Json => {
+            tokio::spawn(async move {
+                if let Err(error) = write_json(day, cash, &sender).await {
+                    tracing::error!(%date, %error, "a settlement download stopped unfinished");
+                    let _ = sender.send(Err(error)).await;
+                }
+            });
+        }
+        SettlementFormat::Xlsx => {
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = write_xlsx(&runtime, day, cash, &sender) {
+                    tracing::error!(%date, %error, "a settlement download stopped unfinished");
+                    let _ = sender.blocking_send(Err(error));
+                }
+            });
+        }
+    }
+    Ok(download)
 }
 
-/// The bytes of a settlement in a format.
-///
-/// # Errors
-/// An internal error if the workbook cannot be written.
-pub fn render(settlement: &Settlement, format: SettlementFormat) -> Result<Vec<u8>, Problem> {
-    match format {
-        SettlementFormat::Json => {
-            serde_json::to_vec(settlement).map_err(|error| Problem::internal(&error))
+/// Counts a trade into the day's figures.
+fn count(trades: &mut DayTrades, trade: &Trade) -> Result<(), Problem> {
+    trades
+        .add(trade)
+        .map(drop)
+        .map_err(|error| unreconciled(trade.business_date, &error))
+}
+
+/// The problem answered (and logged) when a day does not reconcile.
+fn unreconciled(date: NaiveDate, error: &Unreconciled) -> Problem {
+    tracing::error!(%date, %error, "a settlement does not reconcile");
+    Problem::internal(error)
+}
+
+/// The JSON settlement into `sender`: the opening, each trade line as it is
+/// read, the participants and totals.
+async fn write_json(
+    mut day: SettlementDay,
+    cash: Vec<CashTotals>,
+    sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
+) -> Result<(), DownloadError> {
+    let date = day.date();
+    let mut trades = DayTrades::new(date);
+    let mut chunk = json_opening(date);
+    let mut first = true;
+    day.each_trade(|trade| {
+        let line = trades.add(&trade).map_err(DownloadError::from);
+        let full = match line {
+            Ok(line) => {
+                chunk.extend(json_trade_line(&line, first));
+                first = false;
+                (chunk.len() >= CHUNK_BYTES).then(|| std::mem::take(&mut chunk))
+            }
+            Err(error) => {
+                return futures_util::future::Either::Left(std::future::ready(Err(error)));
+            }
+        };
+        futures_util::future::Either::Right(async move {
+            match full {
+                Some(bytes) => send(sender, bytes).await,
+                None => Ok(()),
+            }
+        })
+    })
+    .await?;
+    let head = settle_cash(cash, &trades)?;
+    chunk.extend(head.json_closing());
+    send(sender, chunk).await
+}
+
+/// Hands a chunk to the reader, waiting while it is behind.
+async fn send(
+    sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
+    bytes: Vec<u8>,
+) -> Result<(), DownloadError> {
+    sender
+        .send(Ok(bytes))
+        .await
+        .map_err(|_| DownloadError::ReaderGone)
+}
+
+/// The XLSX settlement into `sender`, on a thread that may block: each
+/// trade line into the workbook's temporary files as it is read, then the
+/// participants, then the file streamed out.
+fn write_xlsx(
+    runtime: &tokio::runtime::Handle,
+    mut day: SettlementDay,
+    cash: Vec<CashTotals>,
+    sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
+) -> Result<(), DownloadError> {
+    let date = day.date();
+    let mut workbook = SettlementWorkbook::new(date)?;
+    let mut trades = DayTrades::new(date);
+    runtime.block_on(day.each_trade(|trade| {
+        let written = trades
+            .add(&trade)
+            .map_err(DownloadError::from)
+            .and_then(|line| workbook.push_trade(&line).map_err(DownloadError::from));
+        std::future::ready(written)
+    }))?;
+    drop(day);
+    let head = settle_cash(cash, &trades)?;
+    let mut out = ChunkWriter {
+        sender,
+        chunk: Vec::with_capacity(CHUNK_BYTES),
+    };
+    workbook.finish(&head, &mut out)?;
+    std::io::Write::flush(&mut out).map_err(|_| DownloadError::ReaderGone)
+}
+
+/// A writer that hands what it is given to the reader of a download, in
+/// chunks, blocking while the reader is behind.
+struct ChunkWriter<'a> {
+    sender: &'a mpsc::Sender<Result<Vec<u8>, DownloadError>>,
+    chunk: Vec<u8>,
+}
+
+impl std::io::Write for ChunkWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(bytes);
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.flush()?;
         }
-        SettlementFormat::Csv => Ok(participants_csv(settlement)),
-        SettlementFormat::Xlsx => {
-            ets_report::settlement_xlsx(settlement).map_err(|error| Problem::internal(&error))
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
         }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_BYTES));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader is gone"))
     }
 }
 
@@ -140,9 +318,11 @@ pub(crate) async fn get(
         )
     })?;
     let format = SettlementFormat::parse(query.format.as_deref().unwrap_or("json"))?;
-    let settlement = settlement(&state.store, date).await?;
-    let bytes = render(&settlement, format)?;
-    let mut response = bytes.into_response();
+    let download = settlement(&state.store, date, format).await?;
+    let chunks = futures_util::stream::unfold(download, |mut download| async move {
+        download.recv().await.map(|chunk| (chunk, download))
+    });
+    let mut response = Body::from_stream(chunks).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

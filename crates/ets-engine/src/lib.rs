@@ -41,6 +41,7 @@ pub use market::{BookNeed, Market, NewOrder, Order, OrderStatus, Placed, Trade, 
 pub use memory::{Memory, StoredCredential};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 pub use settlement::{
-    CashDay, CashPosting, ParticipantSettlement, Settlement, SettlementTotals, TradeLine,
-    Unreconciled, business_day_bounds, participants_csv, settle_day, trades_csv,
+    CashDay, CashPosting, CashTotals, DayTrades, ParticipantSettlement, PostingGroup, Settlement,
+    SettlementHead, SettlementTotals, TradeLine, Unreconciled, business_day_bounds, json_opening,
+    json_trade_line, participants_csv, settle_cash, settle_day, trades_csv,
 };

@@ -118,10 +118,12 @@ pub struct Settlement {
     /// The business day (Asia/Shanghai).
     #[serde(with = "display_text")]
     pub date: NaiveDate,
+    /// The day's trades, by execution time then id. Written before the
+    /// participants: a day's JSON is streamed as its trades are read, and
+    /// the rows are known once the last trade has been counted.
+    pub trades: Vec<TradeLine>,
     /// One row per participant whose cash moved, by name then id.
     pub participants: Vec<ParticipantSettlement>,
-    /// The day's trades, by execution time then id.
-    pub trades: Vec<TradeLine>,
     /// The participant columns summed.
     pub totals: SettlementTotals,
 }
@@ -295,7 +297,9 @@ pub fn business_day_bounds(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 /// The settlement of business day `date` from each participant's cash on
-/// the day and the day's trades (every method; none of another day).
+/// the day and the day's trades (every method; none of another day), all in
+/// memory: [`DayTrades`], [`CashTotals`] and [`settle_cash`] as the store
+/// uses them on a day too large to hold, composed.
 ///
 /// # Panics
 /// When a trade is of another business day, a trade's buyer is its seller,
@@ -303,40 +307,292 @@ pub fn business_day_bounds(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
 ///
 /// # Errors
 /// [`Unreconciled`], in this order of precedence: `NotWholeFen` for a
-/// trade's value or commission; `MissingCashDay` when a party to a trade
-/// has no cash day; then, participant by participant in the rows' order
-/// (listed or not: every cash day is reconciled), `NotWholeFen` for its
-/// balances or postings, `TradeCash` when its postings in the trades'
-/// transactions disagree with its trades, and `ClosingCash` when its
-/// columns do not lead from its opening to its closing balance.
+/// trade's price, value or commission (the first trade in time order);
+/// then as [`settle_cash`].
 pub fn settle_day(
     date: NaiveDate,
-    mut cash: Vec<CashDay>,
+    cash: Vec<CashDay>,
     trades: &[Trade],
 ) -> Result<Settlement, Unreconciled> {
-    let lines = trade_lines(date, trades)?;
+    let mut ordered: Vec<&Trade> = trades.iter().collect();
+    ordered.sort_by_key(|trade| (trade.executed_at, trade.id));
+    let mut day_trades = DayTrades::new(date);
+    let mut lines = Vec::with_capacity(ordered.len());
+    for trade in ordered {
+        lines.push(day_trades.add(trade)?);
+    }
+    let trade_transactions: HashSet<Uuid> = trades.iter().map(|t| t.transaction_id).collect();
+    let totals = cash
+        .into_iter()
+        .map(|day| {
+            let mut totals =
+                CashTotals::new(day.participant_id, day.name, day.opening, day.closing);
+            for posting in &day.postings {
+                let in_trade = trade_transactions.contains(&posting.transaction_id);
+                totals.add(&posting.kind, posting.amount, in_trade);
+            }
+            totals
+        })
+        .collect();
+    let head = settle_cash(totals, &day_trades)?;
+    Ok(Settlement {
+        date,
+        participants: head.participants,
+        trades: lines,
+        totals: head.totals,
+    })
+}
+
+/// The day's trades folded one at a time, in time order: each becomes its
+/// [`TradeLine`] (money checked to the fen), and each party's bought,
+/// sold and commission figures add up. What is kept grows with the
+/// participants, not with the trades.
+#[derive(Debug, Clone)]
+pub struct DayTrades {
+    date: NaiveDate,
+    figures: BTreeMap<Uuid, TradeFigures>,
+    /// Each party in the order it first traded, with that first trade.
+    first_trades: Vec<(Uuid, Uuid)>,
+}
+
+impl DayTrades {
+    /// No trade yet on business day `date`.
+    #[must_use]
+    pub fn new(date: NaiveDate) -> Self {
+        Self {
+            date,
+            figures: BTreeMap::new(),
+            first_trades: Vec::new(),
+        }
+    }
+
+    /// Adds the day's next trade (in time order, then id) and answers its
+    /// line.
+    ///
+    /// # Panics
+    /// When the trade is of another business day or its buyer is its
+    /// seller: the caller read it wrongly.
+    ///
+    /// # Errors
+    /// [`Unreconciled::NotWholeFen`] for its price, value or a commission.
+    pub fn add(&mut self, trade: &Trade) -> Result<TradeLine, Unreconciled> {
+        let line = TradeLine::of(self.date, trade)?;
+        self.count(line.buyer_participant_id, line.trade_id, |figures| {
+            figures.bought += line.value;
+            figures.commissions += line.buyer_commission;
+        });
+        if let Some(seller) = line.seller_participant_id {
+            self.count(seller, line.trade_id, |figures| {
+                figures.sold += line.value;
+                figures.commissions += line.seller_commission;
+            });
+        }
+        Ok(line)
+    }
+
+    fn count(&mut self, party: Uuid, trade_id: Uuid, add: impl FnOnce(&mut TradeFigures)) {
+        let figures = self.figures.entry(party).or_insert_with(|| {
+            self.first_trades.push((party, trade_id));
+            TradeFigures::default()
+        });
+        add(figures);
+    }
+}
+
+impl TradeLine {
+    /// The line of a trade of business day `date`, its money checked to the
+    /// fen.
+    ///
+    /// # Panics
+    /// When the trade is of another business day or its buyer is its
+    /// seller.
+    ///
+    /// # Errors
+    /// [`Unreconciled::NotWholeFen`] for its price, value or a commission.
+    pub fn of(date: NaiveDate, trade: &Trade) -> Result<Self, Unreconciled> {
+        assert_eq!(
+            trade.business_date, date,
+            "trade {} is of another day",
+            trade.id
+        );
+        assert_ne!(
+            Some(trade.buyer_id),
+            trade.seller_id,
+            "trade {} is a self-trade",
+            trade.id
+        );
+        Ok(Self {
+            trade_id: trade.id,
+            executed_at: trade.executed_at,
+            instrument: trade.instrument.clone(),
+            method: trade.method,
+            quantity: trade.quantity,
+            price: fen(trade.price, trade.id, "price")?,
+            value: fen(trade.value, trade.id, "value")?,
+            buyer_participant_id: trade.buyer_id,
+            seller_participant_id: trade.seller_id,
+            buyer_commission: fen(trade.buyer_commission, trade.id, "buyer_commission")?,
+            seller_commission: fen(trade.seller_commission, trade.id, "seller_commission")?,
+        })
+    }
+}
+
+/// One participant's cash on the day with its postings summed per column
+/// as they are read, one at a time: a day of a million trades is never held
+/// posting by posting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CashTotals {
+    /// Whose cash.
+    pub participant_id: Uuid,
+    /// The participant's name.
+    pub name: String,
+    /// The CNY balance at the start of the day (held cash included).
+    pub opening: Decimal,
+    /// The CNY balance at the end of the day (or now, for today).
+    pub closing: Decimal,
+    sums: PostingSums,
+    /// Whether a posting changed the balance.
+    moved: bool,
+    /// The first posting that is not a whole number of fen.
+    not_whole: Option<Decimal>,
+}
+
+impl CashTotals {
+    /// No posting yet.
+    #[must_use]
+    pub fn new(participant_id: Uuid, name: String, opening: Decimal, closing: Decimal) -> Self {
+        Self {
+            participant_id,
+            name,
+            opening,
+            closing,
+            sums: PostingSums::default(),
+            moved: false,
+            not_whole: None,
+        }
+    }
+
+    /// Adds one posting on its CNY account: `kind` is its ledger
+    /// transaction's kind, `in_trade` whether that transaction is one of the
+    /// day's trades'. The trades' postings are summed apart, to be checked
+    /// against the trades; `cash.deposit`, `cash.withdrawal` and
+    /// `invoice.paid` postings are deposits, withdrawals and fees paid (as
+    /// positive figures when the money moved the usual way); the rest is
+    /// `other`, signed.
+    pub fn add(&mut self, kind: &str, amount: Decimal, in_trade: bool) {
+        self.add_group(&PostingGroup {
+            kind,
+            in_trade,
+            sum: amount,
+            moved: !amount.is_zero(),
+            whole_fen: money(amount) == amount,
+        });
+    }
+
+    /// Adds postings of one kind summed by the database: as [`CashTotals::add`]
+    /// for each of them.
+    pub fn add_group(&mut self, group: &PostingGroup<'_>) {
+        if !group.whole_fen && self.not_whole.is_none() {
+            self.not_whole = Some(group.sum);
+        }
+        self.moved |= group.moved;
+        let (sums, amount) = (&mut self.sums, group.sum);
+        if group.in_trade {
+            sums.trades += amount;
+            return;
+        }
+        match group.kind {
+            DEPOSIT_KIND => sums.deposits += amount,
+            WITHDRAWAL_KIND => sums.withdrawals -= amount,
+            INVOICE_PAID_KIND => sums.fees_paid -= amount,
+            _ => sums.other += amount,
+        }
+    }
+
+    /// Whether a posting changed the balance: only such participants are
+    /// listed.
+    #[must_use]
+    pub fn moved(&self) -> bool {
+        self.moved
+    }
+}
+
+/// Postings of one participant on the day with the same transaction kind,
+/// all in the day's trades' transactions or all outside them, summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostingGroup<'a> {
+    /// Their ledger transactions' kind.
+    pub kind: &'a str,
+    /// Whether their transactions are trades'.
+    pub in_trade: bool,
+    /// Their amounts summed.
+    pub sum: Decimal,
+    /// Whether one of them changed the balance.
+    pub moved: bool,
+    /// Whether every one of them is a whole number of fen.
+    pub whole_fen: bool,
+}
+
+/// A day's participant rows and their totals: the settlement but its
+/// trade lines, which [`DayTrades`] gives one by one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementHead {
+    /// The business day.
+    pub date: NaiveDate,
+    /// One row per participant whose cash moved, by name then id.
+    pub participants: Vec<ParticipantSettlement>,
+    /// The participant columns summed.
+    pub totals: SettlementTotals,
+}
+
+/// The participant rows of the day whose trades `trades` folded, from each
+/// participant's cash totals, every row reconciled.
+///
+/// # Panics
+/// When two cash totals are of one participant.
+///
+/// # Errors
+/// [`Unreconciled`], in this order of precedence: `MissingCashDay` when a
+/// party to a trade has no cash totals (the first such party, in the order
+/// the parties first traded); then, participant by participant by name
+/// then id (listed or not: every one is reconciled), `NotWholeFen` for its
+/// balances or a posting, `TradeCash` when its trades' postings disagree
+/// with its trades, and `ClosingCash` when its columns do not lead from its
+/// opening to its closing balance.
+pub fn settle_cash(
+    mut cash: Vec<CashTotals>,
+    trades: &DayTrades,
+) -> Result<SettlementHead, Unreconciled> {
     cash.sort_by(|a, b| (&a.name, a.participant_id).cmp(&(&b.name, b.participant_id)));
     let read: HashSet<Uuid> = cash.iter().map(|day| day.participant_id).collect();
     assert_eq!(read.len(), cash.len(), "one cash day per participant");
-    let figures = trade_figures(&lines, &read)?;
-    let trade_transactions: HashSet<Uuid> = trades.iter().map(|t| t.transaction_id).collect();
+    if let Some((participant_id, trade_id)) = trades
+        .first_trades
+        .iter()
+        .find(|(party, _)| !read.contains(party))
+    {
+        return Err(Unreconciled::MissingCashDay {
+            participant_id: *participant_id,
+            trade_id: *trade_id,
+        });
+    }
     let mut participants = Vec::new();
     for day in cash {
-        let moved = day.postings.iter().any(|posting| !posting.amount.is_zero());
-        let own = figures
+        let own = trades
+            .figures
             .get(&day.participant_id)
             .copied()
             .unwrap_or_default();
-        let row = settle_participant(day, own, &trade_transactions)?;
+        let moved = day.moved;
+        let row = settle_participant(day, own)?;
         if moved {
             participants.push(row);
         }
     }
     let totals = SettlementTotals::of(&participants);
-    Ok(Settlement {
-        date,
+    Ok(SettlementHead {
+        date: trades.date,
         participants,
-        trades: lines,
         totals,
     })
 }
@@ -384,40 +640,6 @@ impl SettlementTotals {
     }
 }
 
-/// The day's trades as lines, money checked to the fen, by execution time
-/// then id.
-fn trade_lines(date: NaiveDate, trades: &[Trade]) -> Result<Vec<TradeLine>, Unreconciled> {
-    let mut lines = Vec::with_capacity(trades.len());
-    for trade in trades {
-        assert_eq!(
-            trade.business_date, date,
-            "trade {} is of another day",
-            trade.id
-        );
-        assert_ne!(
-            Some(trade.buyer_id),
-            trade.seller_id,
-            "trade {} is a self-trade",
-            trade.id
-        );
-        lines.push(TradeLine {
-            trade_id: trade.id,
-            executed_at: trade.executed_at,
-            instrument: trade.instrument.clone(),
-            method: trade.method,
-            quantity: trade.quantity,
-            price: fen(trade.price, trade.id, "price")?,
-            value: fen(trade.value, trade.id, "value")?,
-            buyer_participant_id: trade.buyer_id,
-            seller_participant_id: trade.seller_id,
-            buyer_commission: fen(trade.buyer_commission, trade.id, "buyer_commission")?,
-            seller_commission: fen(trade.seller_commission, trade.id, "seller_commission")?,
-        });
-    }
-    lines.sort_by_key(|line| (line.executed_at, line.trade_id));
-    Ok(lines)
-}
-
 /// What one participant's trades of the day add up to.
 #[derive(Debug, Clone, Copy, Default)]
 struct TradeFigures {
@@ -433,36 +655,8 @@ impl TradeFigures {
     }
 }
 
-/// Each party's trade figures; every party must be among the cash days
-/// `read`.
-fn trade_figures(
-    lines: &[TradeLine],
-    read: &HashSet<Uuid>,
-) -> Result<BTreeMap<Uuid, TradeFigures>, Unreconciled> {
-    let mut figures: BTreeMap<Uuid, TradeFigures> = BTreeMap::new();
-    for line in lines {
-        for party in std::iter::once(line.buyer_participant_id).chain(line.seller_participant_id) {
-            if !read.contains(&party) {
-                return Err(Unreconciled::MissingCashDay {
-                    participant_id: party,
-                    trade_id: line.trade_id,
-                });
-            }
-        }
-        let buyer = figures.entry(line.buyer_participant_id).or_default();
-        buyer.bought += line.value;
-        buyer.commissions += line.buyer_commission;
-        if let Some(seller) = line.seller_participant_id {
-            let seller = figures.entry(seller).or_default();
-            seller.sold += line.value;
-            seller.commissions += line.seller_commission;
-        }
-    }
-    Ok(figures)
-}
-
 /// A participant's postings of the day, summed per column.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct PostingSums {
     /// Postings of the trades' transactions, signed.
     trades: Decimal,
@@ -472,41 +666,23 @@ struct PostingSums {
     other: Decimal,
 }
 
-/// Sorts a participant's postings into columns: deposits, withdrawals and
-/// invoice payments as positive figures when the money moved the usual way,
-/// the rest signed.
-fn sum_postings(
-    day: &CashDay,
-    trade_transactions: &HashSet<Uuid>,
-) -> Result<PostingSums, Unreconciled> {
-    let mut sums = PostingSums::default();
-    for posting in &day.postings {
-        let amount = fen(posting.amount, day.participant_id, "a posting")?;
-        if trade_transactions.contains(&posting.transaction_id) {
-            sums.trades += amount;
-            continue;
-        }
-        match posting.kind.as_str() {
-            DEPOSIT_KIND => sums.deposits += amount,
-            WITHDRAWAL_KIND => sums.withdrawals -= amount,
-            INVOICE_PAID_KIND => sums.fees_paid -= amount,
-            _ => sums.other += amount,
-        }
-    }
-    Ok(sums)
-}
-
 /// One participant's row, reconciled: its trades' postings against its
 /// trades, then its columns against its closing balance.
 fn settle_participant(
-    day: CashDay,
+    day: CashTotals,
     trades: TradeFigures,
-    trade_transactions: &HashSet<Uuid>,
 ) -> Result<ParticipantSettlement, Unreconciled> {
     let id = day.participant_id;
     let opening = fen(day.opening, id, "opening_cash")?;
     let closing = fen(day.closing, id, "closing_cash")?;
-    let sums = sum_postings(&day, trade_transactions)?;
+    if let Some(amount) = day.not_whole {
+        return Err(Unreconciled::NotWholeFen {
+            id,
+            figure: "a posting",
+            amount,
+        });
+    }
+    let sums = day.sums;
     if sums.trades != trades.cash() {
         return Err(Unreconciled::TradeCash {
             participant_id: id,
@@ -560,19 +736,54 @@ fn money(amount: Decimal) -> Decimal {
     fixed
 }
 
+/// The JSON settlement's bytes before its first trade line:
+/// `{"date":…,"trades":[`. Followed by each line's [`json_trade_line`] and
+/// by [`SettlementHead::json_closing`], the bytes are exactly those of the
+/// [`Settlement`] serialized whole.
+#[must_use]
+pub fn json_opening(date: NaiveDate) -> Vec<u8> {
+    let mut out = b"{\"date\":".to_vec();
+    out.extend(serde_json::to_vec(&date.to_string()).expect("a date is text"));
+    out.extend(b",\"trades\":[");
+    out
+}
+
+impl SettlementHead {
+    /// The JSON settlement's bytes after its last trade line:
+    /// `],"participants":[…],"totals":{…}}`.
+    #[must_use]
+    pub fn json_closing(&self) -> Vec<u8> {
+        let mut out = b"],\"participants\":".to_vec();
+        out.extend(serde_json::to_vec(&self.participants).expect("rows are text and uuids"));
+        out.extend(b",\"totals\":");
+        out.extend(serde_json::to_vec(&self.totals).expect("totals are text"));
+        out.push(b'}');
+        out
+    }
+}
+
+/// One trade line of the JSON settlement, after a comma unless it is the
+/// `first`.
+#[must_use]
+pub fn json_trade_line(line: &TradeLine, first: bool) -> Vec<u8> {
+    let mut out = if first { Vec::new() } else { vec![b','] };
+    serde_json::to_writer(&mut out, line).expect("a trade line is text and uuids");
+    out
+}
+
 /// The participant rows as CSV for Excel: UTF-8 with a byte order mark, a
 /// header of [`PARTICIPANT_COLUMNS`], CRLF line ends (RFC 4180), each cell
 /// the text of its JSON value (`null` as an empty cell).
 #[must_use]
-pub fn participants_csv(settlement: &Settlement) -> Vec<u8> {
-    csv(&PARTICIPANT_COLUMNS, &settlement.participants)
+pub fn participants_csv(participants: &[ParticipantSettlement]) -> Vec<u8> {
+    csv(&PARTICIPANT_COLUMNS, participants)
 }
 
 /// The trade lines as CSV, written like [`participants_csv`] with a header
 /// of [`TRADE_COLUMNS`]; an auction's seller is an empty cell.
 #[must_use]
-pub fn trades_csv(settlement: &Settlement) -> Vec<u8> {
-    csv(&TRADE_COLUMNS, &settlement.trades)
+pub fn trades_csv(lines: &[TradeLine]) -> Vec<u8> {
+    csv(&TRADE_COLUMNS, lines)
 }
 
 /// Rows as CSV; each cell is the row's JSON value under its column, so the

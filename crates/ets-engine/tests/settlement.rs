@@ -9,6 +9,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ets_core::instrument::business_date;
 use ets_core::{Decimal, InstrumentCode};
+use ets_engine::settlement::{
+    CashTotals, DayTrades, SettlementHead, json_opening, json_trade_line, settle_cash,
+};
 use ets_engine::settlement::{PARTICIPANT_COLUMNS, TRADE_COLUMNS};
 use ets_engine::{
     CashDay, CashPosting, ParticipantSettlement, Settlement, Trade, TradeMethod, Unreconciled,
@@ -340,6 +343,73 @@ fn the_json_writes_money_at_two_places_and_the_trades_in_time_order() {
     );
 }
 
+#[test]
+fn the_json_written_piece_by_piece_is_the_settlement_byte_for_byte() {
+    // A day too large to hold is written as the head's opening, each trade
+    // line as it is read, and the head's closing; a reader must not be able
+    // to tell it from the settlement serialized whole.
+    let whole = worked_settlement();
+    let head = SettlementHead {
+        date: whole.date,
+        participants: whole.participants.clone(),
+        totals: whole.totals.clone(),
+    };
+    let mut pieces = json_opening(whole.date);
+    for (n, line) in whole.trades.iter().enumerate() {
+        pieces.extend(json_trade_line(line, n == 0));
+    }
+    pieces.extend(head.json_closing());
+    assert_eq!(
+        String::from_utf8(pieces).expect("UTF-8"),
+        serde_json::to_string(&whole).expect("json")
+    );
+    let empty = SettlementHead {
+        date: day(),
+        participants: Vec::new(),
+        totals: whole.totals,
+    };
+    let mut bytes = json_opening(empty.date);
+    bytes.extend(empty.json_closing());
+    let parsed: Value = serde_json::from_slice(&bytes).expect("a day without trades is JSON");
+    assert_eq!(parsed["trades"], json!([]));
+}
+
+#[test]
+fn trades_folded_one_by_one_settle_as_the_day_held_whole() {
+    // What the store does on a large day: the cash totals folded posting by
+    // posting (each marked whether its transaction is a trade's), the
+    // trades in time order, then the rows.
+    let trades = worked_trades();
+    let mut ordered: Vec<&Trade> = trades.iter().collect();
+    ordered.sort_by_key(|trade| (trade.executed_at, trade.id));
+    let mut day_trades = DayTrades::new(day());
+    let lines: Vec<_> = ordered
+        .into_iter()
+        .map(|trade| day_trades.add(trade).expect("whole fen"))
+        .collect();
+    let in_trade = |transaction: Uuid| trades.iter().any(|t| t.transaction_id == transaction);
+    let totals = worked_cash()
+        .into_iter()
+        .map(|day| {
+            let mut totals =
+                CashTotals::new(day.participant_id, day.name, day.opening, day.closing);
+            for posting in &day.postings {
+                totals.add(
+                    &posting.kind,
+                    posting.amount,
+                    in_trade(posting.transaction_id),
+                );
+            }
+            totals
+        })
+        .collect();
+    let head = settle_cash(totals, &day_trades).expect("reconciles");
+    let whole = worked_settlement();
+    assert_eq!(head.participants, whole.participants);
+    assert_eq!(head.totals, whole.totals);
+    assert_eq!(lines, whole.trades);
+}
+
 /// Asserts that `record` serializes to exactly the fields `columns`, in
 /// that order.
 fn assert_fields_in_order(record: &impl serde::Serialize, columns: &[&str]) {
@@ -470,7 +540,7 @@ fn the_participants_csv_is_excel_ready_byte_for_byte() {
                     20000.00,752.68,1205.00,1.96,0.00,0.00,300.00,0.00,20150.36\r\n\
                     00000000-0000-0000-0000-000000000001,苏州甲化工有限公司,\
                     5000.00,1205.00,752.68,1.96,0.00,10000.00,0.00,88.88,14634.60\r\n";
-    let bytes = participants_csv(&worked_settlement());
+    let bytes = participants_csv(&worked_settlement().participants);
     assert_eq!(bytes[..3], [0xEF, 0xBB, 0xBF]);
     assert_eq!(String::from_utf8(bytes).expect("UTF-8"), expected);
 }
@@ -490,7 +560,7 @@ fn the_trades_csv_leaves_an_auctions_seller_empty() {
                     00000000-0000-0000-0000-0000000000cb,2026-06-01T07:00:00.000000Z,\
                     SO2-320500-2026,auction,5.0000,98.00,490.00,\
                     00000000-0000-0000-0000-000000000003,,0.00,0.00\r\n";
-    let bytes = trades_csv(&worked_settlement());
+    let bytes = trades_csv(&worked_settlement().trades);
     assert_eq!(String::from_utf8(bytes).expect("UTF-8"), expected);
 }
 
@@ -798,7 +868,7 @@ proptest! {
         prop_assert_eq!(totals.closing_cash, column_sum(rows, |r| r.closing_cash));
 
         // One CSV record per row after the header, whatever the names hold.
-        let csv = String::from_utf8(participants_csv(&settlement)).expect("UTF-8");
+        let csv = String::from_utf8(participants_csv(&settlement.participants)).expect("UTF-8");
         prop_assert_eq!(csv.matches("\r\n").count(), rows.len() + 1);
         for row in rows {
             prop_assert!(csv.contains(&row.closing_cash.to_string()));

@@ -29,10 +29,10 @@ mod sheets;
 use chrono::{Datelike, NaiveDate};
 use ets_core::journal::format_time;
 use ets_engine::settlement::{
-    PARTICIPANT_COLUMNS, ParticipantSettlement, Settlement, SettlementTotals, TRADE_COLUMNS,
-    TradeLine,
+    PARTICIPANT_COLUMNS, ParticipantSettlement, Settlement, SettlementHead, SettlementTotals,
+    TRADE_COLUMNS, TradeLine,
 };
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, Worksheet, XlsxError};
 
 use crate::cells::{Cell, NumberFormats};
 use crate::sheets::SheetSeries;
@@ -87,35 +87,129 @@ pub fn settlement_xlsx_with_limit(
     settlement: &Settlement,
     rows_per_sheet: u32,
 ) -> Result<Vec<u8>, ReportError> {
-    assert!(
-        (2..=EXCEL_ROWS_PER_SHEET).contains(&rows_per_sheet),
-        "a sheet holds a header and at least one row, and at most {EXCEL_ROWS_PER_SHEET} rows, \
-         not {rows_per_sheet}"
-    );
-    let mut workbook = Workbook::new();
-    workbook.set_properties(&properties(settlement.date)?);
-    let mut formats = NumberFormats::default();
-
-    let mut participants = SheetSeries::new(
-        "participants",
-        &PARTICIPANT_COLUMNS,
-        &PARTICIPANT_WIDTHS,
-        rows_per_sheet,
-    );
-    for row in &settlement.participants {
-        participants.push(&participant_cells(row), &mut formats)?;
-    }
-    participants.push(&totals_cells(&settlement.totals), &mut formats)?;
-
-    let mut trades = SheetSeries::new("trades", &TRADE_COLUMNS, &TRADE_WIDTHS, rows_per_sheet);
+    let head = SettlementHead {
+        date: settlement.date,
+        participants: settlement.participants.clone(),
+        totals: settlement.totals.clone(),
+    };
+    let mut workbook = SettlementWorkbook::with_limit(settlement.date, rows_per_sheet)?;
     for line in &settlement.trades {
-        trades.push(&trade_cells(line), &mut formats)?;
+        workbook.push_trade(line)?;
+    }
+    let mut bytes = Vec::new();
+    workbook.finish(&head, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// A settlement workbook written as the day is read: each trade line as it
+/// comes, then the participants' rows once they are known, then the file.
+/// Every sheet is in the XLSX writer's constant-memory mode (its rows in a
+/// temporary file of the system's temporary directory), and the file is
+/// streamed into the writer [`SettlementWorkbook::finish`] is given, so a
+/// day of a million trades is never held in memory.
+///
+/// The participants' sheets come first in the file, as in a workbook
+/// written whole, though their rows are written last.
+pub struct SettlementWorkbook {
+    workbook: Workbook,
+    formats: NumberFormats,
+    participants: SheetSeries<'static>,
+    trades: SheetSeries<'static>,
+}
+
+impl SettlementWorkbook {
+    /// The workbook of business day `date`, each sheet up to Excel's
+    /// [`EXCEL_ROWS_PER_SHEET`] rows.
+    ///
+    /// # Errors
+    /// As [`settlement_xlsx`]; also when a temporary file cannot be made.
+    pub fn new(date: NaiveDate) -> Result<Self, ReportError> {
+        Self::with_limit(date, EXCEL_ROWS_PER_SHEET)
     }
 
-    for sheet in participants.finish()?.into_iter().chain(trades.finish()?) {
-        workbook.push_worksheet(sheet);
+    /// [`SettlementWorkbook::new`] with each sheet up to `rows_per_sheet`
+    /// rows, its header included.
+    ///
+    /// # Panics
+    /// As [`settlement_xlsx_with_limit`].
+    ///
+    /// # Errors
+    /// As [`SettlementWorkbook::new`].
+    pub fn with_limit(date: NaiveDate, rows_per_sheet: u32) -> Result<Self, ReportError> {
+        assert!(
+            (2..=EXCEL_ROWS_PER_SHEET).contains(&rows_per_sheet),
+            "a sheet holds a header and at least one row, and at most {EXCEL_ROWS_PER_SHEET} \
+             rows, not {rows_per_sheet}"
+        );
+        let mut workbook = Workbook::new();
+        workbook.set_properties(&properties(date)?);
+        let mut participants = SheetSeries::new(
+            "participants",
+            &PARTICIPANT_COLUMNS,
+            &PARTICIPANT_WIDTHS,
+            rows_per_sheet,
+        );
+        participants.begin(&mut workbook)?;
+        Ok(Self {
+            workbook,
+            formats: NumberFormats::default(),
+            participants,
+            trades: SheetSeries::new("trades", &TRADE_COLUMNS, &TRADE_WIDTHS, rows_per_sheet),
+        })
     }
-    Ok(workbook.save_to_buffer()?)
+
+    /// Writes the next trade line.
+    ///
+    /// # Errors
+    /// [`ReportError::Xlsx`] when the writer refuses the row.
+    pub fn push_trade(&mut self, line: &TradeLine) -> Result<(), ReportError> {
+        self.trades
+            .push(&mut self.workbook, &trade_cells(line), &mut self.formats)?;
+        Ok(())
+    }
+
+    /// Writes the participants' rows and their totals, then the file into
+    /// `out`.
+    ///
+    /// # Errors
+    /// [`ReportError::Xlsx`] when a row is refused, the file cannot be put
+    /// together or `out` refuses a write.
+    pub fn finish(
+        mut self,
+        head: &SettlementHead,
+        out: impl std::io::Write + Send,
+    ) -> Result<(), ReportError> {
+        self.trades.finish(&mut self.workbook)?;
+        let (workbook, formats) = (&mut self.workbook, &mut self.formats);
+        for row in &head.participants {
+            self.participants
+                .push(workbook, &participant_cells(row), formats)?;
+        }
+        self.participants
+            .push(workbook, &totals_cells(&head.totals), formats)?;
+        let order: Vec<usize> = self
+            .participants
+            .sheets()
+            .iter()
+            .chain(self.trades.sheets())
+            .copied()
+            .collect();
+        reorder(workbook.worksheets_mut(), &order);
+        workbook.save_to_writer(out)?;
+        Ok(())
+    }
+}
+
+/// Puts the sheets in `order` (each index once): the participants' sheets
+/// begun after the trades' move before them.
+fn reorder(sheets: &mut Vec<Worksheet>, order: &[usize]) {
+    let mut taken: Vec<Option<Worksheet>> = std::mem::take(sheets).into_iter().map(Some).collect();
+    assert_eq!(taken.len(), order.len(), "every sheet placed once");
+    sheets.extend(
+        order
+            .iter()
+            .map(|index| taken[*index].take().expect("every sheet placed once")),
+    );
 }
 
 /// The workbook's properties: a title naming the day, and the day itself as

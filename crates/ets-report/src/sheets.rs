@@ -1,7 +1,10 @@
 //! A run of sheets of one kind of row: `trades`, `trades (2)`, …, each
-//! starting with the header, a new one begun when a sheet is full.
+//! starting with the header, a new one begun when a sheet is full. The
+//! sheets are the workbook's, in constant-memory mode: each row goes to the
+//! sheet's temporary file once the next one begins, so a sheet of a million
+//! rows never sits in memory.
 
-use rust_xlsxwriter::{Format, Worksheet, XlsxError};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::cells::{Cell, NumberFormats};
 
@@ -17,10 +20,11 @@ pub(crate) struct SheetSeries<'a> {
     rows_per_sheet: u32,
     /// The header's format: bold.
     header: Format,
-    /// The sheets filled so far.
-    full: Vec<Worksheet>,
-    /// The sheet being filled and the index of its next row.
-    current: Option<(Worksheet, u32)>,
+    /// The workbook's indices of the sheets of this series begun so far.
+    sheets: Vec<usize>,
+    /// The workbook's index of the sheet being filled and the index of its
+    /// next row.
+    current: Option<(usize, u32)>,
 }
 
 impl<'a> SheetSeries<'a> {
@@ -40,60 +44,72 @@ impl<'a> SheetSeries<'a> {
             widths,
             rows_per_sheet,
             header: Format::new().set_bold(),
-            full: Vec::new(),
+            sheets: Vec::new(),
             current: None,
         }
     }
 
-    /// Writes `cells` as the next row, on a new sheet when the current one
-    /// is full.
+    /// Writes `cells` as the next row, on a new sheet (at the end of the
+    /// workbook) when the current one is full.
     pub(crate) fn push(
         &mut self,
+        workbook: &mut Workbook,
         cells: &[Cell],
         formats: &mut NumberFormats,
     ) -> Result<(), XlsxError> {
         assert_eq!(cells.len(), self.columns.len(), "one cell per column");
-        let (sheet, next_row) = match self.current.take() {
-            Some((sheet, next_row)) if next_row < self.rows_per_sheet => (sheet, next_row),
-            Some((sheet, _)) => {
-                self.full.push(sheet);
-                (self.begin_sheet()?, 1)
-            }
-            None => (self.begin_sheet()?, 1),
+        let (index, row) = match self.current {
+            Some((index, row)) if row < self.rows_per_sheet => (index, row),
+            _ => (self.begin_sheet(workbook)?, 1),
         };
-        let (sheet, _) = self.current.insert((sheet, next_row + 1));
+        self.current = Some((index, row + 1));
+        let sheet = workbook.worksheet_from_index(index)?;
         for (column, cell) in (0_u16..).zip(cells) {
-            cell.write(sheet, next_row, column, formats)?;
+            cell.write(sheet, row, column, formats)?;
         }
         Ok(())
     }
 
-    /// Every sheet, in order; a series that had no row is one sheet with
-    /// its header.
-    pub(crate) fn finish(mut self) -> Result<Vec<Worksheet>, XlsxError> {
-        let last = match self.current.take() {
-            Some((sheet, _)) => sheet,
-            None => self.begin_sheet()?,
-        };
-        self.full.push(last);
-        Ok(self.full)
+    /// Begins the series' first sheet now, so that it takes its place in
+    /// the workbook before sheets begun later, whenever its rows come.
+    pub(crate) fn begin(&mut self, workbook: &mut Workbook) -> Result<(), XlsxError> {
+        if self.current.is_none() {
+            let index = self.begin_sheet(workbook)?;
+            self.current = Some((index, 1));
+        }
+        Ok(())
     }
 
-    /// A new sheet, named for its place in the series, with the header in
-    /// bold, the panes frozen below it and the columns' widths set.
-    fn begin_sheet(&self) -> Result<Worksheet, XlsxError> {
-        let mut sheet = Worksheet::new();
-        let number = self.full.len() + 1;
-        if number == 1 {
-            sheet.set_name(self.name)?;
+    /// Ends the series: a series that had no row gets one sheet with its
+    /// header.
+    pub(crate) fn finish(&mut self, workbook: &mut Workbook) -> Result<(), XlsxError> {
+        self.begin(workbook)
+    }
+
+    /// A new sheet at the end of the workbook, named for its place in the
+    /// series, with the header in bold, the panes frozen below it and the
+    /// columns' widths set; answers its index.
+    fn begin_sheet(&mut self, workbook: &mut Workbook) -> Result<usize, XlsxError> {
+        let number = self.sheets.len() + 1;
+        let name = if number == 1 {
+            self.name.to_owned()
         } else {
-            sheet.set_name(format!("{} ({number})", self.name))?;
-        }
+            format!("{} ({number})", self.name)
+        };
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name(name)?;
         for (column, (title, width)) in (0_u16..).zip(self.columns.iter().zip(self.widths)) {
             sheet.write_string_with_format(0, column, *title, &self.header)?;
             sheet.set_column_width(column, *width)?;
         }
         sheet.set_freeze_panes(1, 0)?;
-        Ok(sheet)
+        let index = workbook.worksheets().len() - 1;
+        self.sheets.push(index);
+        Ok(index)
+    }
+
+    /// The workbook's indices of this series' sheets, in order.
+    pub(crate) fn sheets(&self) -> &[usize] {
+        &self.sheets
     }
 }

@@ -293,13 +293,14 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             let format = ets_api::settlement::SettlementFormat::parse(&format)
                 .map_err(|problem| problem.detail().to_owned())?;
             let store = open(&database.database_url).await?;
-            let settlement = ets_api::settlement::settlement(&store, date)
+            let mut download = ets_api::settlement::settlement(&store, date, format)
                 .await
                 .map_err(|problem| problem.detail().to_owned())?;
-            let bytes = ets_api::settlement::render(&settlement, format)
-                .map_err(|problem| problem.detail().to_owned())?;
-            std::fs::write(&out, bytes)?;
-            tracing::info!(%date, file = %out.display(), participants = settlement.participants.len(), trades = settlement.trades.len(), "settlement exported");
+            let written = write_download(&mut download, &out).await.inspect_err(|_| {
+                // Nothing half-written is left for a scheduled job to pick up.
+                let _ = std::fs::remove_file(&out);
+            })?;
+            tracing::info!(%date, file = %out.display(), bytes = written, "settlement exported");
             Ok(ExitCode::SUCCESS)
         }
         Commands::Journal {
@@ -428,6 +429,26 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Writes a download into the file `out`, chunk by chunk; answers the bytes
+/// written.
+async fn write_download(
+    download: &mut ets_api::settlement::Download,
+    out: &std::path::Path,
+) -> Result<u64, AnyError> {
+    use std::io::Write as _;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut written = 0;
+    while let Some(chunk) = download.recv().await {
+        let chunk = chunk?;
+        file.write_all(&chunk)?;
+        written += chunk.len() as u64;
+    }
+    file.into_inner()
+        .map_err(|error| error.into_error())?
+        .sync_all()?;
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! [`StoredRow`]. This is the one place that asks which database it is.
 
 use std::borrow::Cow;
+use std::future::Future;
+
+use futures_util::TryStreamExt as _;
 
 use chrono::{DateTime, Utc};
 use ets_core::journal::format_time;
@@ -95,6 +98,79 @@ impl Database {
             }
         };
         Ok(decoded?)
+    }
+}
+
+/// A consistent read of many statements: a read-only transaction, at
+/// REPEATABLE READ on PostgreSQL (one snapshot for all its statements); on
+/// SQLite a deferred transaction, whose first read fixes what the WAL shows
+/// it. Rolled back when dropped.
+pub(crate) enum Snapshot {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Database {
+    /// Begins a [`Snapshot`] on a connection of the pool.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub(crate) async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        match self {
+            Self::Postgres(pool) => {
+                let mut transaction = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *transaction)
+                    .await?;
+                Ok(Snapshot::Postgres(transaction))
+            }
+            Self::Sqlite(pool) => Ok(Snapshot::Sqlite(pool.begin().await?)),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Whether this is PostgreSQL, whose `numeric` sums exactly in SQL
+    /// (SQLite's `SUM` of decimals kept as text is a float).
+    pub(crate) fn sums_exactly(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Hands each row `sql` answers, decoded, to `each` as the database
+    /// sends it: the rows are never all in memory. Stops at the first
+    /// error, the database's or the one `each` returns.
+    ///
+    /// # Errors
+    /// The database failure, a stored value that does not decode, or what
+    /// `each` returns.
+    pub(crate) async fn each<T, E, F, Fut>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: impl Fn(&dyn StoredRow) -> Read<T>,
+        mut each: F,
+    ) -> Result<(), E>
+    where
+        E: From<StoreError>,
+        F: FnMut(T) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        match self {
+            Self::Postgres(transaction) => {
+                let mut rows = postgres_query(sql, params).fetch(&mut **transaction);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    each(decode(&row).map_err(StoreError::from)?).await?;
+                }
+            }
+            Self::Sqlite(transaction) => {
+                let sql = sqlite_sql(sql);
+                let mut rows = sqlite_query(&sql, params).fetch(&mut **transaction);
+                while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+                    each(decode(&row).map_err(StoreError::from)?).await?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -43,6 +43,7 @@ pub use read::{
     AccountState, AllocationFilter, Book, BookLevel, Credential, HistoryCursor, HistoryItem,
     Holding, InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter,
 };
+pub use settlement::SettlementDay;
 pub use sqlite::SqliteBackend;
 
 /// The most requests one database transaction carries.
