@@ -156,6 +156,11 @@ enum Commands {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// The signing keys of tokens and checkpoints.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// The settlement of a business day, for finance's scheduled jobs.
     Settlement {
         #[command(subcommand)]
@@ -217,6 +222,17 @@ enum JournalCommand {
         /// The exported JSON-lines file.
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Install a new signing key: every node signs tokens and checkpoints
+    /// with it within seconds; earlier keys stay published. Journaled.
+    /// Prints `{"kid": …}`.
+    Rotate {
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -313,6 +329,15 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
                 ExitCode::from(1)
             })
         }
+        Commands::Key {
+            command: KeyCommand::Rotate { database },
+        } => {
+            let store = open(&database.database_url).await?;
+            let kid = ets_api::auth::rotate_signing_key(&store, Actor::cli()).await?;
+            tracing::info!(%kid, "signing key rotated");
+            emit(&serde_json::json!({ "kid": kid }))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -346,7 +371,7 @@ async fn serve(
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance);
-    tracing::info!(kid = %state.tokens.signing_key().kid(), "token signing key ready");
+    tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");

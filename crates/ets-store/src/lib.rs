@@ -41,7 +41,7 @@ pub use ets_engine::{
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, AllocationFilter, Book, BookLevel, Credential, HistoryCursor, HistoryItem,
-    Holding, InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter,
+    Holding, InvoiceFilter, OrderFilter, ProposalFilter, StoredSigningKey, TradeFilter,
 };
 pub use sqlite::SqliteBackend;
 
