@@ -2,6 +2,7 @@
 //! of API credentials. Handlers stay thin: extract, call the store, answer.
 
 mod auctions;
+mod audit;
 pub mod auth;
 mod authority;
 mod body;
@@ -161,6 +162,7 @@ pub fn routes() -> Vec<Route> {
         ledger_routes(),
         market_routes(),
         authority_routes(),
+        audit_routes(),
     ]
     .into_iter()
     .flatten()
@@ -332,6 +334,15 @@ fn authority_routes() -> Vec<Route> {
             "/v1/auctions/{id}/close",
             post(auctions::close),
         ),
+    ]
+}
+
+/// The regulator's audit: the journal, its verification, checkpoints.
+fn audit_routes() -> Vec<Route> {
+    vec![
+        (Method::GET, "/v1/audit/journal", get(audit::journal)),
+        (Method::GET, "/v1/audit/verify", get(audit::verify)),
+        (Method::GET, "/v1/audit/checkpoint", get(audit::checkpoint)),
     ]
 }
 

@@ -216,12 +216,19 @@ enum JournalCommand {
         #[command(flatten)]
         database: Database,
     },
-    /// Verify an exported journal offline; exits non-zero naming the first
-    /// bad entry.
+    /// Verify an exported journal offline, and with `--checkpoint` that it
+    /// extends a kept checkpoint signed by a key of the kept `--jwks`;
+    /// exits 1 naming the first bad entry and why.
     Verify {
         /// The exported JSON-lines file.
         #[arg(long)]
         file: PathBuf,
+        /// A checkpoint kept from `GET /v1/audit/checkpoint`.
+        #[arg(long, requires = "jwks")]
+        checkpoint: Option<PathBuf>,
+        /// The key set kept from `GET /.well-known/jwks.json`.
+        #[arg(long, requires = "checkpoint")]
+        jwks: Option<PathBuf>,
     },
 }
 
@@ -319,15 +326,28 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Journal {
-            command: JournalCommand::Verify { file },
+            command:
+                JournalCommand::Verify {
+                    file,
+                    checkpoint,
+                    jwks,
+                },
         } => {
-            let verification = journal_file::verify(&file)?;
-            emit(&serde_json::to_value(&verification)?)?;
-            Ok(if verification.ok {
-                ExitCode::SUCCESS
+            let kept = checkpoint.zip(jwks);
+            let verdict = journal_file::verify(
+                &file,
+                kept.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            )?;
+            emit(&verdict)?;
+            if verdict["ok"] == true {
+                Ok(ExitCode::SUCCESS)
             } else {
-                ExitCode::from(1)
-            })
+                let reason = verdict["reason"]
+                    .as_str()
+                    .unwrap_or("the journal does not verify");
+                eprintln!("ets-ledger: journal verify failed: {reason}");
+                Ok(ExitCode::from(1))
+            }
         }
         Commands::Key {
             command: KeyCommand::Rotate { database },
