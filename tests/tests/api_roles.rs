@@ -93,6 +93,9 @@ enum Endpoint {
     GetOtherInvoice,
     PayInvoice,
     Settlement,
+    AuditJournal,
+    AuditVerify,
+    AuditCheckpoint,
     Jwks,
     Healthz,
     Readyz,
@@ -224,6 +227,18 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
     ),
     (Endpoint::Settlement, [OK, Forbidden, OK, OK, Unauthorized]),
+    (
+        Endpoint::AuditJournal,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::AuditVerify,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::AuditCheckpoint,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
     (Endpoint::Jwks, [OK, OK, OK, OK, OK]),
     (Endpoint::Healthz, [OK, OK, OK, OK, OK]),
     (Endpoint::Readyz, [OK, OK, OK, OK, OK]),
@@ -635,6 +650,13 @@ impl World {
                 let today = ets_core::instrument::business_date(self.server.store.now());
                 ("GET", format!("/v1/settlements/{today}"), None)
             }
+            Endpoint::AuditJournal => (
+                "GET",
+                "/v1/audit/journal?after_seq=1&limit=5".to_owned(),
+                None,
+            ),
+            Endpoint::AuditVerify => ("GET", "/v1/audit/verify".to_owned(), None),
+            Endpoint::AuditCheckpoint => ("GET", "/v1/audit/checkpoint".to_owned(), None),
             Endpoint::Jwks => ("GET", "/.well-known/jwks.json".to_owned(), None),
             Endpoint::Healthz => ("GET", "/healthz".to_owned(), None),
             Endpoint::Readyz => ("GET", "/readyz".to_owned(), None),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +20,7 @@ use crate::dto::TokenRequest;
 use crate::extract::{Body, PeerAddress};
 use crate::problem::Problem;
 use crate::secret::verify_secret;
-use crate::token::SigningKey;
+use crate::token::{KeyRing, SigningKey};
 
 /// How long a node trusts what it read about a credential. A revoked
 /// credential's tokens stop working on every node within this (well under 5 s).
@@ -76,34 +76,132 @@ impl CredentialCache {
     }
 }
 
-/// The signing key: the configured one, else the one kept with the database,
-/// else a new one stored there (if another node stores one first, that one).
+/// How long a node signs with the keys it read before it reads them again:
+/// after `ets-ledger key rotate`, every node signs with the new key within
+/// this (by the store's clock, which tests move).
+pub const KEY_REFRESH: TimeDelta = TimeDelta::seconds(2);
+
+/// A token with a kid this node does not know makes it read the keys again
+/// (another node may have rotated them), at most this often.
+pub const KEY_RELOAD_AT_MOST_EVERY: TimeDelta = TimeDelta::milliseconds(100);
+
+/// Makes sure the database holds the signing key this node is to start
+/// with, and reads every stored key. With a configured key, that key is
+/// installed (journaled `signing_key.rotated`) unless it was stored before;
+/// without one, a first key is made on an empty database (if another node
+/// stores one first, that one). From then on the database decides: the
+/// newest stored key signs.
 ///
 /// # Errors
-/// When the database fails or the stored key is not a valid Ed25519 key.
+/// When the database fails or a stored key is not a valid Ed25519 key.
+pub async fn install_keys(
+    store: &Store,
+    configured: Option<SigningKey>,
+) -> Result<KeyRing, KeyError> {
+    match configured {
+        Some(key) => {
+            let stored = store.signing_keys().await?;
+            if !stored.iter().any(|k| k.kid == key.kid()) {
+                let command = Command::RotateSigningKey(new_signing_key(&key));
+                submit_key(store, command).await?;
+            }
+        }
+        None => {
+            if store.signing_key().await?.is_none() {
+                let key = SigningKey::generate()?;
+                let command = Command::CreateSigningKey(new_signing_key(&key));
+                submit_key(store, command).await?;
+            }
+        }
+    }
+    load_key_ring(store).await
+}
+
+/// Stores a key; one stored meanwhile by another node (the same kid, or a
+/// first key) is as good.
+async fn submit_key(store: &Store, command: Command) -> Result<(), KeyError> {
+    match store.execute(ets_core::Actor::system(), command).await {
+        Ok(_) | Err(StoreError::Command(CommandError::SigningKeyExists)) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn new_signing_key(key: &SigningKey) -> NewSigningKey {
+    NewSigningKey {
+        kid: key.kid().to_owned(),
+        pkcs8: key.pkcs8().to_vec(),
+        public_key: key.public_key().to_vec(),
+    }
+}
+
+/// Every stored key, oldest first: the ring a node signs and verifies with.
+///
+/// # Errors
+/// When the database fails, no key is stored, or one is not Ed25519.
+pub async fn load_key_ring(store: &Store) -> Result<KeyRing, KeyError> {
+    let keys = store
+        .signing_keys()
+        .await?
+        .iter()
+        .map(|stored| SigningKey::from_pkcs8(&stored.pkcs8))
+        .collect::<Result<Vec<_>, _>>()?;
+    if keys.is_empty() {
+        return Err(KeyError::Missing);
+    }
+    Ok(KeyRing::new(keys)?)
+}
+
+/// The key that signs now, installing one first as [`install_keys`] does.
+///
+/// # Errors
+/// As [`install_keys`].
 pub async fn load_signing_key(
     store: &Store,
     configured: Option<SigningKey>,
 ) -> Result<SigningKey, KeyError> {
-    if let Some(key) = configured {
-        return Ok(key);
-    }
-    if let Some(pkcs8) = store.signing_key().await? {
-        return Ok(SigningKey::from_pkcs8(&pkcs8)?);
-    }
+    install_keys(store, configured).await?;
+    let pkcs8 = store.signing_key().await?.ok_or(KeyError::Missing)?;
+    Ok(SigningKey::from_pkcs8(&pkcs8)?)
+}
+
+/// `ets-ledger key rotate`: a new key, stored and journaled
+/// (`signing_key.rotated`) by `actor`; every node signs with it within
+/// [`KEY_REFRESH`]. Returns the new key's kid.
+///
+/// # Errors
+/// When the random source or the database fails.
+pub async fn rotate_signing_key(store: &Store, actor: ets_core::Actor) -> Result<String, KeyError> {
     let key = SigningKey::generate()?;
-    let command = Command::CreateSigningKey(NewSigningKey {
-        kid: key.kid().to_owned(),
-        pkcs8: key.pkcs8().to_vec(),
-        public_key: key.public_key().to_vec(),
-    });
-    match store.execute(ets_core::Actor::system(), command).await {
-        Ok(_) => Ok(key),
-        Err(StoreError::Command(CommandError::SigningKeyExists)) => {
-            let pkcs8 = store.signing_key().await?.ok_or(KeyError::Missing)?;
-            Ok(SigningKey::from_pkcs8(&pkcs8)?)
+    let command = Command::RotateSigningKey(new_signing_key(&key));
+    store.execute(actor, command).await?;
+    Ok(key.kid().to_owned())
+}
+
+/// Reads the keys again if those in force were read [`KEY_REFRESH`] ago or
+/// more (`unknown_kid`: [`KEY_RELOAD_AT_MOST_EVERY`] ago or more). Keys
+/// given rather than read are never re-read. A failed read is logged and
+/// the keys in force stay: it is tried again on the next request.
+pub async fn refresh_keys(state: &AppState, unknown_kid: bool) {
+    let Some(loaded_at) = state.tokens.keys_loaded_at() else {
+        return;
+    };
+    let now = state.store.now();
+    let age = now - loaded_at;
+    let due = if unknown_kid {
+        age >= KEY_RELOAD_AT_MOST_EVERY
+    } else {
+        age >= KEY_REFRESH
+    };
+    if !due {
+        return;
+    }
+    match load_key_ring(&state.store).await {
+        Ok(ring) => {
+            let kid = ring.signing().kid().to_owned();
+            state.tokens.install(ring, now);
+            tracing::debug!(%kid, "signing keys read again");
         }
-        Err(other) => Err(other.into()),
+        Err(error) => tracing::warn!(error = %error, "cannot read the signing keys again"),
     }
 }
 
@@ -116,8 +214,8 @@ pub enum KeyError {
     /// The key material is not a valid Ed25519 PKCS#8 key.
     #[error(transparent)]
     Key(#[from] crate::token::TokenError),
-    /// Another node stored a key that then vanished.
-    #[error("the stored signing key disappeared")]
+    /// No key is stored (another node stored one that then vanished).
+    #[error("no signing key is stored")]
     Missing,
 }
 
@@ -165,6 +263,7 @@ pub(crate) async fn token(
         }
     };
     state.limits.by_client.reset(&client_key);
+    refresh_keys(&state, false).await;
     let issued = state
         .tokens
         .issue(
@@ -208,5 +307,6 @@ fn too_many(retry_after: Duration) -> Response {
 
 /// `GET /.well-known/jwks.json`.
 pub(crate) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    refresh_keys(&state, false).await;
     Json(state.tokens.jwks())
 }

@@ -80,6 +80,36 @@ impl From<crate::token::Issued> for TokenBody {
     }
 }
 
+/// `JournalVerification`.
+#[derive(Debug, Serialize)]
+pub(crate) struct VerificationBody {
+    ok: bool,
+    entries: i64,
+    head_hash: String,
+    first_bad_seq: Option<i64>,
+}
+
+impl From<ets_core::Verification> for VerificationBody {
+    fn from(verification: ets_core::Verification) -> Self {
+        Self {
+            ok: verification.ok,
+            entries: verification.entries,
+            head_hash: verification.head_hash,
+            first_bad_seq: verification.first_bad_seq,
+        }
+    }
+}
+
+/// `Checkpoint`: `signature` signs `ets-ledger checkpoint {seq} {head_hash}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckpointBody {
+    pub(crate) seq: i64,
+    pub(crate) head_hash: String,
+    pub(crate) signed_at: String,
+    pub(crate) kid: String,
+    pub(crate) signature: String,
+}
+
 /// `CredentialCreated`: the one answer that shows a secret.
 #[derive(Serialize)]
 pub(crate) struct CredentialCreatedBody {

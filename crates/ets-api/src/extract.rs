@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::dto::INVALID_DECIMAL;
 use crate::problem::Problem;
+use crate::token::{TokenError, UNKNOWN_KID};
 
 /// Who is calling: verified from the bearer token, credential not revoked.
 #[derive(Debug, Clone)]
@@ -83,13 +84,17 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(Problem::unauthorized)?;
-        let claims = state
-            .tokens
-            .verify(token, state.store.now())
-            .map_err(|error| {
-                tracing::info!(reason = %error, "token refused");
-                Problem::unauthorized()
-            })?;
+        crate::auth::refresh_keys(state, false).await;
+        let mut verified = state.tokens.verify(token, state.store.now());
+        if verified == Err(TokenError::Invalid(UNKNOWN_KID)) {
+            // Another node may have rotated the keys since this one read them.
+            crate::auth::refresh_keys(state, true).await;
+            verified = state.tokens.verify(token, state.store.now());
+        }
+        let claims = verified.map_err(|error| {
+            tracing::info!(reason = %error, "token refused");
+            Problem::unauthorized()
+        })?;
         if !state
             .credentials
             .is_active(&state.store, &claims.sub)

@@ -2,6 +2,7 @@
 //! of API credentials. Handlers stay thin: extract, call the store, answer.
 
 mod auctions;
+mod audit;
 pub mod auth;
 mod authority;
 mod body;
@@ -85,18 +86,20 @@ impl Default for FinanceSettings {
 }
 
 impl AppState {
-    /// The state for a store: the signing key is the configured one, else the
-    /// one kept with the database (made at first start).
+    /// The state for a store: the keys kept with the database (the
+    /// configured key installed there first, or a first key made at first
+    /// start), read again every [`auth::KEY_REFRESH`].
     ///
     /// # Errors
-    /// When the signing key cannot be loaded or stored.
+    /// When the signing keys cannot be loaded or stored.
     pub async fn load(
         store: Store,
         config: token::TokenConfig,
         configured_key: Option<token::SigningKey>,
     ) -> Result<Self, auth::KeyError> {
-        let key = auth::load_signing_key(&store, configured_key).await?;
-        Ok(Self::new(store, token::Tokens::new(config, key)))
+        let ring = auth::install_keys(&store, configured_key).await?;
+        let tokens = token::Tokens::with_ring(config, ring, Some(store.now()));
+        Ok(Self::new(store, tokens))
     }
 
     /// The state for a store and a token service.
@@ -159,6 +162,7 @@ pub fn routes() -> Vec<Route> {
         ledger_routes(),
         market_routes(),
         authority_routes(),
+        audit_routes(),
     ]
     .into_iter()
     .flatten()
@@ -330,6 +334,15 @@ fn authority_routes() -> Vec<Route> {
             "/v1/auctions/{id}/close",
             post(auctions::close),
         ),
+    ]
+}
+
+/// The regulator's audit: the journal, its verification, checkpoints.
+fn audit_routes() -> Vec<Route> {
+    vec![
+        (Method::GET, "/v1/audit/journal", get(audit::journal)),
+        (Method::GET, "/v1/audit/verify", get(audit::verify)),
+        (Method::GET, "/v1/audit/checkpoint", get(audit::checkpoint)),
     ]
 }
 

@@ -7,13 +7,17 @@
 //! public key itself, so every node holding the same key publishes the same
 //! `kid` and accepts the same tokens.
 //!
+//! Keys rotate: a [`KeyRing`] holds every key installed so far, oldest
+//! first; the newest signs, and all are published and accepted, so a token
+//! of an earlier key works until it expires and its checkpoints verify.
+//!
 //! Verification pins the algorithm to `EdDSA`, requires the `kid` of a known
 //! key, and checks signature, `exp`, `nbf`, issuer and audience. Revocation of
 //! the credential behind a token is the caller's business.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -31,6 +35,10 @@ use uuid::Uuid;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
+
+/// The reason [`Tokens::verify`] gives for a `kid` it does not know: the
+/// caller may read the keys again (another node may have rotated them).
+pub const UNKNOWN_KID: &str = "unknown kid";
 
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -142,10 +150,62 @@ fn kid_of(public_key: &[u8]) -> String {
 }
 
 /// The text an audit checkpoint signature covers:
-/// `ets-ledger checkpoint {seq} {head_hash}`.
+/// `ets-ledger checkpoint {seq} {head_hash}` ([`ets_core::audit`]).
 #[must_use]
-pub fn checkpoint_message(seq: impl fmt::Display, head_hash: &str) -> String {
-    format!("ets-ledger checkpoint {seq} {head_hash}")
+pub fn checkpoint_message(seq: i64, head_hash: &str) -> String {
+    ets_core::audit::checkpoint_message(seq, head_hash)
+}
+
+/// Every signing key installed so far, oldest first: the newest signs, all
+/// are published and verify.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    keys: Vec<Arc<SigningKey>>,
+}
+
+impl KeyRing {
+    /// A ring of these keys, oldest first.
+    ///
+    /// # Errors
+    /// [`TokenError::Key`] when there is none.
+    pub fn new(keys: Vec<SigningKey>) -> Result<Self, TokenError> {
+        if keys.is_empty() {
+            return Err(TokenError::Key("no signing key"));
+        }
+        Ok(Self {
+            keys: keys.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// A ring of one key.
+    #[must_use]
+    pub fn single(key: SigningKey) -> Self {
+        Self {
+            keys: vec![Arc::new(key)],
+        }
+    }
+
+    /// The key that signs: the newest.
+    ///
+    /// # Panics
+    /// Never: a ring has at least one key.
+    #[must_use]
+    pub fn signing(&self) -> &Arc<SigningKey> {
+        self.keys.last().expect("a ring has a key")
+    }
+
+    /// The key with this id, current or earlier.
+    #[must_use]
+    pub fn get(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.keys.iter().find(|key| key.kid() == kid)
+    }
+
+    /// The published key set, `{"keys": [...]}`, newest first.
+    #[must_use]
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self.keys.iter().rev().map(|key| key.public_jwk()).collect();
+        json!({ "keys": keys })
+    }
 }
 
 /// Checks a base64url (unpadded) Ed25519 `signature` of `message` against a
@@ -230,15 +290,43 @@ pub struct Tokens {
 
 struct Inner {
     config: TokenConfig,
-    signing: SigningKey,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: RwLock<Arc<Keys>>,
     validation: Validation,
     /// Tokens whose signature, algorithm, key, issuer and audience this node
     /// has checked, with their claims. A token is an exact string, so the
     /// same one again needs only the time checks; the signature check was a
     /// fifth of the server's time under load.
     verified: Mutex<HashMap<String, Claims>>,
+}
+
+/// The keys in force on this node, and when they were read.
+struct Keys {
+    ring: KeyRing,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    loaded_at: Option<DateTime<Utc>>,
+}
+
+impl Keys {
+    fn new(ring: KeyRing, loaded_at: Option<DateTime<Utc>>) -> Self {
+        let encoding = EncodingKey::from_ed_der(ring.signing().pkcs8());
+        let decoding = ring
+            .keys
+            .iter()
+            .map(|key| {
+                (
+                    key.kid().to_owned(),
+                    DecodingKey::from_ed_der(key.public_key()),
+                )
+            })
+            .collect();
+        Self {
+            ring,
+            encoding,
+            decoding,
+            loaded_at,
+        }
+    }
 }
 
 /// Tokens remembered as verified; past this the memory starts afresh.
@@ -248,8 +336,13 @@ impl Tokens {
     /// Tokens issued and verified with `signing` under `config`.
     #[must_use]
     pub fn new(config: TokenConfig, signing: SigningKey) -> Self {
-        let encoding = EncodingKey::from_ed_der(signing.pkcs8());
-        let decoding = DecodingKey::from_ed_der(signing.public_key());
+        Self::with_ring(config, KeyRing::single(signing), None)
+    }
+
+    /// Tokens issued with the ring's newest key and verified with any of
+    /// its keys; `loaded_at` is when the ring was read (none: never re-read).
+    #[must_use]
+    pub fn with_ring(config: TokenConfig, ring: KeyRing, loaded_at: Option<DateTime<Utc>>) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.algorithms = vec![Algorithm::EdDSA];
         validation.leeway = LEEWAY_SECS;
@@ -263,13 +356,36 @@ impl Tokens {
         Self {
             inner: Arc::new(Inner {
                 config,
-                signing,
-                encoding,
-                decoding,
+                keys: RwLock::new(Arc::new(Keys::new(ring, loaded_at))),
                 validation,
                 verified: Mutex::default(),
             }),
         }
+    }
+
+    fn keys(&self) -> Arc<Keys> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts a ring read at `loaded_at` in force: its newest key signs from
+    /// now on. Tokens already verified stay verified until they expire.
+    pub fn install(&self, ring: KeyRing, loaded_at: DateTime<Utc>) {
+        let keys = Arc::new(Keys::new(ring, Some(loaded_at)));
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+    }
+
+    /// When the keys in force were read (none for keys given, not read).
+    #[must_use]
+    pub fn keys_loaded_at(&self) -> Option<DateTime<Utc>> {
+        self.keys().loaded_at
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
@@ -308,9 +424,10 @@ impl Tokens {
             nbf: iat,
             jti: Uuid::new_v4().to_string(),
         };
+        let keys = self.keys();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(inner.signing.kid().to_owned());
-        let access_token = jsonwebtoken::encode(&header, &claims, &inner.encoding)
+        header.kid = Some(keys.ring.signing().kid().to_owned());
+        let access_token = jsonwebtoken::encode(&header, &claims, &keys.encoding)
             .map_err(|_| TokenError::Issue("signing failed"))?;
         Ok(Issued {
             access_token,
@@ -363,26 +480,30 @@ impl Tokens {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid("algorithm"));
         }
-        match header.kid.as_deref() {
-            Some(kid) if kid == inner.signing.kid() => {}
-            Some(_) => return Err(TokenError::Invalid("unknown kid")),
+        let keys = self.keys();
+        let decoding = match header.kid.as_deref() {
+            Some(kid) => keys
+                .decoding
+                .get(kid)
+                .ok_or(TokenError::Invalid(UNKNOWN_KID))?,
             None => return Err(TokenError::Invalid("missing kid")),
-        }
-        jsonwebtoken::decode::<Claims>(token, &inner.decoding, &inner.validation)
+        };
+        jsonwebtoken::decode::<Claims>(token, decoding, &inner.validation)
             .map(|data| data.claims)
             .map_err(|e| TokenError::Invalid(reason(e.kind())))
     }
 
-    /// The published key set: `{"keys": [jwk]}`.
+    /// The published key set: `{"keys": [jwk, …]}`, every key in force,
+    /// newest first.
     #[must_use]
     pub fn jwks(&self) -> Value {
-        json!({ "keys": [self.inner.signing.public_jwk()] })
+        self.keys().ring.jwks()
     }
 
-    /// The key tokens are signed with (also for checkpoints).
+    /// The key tokens and checkpoints are signed with now.
     #[must_use]
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.inner.signing
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.keys().ring.signing().clone()
     }
 
     /// The configuration in force.
@@ -396,7 +517,7 @@ impl fmt::Debug for Tokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tokens")
             .field("config", &self.inner.config)
-            .field("kid", &self.inner.signing.kid())
+            .field("kid", &self.signing_key().kid())
             .finish_non_exhaustive()
     }
 }
@@ -603,7 +724,8 @@ mod tests {
     fn an_hs256_token_signed_with_the_public_key_bytes_is_invalid() {
         let tokens = tokens();
         let claims = issue_now(&tokens).claims;
-        let kid = tokens.signing_key().kid();
+        let key = tokens.signing_key();
+        let kid = key.kid();
         for secret in [
             tokens.signing_key().public_key().to_vec(),
             URL_SAFE_NO_PAD

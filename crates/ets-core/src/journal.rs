@@ -275,6 +275,12 @@ impl Verifier {
         }
     }
 
+    /// The seq of the first bad entry so far, if any.
+    #[must_use]
+    pub fn first_bad_seq(&self) -> Option<i64> {
+        self.first_bad_seq
+    }
+
     /// The last good head.
     #[must_use]
     pub fn head(&self) -> &JournalHead {

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod auction;
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod fees;

@@ -23,8 +23,8 @@ use uuid::Uuid;
 use crate::auctions::{self, Auction, AuctionBid};
 use crate::authority::{self, Pledge, Reclamation};
 use crate::command::{
-    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
-    NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
+    Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
+    LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
 use crate::finance::{self, Payment, PaymentSource, StoredInvoice};
 use crate::market::{self, BookNeed, Market, Order, Trade};
@@ -98,7 +98,9 @@ impl Needs {
                     }
                 }
                 Command::Allocate(allocation) => needs.add_leg(&allocation_leg(allocation)),
-                Command::CreateSigningKey(_) => needs.signing_key = true,
+                Command::CreateSigningKey(_) | Command::RotateSigningKey(_) => {
+                    needs.signing_key = true;
+                }
                 Command::PlaceOrder(order) => {
                     market::add_book_need(&mut needs.book, order);
                     needs.regions.insert(order.participant_id);
@@ -379,7 +381,9 @@ pub struct Loaded {
     /// Client id → still active.
     pub credentials: BTreeMap<String, bool>,
     pub idempotency: BTreeMap<(String, String), StoredIdempotency>,
-    pub signing_key_exists: bool,
+    /// The kids of the stored signing keys, oldest first (read when
+    /// [`Needs::signing_key`]).
+    pub signing_kids: Vec<String>,
     pub market: Market,
     /// Invoices named by payments, with their payments.
     pub invoices: BTreeMap<Uuid, StoredInvoice>,
@@ -406,7 +410,7 @@ impl Loaded {
             credit_codes: BTreeSet::new(),
             credentials: BTreeMap::new(),
             idempotency: BTreeMap::new(),
-            signing_key_exists: false,
+            signing_kids: Vec::new(),
             market: Market::default(),
             invoices: BTreeMap::new(),
             pollutant_units: BTreeMap::new(),
@@ -430,7 +434,7 @@ pub struct Changes {
     pub head: JournalHead,
     pub idempotency: Vec<(IdempotencyKey, String)>,
     pub allocations: Vec<Allocation>,
-    pub signing_keys: Vec<NewSigningKey>,
+    pub signing_keys: Vec<InstalledKey>,
     /// Orders placed or changed, as they now stand.
     pub orders: BTreeMap<Uuid, Order>,
     pub trades: Vec<Trade>,
@@ -590,6 +594,7 @@ fn apply_command<'a>(
         Command::CreateCredential(credential) => create_credential(credential, loaded, changes),
         Command::RevokeCredential { client_id } => revoke_credential(client_id, loaded, changes),
         Command::CreateSigningKey(key) => create_signing_key(key, loaded, changes),
+        Command::RotateSigningKey(key) => rotate_signing_key(key, loaded, changes),
         Command::Ledger(command) => apply_ledger_command(command, loaded, changes),
         Command::Allocate(allocation) => allocate(allocation, loaded, changes),
         Command::PlaceOrder(order) => {
@@ -758,26 +763,63 @@ fn revoke_credential(
     ))
 }
 
-/// Stores the journal's signing key; there is only ever one.
+/// Stores the ledger's first signing key; every node that starts on an
+/// empty database races to, and one wins.
 fn create_signing_key(
     key: &NewSigningKey,
     loaded: &mut Loaded,
     changes: &mut Changes,
 ) -> Result<Applied<'static>, CommandError> {
-    if loaded.signing_key_exists {
+    if !loaded.signing_kids.is_empty() {
         return Err(CommandError::SigningKeyExists);
     }
-    loaded.signing_key_exists = true;
-    changes.signing_keys.push(key.clone());
+    Ok(install_signing_key(
+        "signing_key.created",
+        key,
+        loaded,
+        changes,
+    ))
+}
+
+/// Installs a new signing key after the stored ones (the first, if there
+/// are none); a key stored before, current or retired, is refused.
+fn rotate_signing_key(
+    key: &NewSigningKey,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Result<Applied<'static>, CommandError> {
+    if loaded.signing_kids.contains(&key.kid) {
+        return Err(CommandError::SigningKeyExists);
+    }
+    Ok(install_signing_key(
+        "signing_key.rotated",
+        key,
+        loaded,
+        changes,
+    ))
+}
+
+fn install_signing_key(
+    kind: &'static str,
+    key: &NewSigningKey,
+    loaded: &mut Loaded,
+    changes: &mut Changes,
+) -> Applied<'static> {
+    loaded.signing_kids.push(key.kid.clone());
+    let generation = i64::try_from(loaded.signing_kids.len()).expect("a handful of keys");
+    changes.signing_keys.push(InstalledKey {
+        generation,
+        key: key.clone(),
+    });
     // Only the public half is journaled.
     let payload = Payload::SigningKeyCreated(SigningKeyCreated::from(key));
-    Ok((
-        "signing_key.created",
+    (
+        kind,
         payload,
         Outcome::SigningKeyCreated {
             kid: key.kid.clone(),
         },
-    ))
+    )
 }
 
 /// Applies a raw ledger transaction; its kind is the journal kind.

@@ -38,6 +38,9 @@ pub enum Command {
     Allocate(NewAllocation),
     /// Store the token signing key, unless one is stored already.
     CreateSigningKey(NewSigningKey),
+    /// Install a new signing key: it signs from now on, and every earlier
+    /// key stays published (SPEC §6). A key stored before is refused.
+    RotateSigningKey(NewSigningKey),
     /// Place a limit order in the book (and match it).
     PlaceOrder(NewOrder),
     /// Propose a negotiated trade to a named buyer.
@@ -177,6 +180,16 @@ pub struct NewSigningKey {
     pub pkcs8: Vec<u8>,
     /// The 32-byte public key.
     pub public_key: Vec<u8>,
+}
+
+/// A signing key as a batch stores it: its generation (1, 2, …; the
+/// greatest is the key that signs) and the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledKey {
+    /// 1 for the first key, one more for each rotation.
+    pub generation: i64,
+    /// The key.
+    pub key: NewSigningKey,
 }
 
 impl std::fmt::Debug for NewSigningKey {

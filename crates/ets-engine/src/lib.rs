@@ -28,8 +28,9 @@ pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBi
 pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};
 pub use batch::{Changes, Ids, Loaded, Needs, StoredIdempotency, apply_batch, apply_batch_guarded};
 pub use command::{
-    Allocation, Command, CommandError, Committed, IdempotencyKey, Invoice, LedgerCommand,
-    NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request, Transaction,
+    Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
+    LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request,
+    Transaction,
 };
 pub use finance::{NewPayment, Paid, Payment, PaymentSource, StoredInvoice};
 pub use invoice::{

@@ -59,7 +59,8 @@ pub struct Memory {
     /// Credit code → participant (unique, as in the database).
     credit_codes: BTreeMap<String, Uuid>,
     credentials: BTreeMap<String, StoredCredential>,
-    signing_key: bool,
+    /// The stored signing keys' kids, oldest first.
+    signing_kids: Vec<String>,
     accounts: BTreeMap<AccountKey, Account>,
     holds: BTreeMap<Uuid, Hold>,
     transactions: Vec<Transaction>,
@@ -98,7 +99,7 @@ impl Memory {
             participants: BTreeMap::new(),
             credit_codes: BTreeMap::new(),
             credentials: BTreeMap::new(),
-            signing_key: false,
+            signing_kids: Vec::new(),
             accounts: BTreeMap::new(),
             holds: BTreeMap::new(),
             transactions: Vec::new(),
@@ -197,7 +198,9 @@ impl Memory {
         }
         self.load_participants(&needs, &mut loaded);
         self.load_reference_prices(&needs, &mut loaded, now);
-        loaded.signing_key_exists = needs.signing_key && self.signing_key;
+        if needs.signing_key {
+            loaded.signing_kids.clone_from(&self.signing_kids);
+        }
         self.load_credentials(&needs, &mut loaded);
         loaded
     }
@@ -454,12 +457,17 @@ impl Memory {
                 stored.revoked_at = Some(changes.at);
             }
         }
-        if !changes.signing_keys.is_empty() {
+        for installed in &changes.signing_keys {
             assert!(
-                !self.signing_key,
-                "a backend would refuse a second signing key"
+                !self.signing_kids.contains(&installed.key.kid),
+                "a backend would refuse a kid stored before"
             );
-            self.signing_key = true;
+            self.signing_kids.push(installed.key.kid.clone());
+            assert_eq!(
+                installed.generation,
+                i64::try_from(self.signing_kids.len()).expect("a handful of keys"),
+                "a backend would refuse a generation stored before"
+            );
         }
     }
 

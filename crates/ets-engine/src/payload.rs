@@ -47,12 +47,13 @@ pub const LEDGER_KINDS: [&str; 10] = [
 
 /// Every other kind the engine journals; [`Payload::parse`] names the
 /// payload type of each.
-pub const ENTITY_KINDS: [&str; 21] = [
+pub const ENTITY_KINDS: [&str; 22] = [
     "participant.created",
     "instrument.created",
     "credential.created",
     "credential.revoked",
     "signing_key.created",
+    "signing_key.rotated",
     "allocation.created",
     "order.placed",
     "order.cancelled",
@@ -83,7 +84,7 @@ pub enum Payload {
     CredentialCreated(CredentialCreated),
     /// `credential.revoked`.
     CredentialRevoked(CredentialRevoked),
-    /// `signing_key.created`.
+    /// `signing_key.created`, `signing_key.rotated`.
     SigningKeyCreated(SigningKeyCreated),
     /// `allocation.created`.
     AllocationCreated(AllocationCreated),
@@ -152,7 +153,9 @@ impl Payload {
             "instrument.created" => Self::InstrumentCreated(read(kind, payload)?),
             "credential.created" => Self::CredentialCreated(read(kind, payload)?),
             "credential.revoked" => Self::CredentialRevoked(read(kind, payload)?),
-            "signing_key.created" => Self::SigningKeyCreated(read(kind, payload)?),
+            "signing_key.created" | "signing_key.rotated" => {
+                Self::SigningKeyCreated(read(kind, payload)?)
+            }
             "allocation.created" => Self::AllocationCreated(read(kind, payload)?),
             "order.placed" => Self::OrderPlaced(read(kind, payload)?),
             "order.cancelled" => Self::OrderCancelled(read(kind, payload)?),
@@ -359,7 +362,7 @@ pub struct CredentialRevoked {
     pub client_id: String,
 }
 
-/// `signing_key.created`: only the public half.
+/// `signing_key.created` and `signing_key.rotated`: only the public half.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningKeyCreated {

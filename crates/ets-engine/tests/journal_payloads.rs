@@ -7,7 +7,8 @@
 //! through [`ets_engine::Memory`]. Both were written by the code that built
 //! payloads by hand, so they pin today's encoding byte for byte.
 //! `journal-finance.jsonl` pins the kinds added since (`invoice.paid`, an
-//! invoice's daily rate), written through `Memory` when they were added.
+//! invoice's daily rate), written through `Memory` when they were added;
+//! `journal-audit.jsonl` pins `signing_key.rotated` likewise.
 
 mod common;
 
@@ -23,6 +24,7 @@ use ets_engine::payload::{ENTITY_KINDS, LEDGER_KINDS, Payload};
 const DEMO: &str = include_str!("fixtures/journal-before-typed-payloads.jsonl");
 const LEDGER_ONLY: &str = include_str!("fixtures/journal-before-typed-payloads-ledger-kinds.jsonl");
 const FINANCE: &str = include_str!("fixtures/journal-finance.jsonl");
+const AUDIT: &str = include_str!("fixtures/journal-audit.jsonl");
 
 fn entries(fixture: &str) -> Vec<JournalEntry> {
     fixture
@@ -36,11 +38,12 @@ fn entries(fixture: &str) -> Vec<JournalEntry> {
         .collect()
 }
 
-fn fixtures() -> [(&'static str, Vec<JournalEntry>); 3] {
+fn fixtures() -> [(&'static str, Vec<JournalEntry>); 4] {
     [
         ("demo", entries(DEMO)),
         ("ledger kinds", entries(LEDGER_ONLY)),
         ("finance", entries(FINANCE)),
+        ("audit", entries(AUDIT)),
     ]
 }
 
@@ -201,4 +204,63 @@ fn the_engine_writes_the_finance_fixture_again_hash_for_hash() {
         ledger.advance(chrono::Duration::milliseconds(7));
     }
     assert_eq!(ledger.memory.journal(), entries(FINANCE).as_slice());
+}
+
+/// A signing key as stored: fixed bytes (the engine never reads them, it
+/// only journals the kid and the public half).
+fn signing_key(n: u8) -> ets_engine::NewSigningKey {
+    ets_engine::NewSigningKey {
+        kid: format!("{n:016x}"),
+        pkcs8: vec![n; 48],
+        public_key: vec![n; 32],
+    }
+}
+
+/// The commands that wrote the audit fixture (`signing_key.rotated`), one
+/// batch each, 7 ms apart.
+fn audit_commands() -> Vec<Command> {
+    vec![
+        Command::CreateSigningKey(signing_key(1)),
+        Command::RotateSigningKey(signing_key(2)),
+    ]
+}
+
+#[test]
+fn the_engine_writes_the_audit_fixture_again_hash_for_hash() {
+    let mut ledger = TestLedger::with_so2();
+    for command in audit_commands() {
+        ledger.execute(command).expect("the command applies");
+        ledger.advance(chrono::Duration::milliseconds(7));
+    }
+    let written = ledger.memory.journal();
+    assert_eq!(written, entries(AUDIT).as_slice());
+}
+
+#[test]
+fn a_key_stored_before_is_not_installed_again_and_generations_count_up() {
+    let mut ledger = TestLedger::with_so2();
+    for command in audit_commands() {
+        ledger.execute(command).expect("the command applies");
+    }
+    for again in [
+        Command::CreateSigningKey(signing_key(3)),
+        Command::RotateSigningKey(signing_key(1)),
+        Command::RotateSigningKey(signing_key(2)),
+    ] {
+        assert_eq!(
+            ledger.execute(again).map(|_| ()),
+            Err(ets_engine::CommandError::SigningKeyExists)
+        );
+    }
+    let kinds: Vec<String> = ledger
+        .memory
+        .journal()
+        .iter()
+        .map(|entry| entry.kind.clone())
+        .filter(|kind| kind.starts_with("signing_key"))
+        .collect();
+    assert_eq!(kinds, ["signing_key.created", "signing_key.rotated"]);
+    ledger
+        .execute(Command::RotateSigningKey(signing_key(4)))
+        .expect("a new key rotates in");
 }

@@ -156,6 +156,11 @@ enum Commands {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// The signing keys of tokens and checkpoints.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// The settlement of a business day, for finance's scheduled jobs.
     Settlement {
         #[command(subcommand)]
@@ -211,12 +216,30 @@ enum JournalCommand {
         #[command(flatten)]
         database: Database,
     },
-    /// Verify an exported journal offline; exits non-zero naming the first
-    /// bad entry.
+    /// Verify an exported journal offline, and with `--checkpoint` that it
+    /// extends a kept checkpoint signed by a key of the kept `--jwks`;
+    /// exits 1 naming the first bad entry and why.
     Verify {
         /// The exported JSON-lines file.
         #[arg(long)]
         file: PathBuf,
+        /// A checkpoint kept from `GET /v1/audit/checkpoint`.
+        #[arg(long, requires = "jwks")]
+        checkpoint: Option<PathBuf>,
+        /// The key set kept from `GET /.well-known/jwks.json`.
+        #[arg(long, requires = "checkpoint")]
+        jwks: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Install a new signing key: every node signs tokens and checkpoints
+    /// with it within seconds; earlier keys stay published. Journaled.
+    /// Prints `{"kid": …}`.
+    Rotate {
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -304,15 +327,37 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             Ok(ExitCode::SUCCESS)
         }
         Commands::Journal {
-            command: JournalCommand::Verify { file },
+            command:
+                JournalCommand::Verify {
+                    file,
+                    checkpoint,
+                    jwks,
+                },
         } => {
-            let verification = journal_file::verify(&file)?;
-            emit(&serde_json::to_value(&verification)?)?;
-            Ok(if verification.ok {
-                ExitCode::SUCCESS
+            let kept = checkpoint.zip(jwks);
+            let verdict = journal_file::verify(
+                &file,
+                kept.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            )?;
+            emit(&verdict)?;
+            if verdict["ok"] == true {
+                Ok(ExitCode::SUCCESS)
             } else {
-                ExitCode::from(1)
-            })
+                let reason = verdict["reason"]
+                    .as_str()
+                    .unwrap_or("the journal does not verify");
+                eprintln!("ets-ledger: journal verify failed: {reason}");
+                Ok(ExitCode::from(1))
+            }
+        }
+        Commands::Key {
+            command: KeyCommand::Rotate { database },
+        } => {
+            let store = open(&database.database_url).await?;
+            let kid = ets_api::auth::rotate_signing_key(&store, Actor::cli()).await?;
+            tracing::info!(%kid, "signing key rotated");
+            emit(&serde_json::json!({ "kid": kid }))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -347,7 +392,7 @@ async fn serve(
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance);
-    tracing::info!(kid = %state.tokens.signing_key().kid(), "token signing key ready");
+    tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -41,7 +41,7 @@ pub use ets_engine::{
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, AllocationFilter, Book, BookLevel, Credential, HistoryCursor, HistoryItem,
-    Holding, InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter,
+    Holding, InvoiceFilter, OrderFilter, ProposalFilter, StoredSigningKey, TradeFilter,
 };
 pub use settlement::SettlementDay;
 pub use sqlite::SqliteBackend;
@@ -282,9 +282,12 @@ impl Store {
         }
     }
 
-    /// Verifies the whole journal in the database: every entry's hash and link,
-    /// no gap, and nothing missing at the end (the recorded head must be the
-    /// last entry).
+    /// Verifies the stored journal up to the head recorded when it starts,
+    /// [`JOURNAL_PAGE`] entries at a time: every entry's hash and link, no
+    /// gap, and nothing missing at the end (the last entry must be the
+    /// recorded head, `journal_head`, which every writer moves in the same
+    /// transaction as its entries). Entries committed meanwhile are past
+    /// that head and left for the next verification.
     ///
     /// # Errors
     /// The database failure.
@@ -292,22 +295,26 @@ impl Store {
         let recorded = self.journal_head().await?;
         let mut verifier = ets_core::Verifier::new();
         let mut after = 0;
-        let mut last_seq = 0;
-        loop {
-            let page = self.journal(after, JOURNAL_PAGE).await?;
+        while after < recorded.seq {
+            let limit = JOURNAL_PAGE.min(recorded.seq - after);
+            let page = self.journal(after, limit).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            for entry in &page {
-                last_seq = entry.seq;
+            for entry in page.iter().filter(|entry| entry.seq <= recorded.seq) {
                 verifier.push(entry);
             }
         }
         let good_head = verifier.head().clone();
         let mut verification = verifier.finish();
-        if verification.ok && (last_seq != recorded.seq || good_head.hash != recorded.hash) {
-            // Entries at the end were deleted, or the head was rewritten.
+        if verification.ok && good_head != recorded {
+            // Entries at the end were deleted (the chain stops short of the
+            // head), or the last entry was rewritten with a hash of its own.
             verification.ok = false;
-            verification.first_bad_seq = Some(good_head.seq + 1);
+            verification.first_bad_seq = Some(if good_head.seq < recorded.seq {
+                good_head.seq + 1
+            } else {
+                recorded.seq
+            });
         }
         Ok(verification)
     }

@@ -105,8 +105,8 @@ pub(crate) trait BatchReads: Send {
         &mut self,
         names: &[String],
     ) -> impl Future<Output = Read<Vec<(String, String)>>> + Send;
-    /// Whether a token signing key is stored.
-    fn signing_key_exists(&mut self) -> impl Future<Output = Read<bool>> + Send;
+    /// The stored signing keys' kids, oldest first.
+    fn signing_kids(&mut self) -> impl Future<Output = Read<Vec<String>>> + Send;
     /// Credentials by client id: whether each is still active.
     fn credentials(
         &mut self,
@@ -198,7 +198,7 @@ pub(crate) async fn load(
     load_participants(reads, memory, &mut needs, &mut loaded).await?;
     load_reference_prices(reads, &needs, &mut loaded, now).await?;
     if needs.signing_key {
-        loaded.signing_key_exists = reads.signing_key_exists().await?;
+        loaded.signing_kids = reads.signing_kids().await?;
     }
     if !needs.client_ids.is_empty() {
         let ids: Vec<String> = needs.client_ids.iter().cloned().collect();

@@ -78,6 +78,28 @@ pub struct Credential {
     pub revoked: bool,
 }
 
+/// A stored signing key (secret: the PKCS#8 document is the private key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// 1 for the first key, one more for each rotation; the greatest signs.
+    pub generation: i64,
+    /// Its id in JWT headers, checkpoints and the JWKS.
+    pub kid: String,
+    /// The Ed25519 private key as PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+    /// When it was installed.
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("generation", &self.generation)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One balance movement in a participant's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryItem {

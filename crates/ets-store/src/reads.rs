@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::database::Param::{Integer, Text, Time, Uuid as Id};
 use crate::read::{
     AccountState, AllocationFilter, Book, Credential, HistoryCursor, HistoryItem, Holding,
-    InvoiceFilter, OrderFilter, ProposalFilter, TradeFilter, finish_holdings,
+    InvoiceFilter, OrderFilter, ProposalFilter, StoredSigningKey, TradeFilter, finish_holdings,
 };
 use crate::rows::{
     self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS,
@@ -205,13 +205,32 @@ impl Store {
         head.ok_or(StoreError::Internal("the journal has no head row"))
     }
 
-    /// The stored token signing key (PKCS#8), if any.
+    /// The signing key that signs now (PKCS#8): the latest generation, if
+    /// any is stored.
     ///
     /// # Errors
     /// The database failure.
     pub async fn signing_key(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        let sql = "SELECT pkcs8 FROM signing_keys WHERE id = 1";
+        let sql = "SELECT pkcs8 FROM signing_keys ORDER BY id DESC LIMIT 1";
         self.db.first(sql, &[], |row| row.bytes("pkcs8")).await
+    }
+
+    /// Every stored signing key, oldest generation first: the last signs,
+    /// all are published.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        let sql = "SELECT id, kid, pkcs8, created_at FROM signing_keys ORDER BY id";
+        let decode = |row: &dyn StoredRow| {
+            Ok(StoredSigningKey {
+                generation: row.integer("id")?,
+                kid: row.text("kid")?,
+                pkcs8: row.bytes("pkcs8")?,
+                created_at: row.time("created_at")?,
+            })
+        };
+        self.db.all(sql, &[], decode).await
     }
 
     /// One instrument (CNY is built in and always found).

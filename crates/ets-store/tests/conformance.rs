@@ -870,7 +870,49 @@ async fn allocations_invoices_and_the_signing_key_are_stored() {
             "{:?}",
             db.kind
         );
-        let again = refused(store.execute(actor(), Command::CreateSigningKey(key)).await);
+        let again = refused(
+            store
+                .execute(actor(), Command::CreateSigningKey(key.clone()))
+                .await,
+        );
         assert_eq!(again.code(), "signing_key_exists");
+
+        // A rotation installs the next generation, which signs from then on;
+        // the first stays stored (published), and no kid comes back.
+        let next = ets_store::NewSigningKey {
+            kid: "k2".to_owned(),
+            pkcs8: vec![7, 8, 9],
+            public_key: vec![10, 11, 12],
+        };
+        store
+            .execute(actor(), Command::RotateSigningKey(next.clone()))
+            .await
+            .expect("rotate the key");
+        assert_eq!(
+            store.signing_key().await.expect("read"),
+            Some(vec![7, 8, 9]),
+            "{:?}",
+            db.kind
+        );
+        let stored: Vec<(i64, String, Vec<u8>)> = store
+            .signing_keys()
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|k| (k.generation, k.kid, k.pkcs8))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                (1, "k1".to_owned(), vec![1, 2, 3]),
+                (2, "k2".to_owned(), vec![7, 8, 9])
+            ],
+            "{:?}",
+            db.kind
+        );
+        for old in [key, next] {
+            let again = refused(store.execute(actor(), Command::RotateSigningKey(old)).await);
+            assert_eq!(again.code(), "signing_key_exists", "{:?}", db.kind);
+        }
     }
 }

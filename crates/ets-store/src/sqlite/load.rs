@@ -274,11 +274,11 @@ impl BatchReads for SqliteConnection {
             .collect()
     }
 
-    async fn signing_key_exists(&mut self) -> Read<bool> {
-        let row = sqlx::query("SELECT 1 FROM signing_keys")
-            .fetch_optional(&mut *self)
+    async fn signing_kids(&mut self) -> Read<Vec<String>> {
+        let rows = sqlx::query("SELECT kid FROM signing_keys ORDER BY id")
+            .fetch_all(&mut *self)
             .await?;
-        Ok(row.is_some())
+        rows.iter().map(|row| row.try_get("kid")).collect()
     }
 
     async fn credentials(&mut self, client_ids: &[String]) -> Read<Vec<(String, bool)>> {

@@ -169,10 +169,12 @@ impl BatchWrites for SqliteConnection {
     async fn signing_keys(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
         let conn = self;
         let at = format_time(changes.at);
-        for key in &changes.signing_keys {
+        for installed in &changes.signing_keys {
+            let key = &installed.key;
             sqlx::query(
-                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (1, ?1, ?2, ?3, ?4)",
+                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
+            .bind(installed.generation)
             .bind(&key.kid)
             .bind(&key.pkcs8)
             .bind(&key.public_key)
