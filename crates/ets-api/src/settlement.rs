@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 use ets_core::Role;
 use ets_engine::market::Trade;
 use ets_engine::settlement::{
-    CashTotals, DayTrades, Unreconciled, json_opening, json_trade_line, participants_csv,
-    settle_cash,
+    DayTrades, Unreconciled, json_opening, json_trade_line, participants_csv, settle_cash,
 };
 use ets_report::SettlementWorkbook;
 use ets_store::{SettlementDay, Store};
@@ -109,8 +108,8 @@ pub type Download = mpsc::Receiver<Result<Vec<u8>, DownloadError>>;
 /// handed on one at a time, so a day of a million trades is never held in
 /// memory.
 ///
-/// Everything that can be refused is refused before the first byte: a bad
-/// date, a failing database. The CSV is complete before it is answered.
+/// A bad date, or a database that cannot begin the read, is refused before
+/// the first byte. The CSV is complete before it is answered.
 /// The JSON's trade lines and the XLSX's rows are written while the trades
 /// are read, and the participants' rows only once every trade is counted:
 /// if the day then does not reconcile (a bug: no wrong figure is ever
@@ -140,12 +139,12 @@ pub async fn settlement(
         ));
     }
     let mut day = store.settlement_day(date).await?;
-    let cash = day.cash().await?;
     let (sender, download) = mpsc::channel(CHUNKS_IN_FLIGHT);
     match format {
         SettlementFormat::Csv => {
             let mut trades = DayTrades::new(date);
-            day.each_trade(|trade| std::future::ready(count(&mut trades, &trade)))
+            let cash = day
+                .cash_and_trades(|trade| std::future::ready(count(&mut trades, &trade)))
                 .await?;
             let head = settle_cash(cash, &trades).map_err(|error| unreconciled(date, &error))?;
             // The channel has room for this one chunk.
@@ -153,7 +152,7 @@ pub async fn settlement(
         }
         SettlementFormat::Json => {
             tokio::spawn(async move {
-                if let Err(error) = write_json(day, cash, &sender).await {
+                if let Err(error) = write_json(day, &sender).await {
                     tracing::error!(%date, %error, "a settlement download stopped unfinished");
                     let _ = sender.send(Err(error)).await;
                 }
@@ -162,7 +161,7 @@ pub async fn settlement(
         SettlementFormat::Xlsx => {
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                if let Err(error) = write_xlsx(&runtime, day, cash, &sender) {
+                if let Err(error) = write_xlsx(&runtime, day, &sender) {
                     tracing::error!(%date, %error, "a settlement download stopped unfinished");
                     let _ = sender.blocking_send(Err(error));
                 }
@@ -190,33 +189,33 @@ fn unreconciled(date: NaiveDate, error: &Unreconciled) -> Problem {
 /// read, the participants and totals.
 async fn write_json(
     mut day: SettlementDay,
-    cash: Vec<CashTotals>,
     sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
 ) -> Result<(), DownloadError> {
     let date = day.date();
     let mut trades = DayTrades::new(date);
     let mut chunk = json_opening(date);
     let mut first = true;
-    day.each_trade(|trade| {
-        let line = trades.add(&trade).map_err(DownloadError::from);
-        let full = match line {
-            Ok(line) => {
-                chunk.extend(json_trade_line(&line, first));
-                first = false;
-                (chunk.len() >= CHUNK_BYTES).then(|| std::mem::take(&mut chunk))
-            }
-            Err(error) => {
-                return futures_util::future::Either::Left(std::future::ready(Err(error)));
-            }
-        };
-        futures_util::future::Either::Right(async move {
-            match full {
-                Some(bytes) => send(sender, bytes).await,
-                None => Ok(()),
-            }
+    let cash = day
+        .cash_and_trades(|trade| {
+            let line = trades.add(&trade).map_err(DownloadError::from);
+            let full = match line {
+                Ok(line) => {
+                    chunk.extend(json_trade_line(&line, first));
+                    first = false;
+                    (chunk.len() >= CHUNK_BYTES).then(|| std::mem::take(&mut chunk))
+                }
+                Err(error) => {
+                    return futures_util::future::Either::Left(std::future::ready(Err(error)));
+                }
+            };
+            futures_util::future::Either::Right(async move {
+                match full {
+                    Some(bytes) => send(sender, bytes).await,
+                    None => Ok(()),
+                }
+            })
         })
-    })
-    .await?;
+        .await?;
     let head = settle_cash(cash, &trades)?;
     chunk.extend(head.json_closing());
     send(sender, chunk).await
@@ -239,13 +238,12 @@ async fn send(
 fn write_xlsx(
     runtime: &tokio::runtime::Handle,
     mut day: SettlementDay,
-    cash: Vec<CashTotals>,
     sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
 ) -> Result<(), DownloadError> {
     let date = day.date();
     let mut workbook = SettlementWorkbook::new(date)?;
     let mut trades = DayTrades::new(date);
-    runtime.block_on(day.each_trade(|trade| {
+    let cash = runtime.block_on(day.cash_and_trades(|trade| {
         let written = trades
             .add(&trade)
             .map_err(DownloadError::from)

@@ -127,6 +127,41 @@ impl Database {
             Self::Sqlite(pool) => Ok(Snapshot::Sqlite(pool.begin().await?)),
         }
     }
+
+    /// A [`Snapshot`] and, on PostgreSQL, a second one on another
+    /// connection that sees exactly what the first sees (it imports the
+    /// first's exported snapshot), so two reads of one instant can run at
+    /// once. SQLite's connections cannot share a snapshot: `None`.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub(crate) async fn shared_snapshot(&self) -> Result<(Snapshot, Option<Snapshot>), StoreError> {
+        let (pool, mut transaction) = match (self, self.snapshot().await?) {
+            (Self::Postgres(pool), Snapshot::Postgres(transaction)) => (pool, transaction),
+            (_, first) => return Ok((first, None)),
+        };
+        let (id,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *transaction)
+            .await?;
+        // `SET TRANSACTION SNAPSHOT` takes no parameter; the id is
+        // PostgreSQL's own (hex digits and dashes), checked anyway.
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(StoreError::Internal(
+                "an exported snapshot id that is not hex",
+            ));
+        }
+        let mut second = pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *second)
+            .await?;
+        sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'"))
+            .execute(&mut *second)
+            .await?;
+        Ok((
+            Snapshot::Postgres(transaction),
+            Some(Snapshot::Postgres(second)),
+        ))
+    }
 }
 
 impl Snapshot {

@@ -24,9 +24,18 @@ use crate::database::Snapshot;
 use crate::rows::{self, StoredRow, TRADE_COLUMNS, decode_error};
 use crate::{Store, StoreError};
 
-/// One business day as the settlement reads it, from one snapshot (a
-/// connection of the pool is held until it is dropped).
+/// One business day as the settlement reads it, from one snapshot: on
+/// PostgreSQL two connections share it (the second imports the first's
+/// exported snapshot), so the postings are summed while the trades stream;
+/// on SQLite one connection reads both in turn. The connections are held
+/// until it is dropped.
 pub struct SettlementDay {
+    cash: CashReader,
+    trades: Option<Snapshot>,
+}
+
+/// The reader of the participants' cash.
+struct CashReader {
     snapshot: Snapshot,
     date: NaiveDate,
     bounds: (DateTime<Utc>, DateTime<Utc>),
@@ -74,10 +83,14 @@ impl Store {
     /// # Errors
     /// The database failure.
     pub async fn settlement_day(&self, date: NaiveDate) -> Result<SettlementDay, StoreError> {
+        let (snapshot, trades) = self.db.shared_snapshot().await?;
         Ok(SettlementDay {
-            snapshot: self.db.snapshot().await?,
-            date,
-            bounds: business_day_bounds(date),
+            cash: CashReader {
+                snapshot,
+                date,
+                bounds: business_day_bounds(date),
+            },
+            trades,
         })
     }
 }
@@ -86,16 +99,42 @@ impl SettlementDay {
     /// The business day read.
     #[must_use]
     pub fn date(&self) -> NaiveDate {
-        self.date
+        self.cash.date
     }
 
-    /// Each participant whose CNY account has a posting on the day, with
-    /// its balances at the day's bounds (held cash included) and its
-    /// postings summed as they are read.
+    /// Hands each of the day's trades to `each`, by execution time then id,
+    /// as they are read, and answers each participant whose CNY account has
+    /// a posting on the day, with its balances at the day's bounds (held
+    /// cash included) and its postings summed as they are read. On
+    /// PostgreSQL both reads run at once.
     ///
     /// # Errors
-    /// The database failure.
-    pub async fn cash(&mut self) -> Result<Vec<CashTotals>, StoreError> {
+    /// The database failure, or what `each` returns.
+    pub async fn cash_and_trades<E, F, Fut>(&mut self, each: F) -> Result<Vec<CashTotals>, E>
+    where
+        E: From<StoreError>,
+        F: FnMut(Trade) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let date = self.cash.date;
+        match &mut self.trades {
+            Some(trades) => {
+                let cash = async { self.cash.read().await.map_err(E::from) };
+                let (cash, ()) = tokio::try_join!(cash, each_trade(trades, date, each))?;
+                Ok(cash)
+            }
+            None => {
+                each_trade(&mut self.cash.snapshot, date, each).await?;
+                Ok(self.cash.read().await?)
+            }
+        }
+    }
+}
+
+impl CashReader {
+    /// Each participant whose CNY account has a posting on the day, with
+    /// its balances at the day's bounds and its postings summed.
+    async fn read(&mut self) -> Result<Vec<CashTotals>, StoreError> {
         // PostgreSQL sums each participant's postings per kind; SQLite
         // answers them one by one (its SUM of text is a float) and each is
         // a group of one.
@@ -188,27 +227,24 @@ impl SettlementDay {
             )
             .await
     }
+}
 
-    /// Hands each of the day's trades to `each`, by execution time then id,
-    /// as they are read.
-    ///
-    /// # Errors
-    /// The database failure, or what `each` returns.
-    pub async fn each_trade<E, F, Fut>(&mut self, each: F) -> Result<(), E>
-    where
-        E: From<StoreError>,
-        F: FnMut(Trade) -> Fut,
-        Fut: Future<Output = Result<(), E>>,
-    {
-        let sql = format!(
-            "SELECT {TRADE_COLUMNS} FROM trades WHERE business_date = $1::date \
-             ORDER BY executed_at, id"
-        );
-        let date = self.date.to_string();
-        self.snapshot
-            .each(&sql, &[Text(Some(&date))], |row| rows::trade(row), each)
-            .await
-    }
+/// Hands each of the day's trades to `each`, by execution time then id, as
+/// they are read.
+async fn each_trade<E, F, Fut>(snapshot: &mut Snapshot, date: NaiveDate, each: F) -> Result<(), E>
+where
+    E: From<StoreError>,
+    F: FnMut(Trade) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let sql = format!(
+        "SELECT {TRADE_COLUMNS} FROM trades WHERE business_date = $1::date \
+         ORDER BY executed_at, id"
+    );
+    let date = date.to_string();
+    snapshot
+        .each(&sql, &[Text(Some(&date))], |row| rows::trade(row), each)
+        .await
 }
 
 /// Adds a group of postings to its participant's sums, and widens the
