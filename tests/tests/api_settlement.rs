@@ -7,7 +7,7 @@
 use ets_core::Decimal;
 use ets_core::Role;
 use ets_e2e::{TestServer, credit_code};
-use ets_testkit::TestDatabase;
+use ets_testkit::{Kind, TestDatabase};
 use serde_json::{Value, json};
 
 fn dec(value: &Value) -> Decimal {
@@ -310,5 +310,80 @@ async fn a_days_settlement_reconciles_with_the_ledger_in_json_csv_and_xlsx() {
             ]
             .map(str::to_owned)
         );
+    }
+}
+
+/// Runs SQL on the test's database behind the ledger's back.
+async fn behind_the_ledger(db: &TestDatabase, statement: &str) {
+    use sqlx::Connection;
+    match db.kind {
+        Kind::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect(statement);
+            conn.close().await.ok();
+        }
+        Kind::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+                .await
+                .expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect(statement);
+            conn.close().await.ok();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_day_that_does_not_reconcile_is_never_printed() {
+    // A trade's value changed in the database: its parties' postings no
+    // longer add up to their trades. The CSV, made whole before
+    // it is answered, is a 500; the JSON and the workbook, already streaming
+    // when the last trade is counted, end without their last chunk, so no
+    // reader can take them for a whole settlement.
+    for db in TestDatabase::each().await {
+        let server = TestServer::start(&db.url).await;
+        a_day(&server).await;
+        let finance = server.token(Role::Finance, None).await;
+        let today = ets_core::instrument::business_date(server.store.now());
+        let path = format!("/v1/settlements/{today}");
+        let (status, _, body) = server.download_raw(&path, &finance).await;
+        assert_eq!(status, 200);
+        let whole = ets_e2e::dechunk(&body).expect("the untouched day downloads whole");
+        let settlement: Value = serde_json::from_slice(&whole).expect("JSON");
+        assert_eq!(settlement["trades"].as_array().map(Vec::len), Some(2));
+
+        behind_the_ledger(
+            &db,
+            "UPDATE trades SET value = '0.01' WHERE method = 'negotiated'",
+        )
+        .await;
+
+        let csv = server
+            .call("GET", &format!("{path}?format=csv"), &finance, None)
+            .await;
+        assert_eq!(csv.status, 500, "{}", csv.body);
+        assert_eq!(csv.body["code"], "internal_error");
+        for format in ["json", "xlsx"] {
+            let (status, headers, body) = server
+                .download_raw(&format!("{path}?format={format}"), &finance)
+                .await;
+            assert_eq!(status, 200, "{format}: the answer began before the check");
+            assert!(
+                headers
+                    .iter()
+                    .any(|(name, value)| name == "transfer-encoding" && value == "chunked"),
+                "{format}: {headers:?}"
+            );
+            assert_eq!(
+                ets_e2e::dechunk(&body),
+                None,
+                "{format}: a day that does not reconcile must be cut short"
+            );
+        }
     }
 }
