@@ -757,3 +757,92 @@ async fn pledged_rights_cannot_be_sold_and_reclamation_pays_its_compensation() {
         );
     }
 }
+
+/// The ids of a page's items, in order.
+fn page_ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_regulator_lists_every_pledge_and_reclamation_and_an_enterprise_its_own() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (a, a_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (b, _) = market.enterprise(2, "320506", "10", "0").await;
+        let mut pledges = Vec::new();
+        for (who, quantity) in [(a, "1"), (b, "2"), (a, "3")] {
+            let body = json!({"participant_id": who, "instrument": SO2, "quantity": quantity, "pledgee": "中国银行苏州分行", "reference": format!("PLG-{quantity}")});
+            let made = market
+                .server
+                .call("POST", "/v1/pledges", &market.admin, Some(&body))
+                .await;
+            assert_eq!(made.status, 201, "{}", made.body);
+            pledges.push(made.body["id"].as_str().expect("id").to_owned());
+        }
+        let mut reclamations = Vec::new();
+        for who in [b, a] {
+            let body = json!({"participant_id": who, "instrument": SO2, "quantity": "1", "reason": "unused"});
+            let made = market
+                .server
+                .call("POST", "/v1/reclamations", &market.admin, Some(&body))
+                .await;
+            assert_eq!(made.status, 201, "{}", made.body);
+            reclamations.push(made.body["id"].as_str().expect("id").to_owned());
+        }
+        let get = |path: String, token: String| {
+            let server = &market.server;
+            async move { server.call("GET", &path, &token, None).await }
+        };
+
+        // The regulator: every record, oldest first, in pages.
+        let first = get("/v1/pledges?limit=2".into(), market.regulator.clone()).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert_eq!(page_ids(&first.body), pledges[..2]);
+        let cursor = first.body["next_cursor"].as_str().expect("a next page");
+        let rest = get(
+            format!("/v1/pledges?limit=2&cursor={cursor}"),
+            market.regulator.clone(),
+        )
+        .await;
+        assert_eq!(page_ids(&rest.body), pledges[2..]);
+        assert_eq!(rest.body["next_cursor"], Value::Null);
+        assert_eq!(rest.body["items"][0]["quantity"], "3.0000");
+        let all = get(
+            format!("/v1/reclamations?instrument={SO2}"),
+            market.regulator.clone(),
+        )
+        .await;
+        assert_eq!(page_ids(&all.body), reclamations);
+        let of_b = get(
+            format!("/v1/pledges?participant_id={b}"),
+            market.regulator.clone(),
+        )
+        .await;
+        assert_eq!(page_ids(&of_b.body), [pledges[1].clone()]);
+
+        // The enterprise: its own only, and another's is not found.
+        let own = get("/v1/pledges".into(), a_token.clone()).await;
+        assert_eq!(
+            page_ids(&own.body),
+            [pledges[0].clone(), pledges[2].clone()]
+        );
+        let own = get("/v1/reclamations".into(), a_token.clone()).await;
+        assert_eq!(page_ids(&own.body), [reclamations[1].clone()]);
+        let other = get(
+            format!("/v1/reclamations?participant_id={b}"),
+            a_token.clone(),
+        )
+        .await;
+        assert_eq!(other.status, 404, "{}", other.body);
+        let bad = get("/v1/pledges?instrument=%21%21".into(), a_token).await;
+        assert_eq!(
+            (bad.status, bad.body["code"].as_str()),
+            (422, Some("invalid_query"))
+        );
+    }
+}

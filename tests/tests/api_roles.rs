@@ -64,6 +64,8 @@ enum Endpoint {
     GetInstrument,
     CreateAllocation,
     ListAllocations,
+    ListReclamations,
+    ListPledges,
     Deposit,
     Withdrawal,
     PlaceOrder,
@@ -141,6 +143,8 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         [CREATED, Forbidden, Forbidden, Forbidden, Unauthorized],
     ),
     (Endpoint::ListAllocations, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::ListReclamations, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::ListPledges, [OK, OK, OK, OK, Unauthorized]),
     (
         Endpoint::Deposit,
         [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
@@ -512,6 +516,8 @@ impl World {
                 })),
             ),
             Endpoint::ListAllocations => ("GET", "/v1/allocations".to_owned(), None),
+            Endpoint::ListReclamations => ("GET", "/v1/reclamations".to_owned(), None),
+            Endpoint::ListPledges => ("GET", "/v1/pledges".to_owned(), None),
             Endpoint::Deposit => (
                 "POST",
                 "/v1/cash/deposits".to_owned(),

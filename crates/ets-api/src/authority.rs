@@ -11,7 +11,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::body::{PledgeBody, ReclamationBody};
 use crate::dto::DecimalString;
-use crate::extract::{Caller, Creating};
+use crate::extract::{Caller, Creating, Params};
+use crate::ledger::RegistryQuery;
+use crate::page::Page;
 use crate::problem::Problem;
 use crate::registry::unexpected;
 use crate::submit::submit_created;
@@ -134,4 +136,38 @@ pub(crate) async fn get(
     let pledge = state.store.pledge(id).await?.ok_or_else(not_found)?;
     caller.may_see(pledge.participant_id, "pledge")?;
     Ok(Json(PledgeBody::from(&pledge)))
+}
+
+/// `GET /v1/reclamations`: admin, regulator and finance all; an enterprise
+/// its own. Oldest first.
+pub(crate) async fn list_reclamations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<RegistryQuery>,
+) -> Result<Json<Page<ReclamationBody>>, Problem> {
+    let (filter, limit) = query.filter(&caller)?;
+    let reclamations = state.store.reclamations(&filter).await?;
+    Ok(Json(Page::from_rows(
+        reclamations,
+        limit,
+        |r| r.id,
+        |r| ReclamationBody::from(r),
+    )))
+}
+
+/// `GET /v1/pledges`: admin, regulator and finance all; an enterprise its
+/// own. Oldest first.
+pub(crate) async fn list_pledges(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<RegistryQuery>,
+) -> Result<Json<Page<PledgeBody>>, Problem> {
+    let (filter, limit) = query.filter(&caller)?;
+    let pledges = state.store.pledges(&filter).await?;
+    Ok(Json(Page::from_rows(
+        pledges,
+        limit,
+        |p| p.id,
+        |p| PledgeBody::from(p),
+    )))
 }

@@ -89,13 +89,33 @@ pub(crate) async fn create_allocation(
     .await
 }
 
-/// `?participant_id=&instrument=&limit=&cursor=` of allocations.
+/// `?participant_id=&instrument=&limit=&cursor=` of the registry's lists:
+/// allocations, reclamations, pledges.
 #[derive(Debug, Deserialize)]
-pub(crate) struct AllocationsQuery {
+pub(crate) struct RegistryQuery {
     participant_id: Option<String>,
     instrument: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
+}
+
+impl RegistryQuery {
+    /// The store's filter (one more row than the page, to tell whether
+    /// another follows) and the page's size: an enterprise sees its own
+    /// participant's records only.
+    pub(crate) fn filter(
+        &self,
+        caller: &Caller,
+    ) -> Result<(ets_store::RegistryFilter, i64), Problem> {
+        let limit = checked_limit(self.limit)?;
+        let filter = ets_store::RegistryFilter {
+            participant: crate::market::participant_filter(caller, self.participant_id.as_deref())?,
+            instrument: crate::market::instrument_filter(self.instrument.as_deref())?,
+            after: decode_cursor(self.cursor.as_deref())?,
+            limit: limit + 1,
+        };
+        Ok((filter, limit))
+    }
 }
 
 /// `GET /v1/allocations`: admin, regulator and finance all; an enterprise
@@ -103,16 +123,9 @@ pub(crate) struct AllocationsQuery {
 pub(crate) async fn list_allocations(
     State(state): State<AppState>,
     caller: Caller,
-    Params(query): Params<AllocationsQuery>,
+    Params(query): Params<RegistryQuery>,
 ) -> Result<Json<Page<AllocationBody>>, Problem> {
-    let limit = checked_limit(query.limit)?;
-    let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
-    let filter = ets_store::AllocationFilter {
-        participant: crate::market::participant_filter(&caller, query.participant_id.as_deref())?,
-        instrument: crate::market::instrument_filter(query.instrument.as_deref())?,
-        after,
-        limit: limit + 1,
-    };
+    let (filter, limit) = query.filter(&caller)?;
     let allocations = state.store.allocations(&filter).await?;
     Ok(Json(Page::from_rows(
         allocations,

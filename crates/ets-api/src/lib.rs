@@ -314,7 +314,13 @@ fn market_routes() -> Vec<Route> {
 fn authority_routes() -> Vec<Route> {
     vec![
         (Method::POST, "/v1/reclamations", post(authority::reclaim)),
+        (
+            Method::GET,
+            "/v1/reclamations",
+            get(authority::list_reclamations),
+        ),
         (Method::POST, "/v1/pledges", post(authority::pledge)),
+        (Method::GET, "/v1/pledges", get(authority::list_pledges)),
         (Method::GET, "/v1/pledges/{id}", get(authority::get)),
         (
             Method::POST,

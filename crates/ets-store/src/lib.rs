@@ -40,8 +40,8 @@ pub use ets_engine::{
 };
 pub use postgres::PostgresBackend;
 pub use read::{
-    AccountState, AllocationFilter, Book, BookLevel, Credential, HistoryCursor, HistoryItem,
-    Holding, InvoiceFilter, OrderFilter, ProposalFilter, StoredSigningKey, TradeFilter,
+    AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, InvoiceFilter,
+    OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey, TradeFilter,
 };
 pub use settlement::SettlementDay;
 pub use sqlite::SqliteBackend;

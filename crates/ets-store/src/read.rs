@@ -242,9 +242,10 @@ pub struct InvoiceFilter {
     pub limit: i64,
 }
 
-/// Which allocations to list, oldest first.
+/// Which of the registry's records (allocations, reclamations, pledges) to
+/// list, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllocationFilter {
+pub struct RegistryFilter {
     /// Only this participant's.
     pub participant: Option<Uuid>,
     /// Only this instrument's.

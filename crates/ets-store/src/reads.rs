@@ -8,7 +8,7 @@ use ets_core::{
     AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Participant,
 };
 use ets_engine::auctions::{Auction, AuctionBid};
-use ets_engine::authority::Pledge;
+use ets_engine::authority::{Pledge, Reclamation};
 use ets_engine::command::Allocation;
 use ets_engine::finance::StoredInvoice;
 use ets_engine::market::{Order, Trade};
@@ -16,14 +16,15 @@ use ets_engine::negotiated::Proposal;
 use uuid::Uuid;
 
 use crate::database::Param::{Integer, Text, Time, Uuid as Id};
+use crate::load::Read;
 use crate::read::{
-    AccountState, AllocationFilter, Book, Credential, HistoryCursor, HistoryItem, Holding,
-    InvoiceFilter, OrderFilter, ProposalFilter, StoredSigningKey, TradeFilter, finish_holdings,
+    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, InvoiceFilter,
+    OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey, TradeFilter, finish_holdings,
 };
 use crate::rows::{
     self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS,
-    PLEDGE_COLUMNS, PROPOSAL_COLUMNS, SELECT_ALLOCATIONS, SELECT_HOLDS, SELECT_INSTRUMENTS,
-    SELECT_PAYMENTS, StoredRow, TRADE_COLUMNS, decode_error,
+    PLEDGE_COLUMNS, PROPOSAL_COLUMNS, RECLAMATION_COLUMNS, SELECT_ALLOCATIONS, SELECT_HOLDS,
+    SELECT_INSTRUMENTS, SELECT_PAYMENTS, StoredRow, TRADE_COLUMNS, decode_error,
 };
 use crate::{Store, StoreError};
 
@@ -534,10 +535,45 @@ impl Store {
     /// The database failure.
     pub async fn allocations(
         &self,
-        filter: &AllocationFilter,
+        filter: &RegistryFilter,
     ) -> Result<Vec<Allocation>, StoreError> {
+        self.registry_list(SELECT_ALLOCATIONS, filter, |row| rows::allocation(row))
+            .await
+    }
+
+    /// Reclamations by id (oldest first), filtered.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn reclamations(
+        &self,
+        filter: &RegistryFilter,
+    ) -> Result<Vec<Reclamation>, StoreError> {
+        let select = format!("SELECT {RECLAMATION_COLUMNS} FROM reclamations a");
+        self.registry_list(&select, filter, |row| rows::reclamation(row))
+            .await
+    }
+
+    /// Pledges by id (oldest first), filtered.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn pledges(&self, filter: &RegistryFilter) -> Result<Vec<Pledge>, StoreError> {
+        let select = format!("SELECT {PLEDGE_COLUMNS} FROM pledges a");
+        self.registry_list(&select, filter, |row| rows::pledge(row))
+            .await
+    }
+
+    /// The rows of `select` (a table aliased `a`, with `id`,
+    /// `participant_id` and `instrument`) that `filter` keeps, by id.
+    async fn registry_list<T>(
+        &self,
+        select: &str,
+        filter: &RegistryFilter,
+        decode: impl Fn(&dyn StoredRow) -> Read<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let sql = format!(
-            "{SELECT_ALLOCATIONS} WHERE ($1::uuid IS NULL OR a.participant_id = $1) \
+            "{select} WHERE ($1::uuid IS NULL OR a.participant_id = $1) \
              AND ($2::text IS NULL OR a.instrument = $2) AND ($3::uuid IS NULL OR a.id > $3) \
              ORDER BY a.id LIMIT $4"
         );
@@ -547,9 +583,7 @@ impl Store {
             Id(filter.after),
             Integer(Some(filter.limit)),
         ];
-        self.db
-            .all(&sql, &params, |row| rows::allocation(row))
-            .await
+        self.db.all(&sql, &params, decode).await
     }
 
     /// Open auctions whose closing time has passed by `now`.

@@ -12,7 +12,7 @@ use ets_core::{
     InstrumentKind, JournalEntry, Owner, Participant, RegionCode,
 };
 use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
-use ets_engine::authority::Pledge;
+use ets_engine::authority::{Pledge, Reclamation};
 use ets_engine::command::{Allocation, Invoice};
 use ets_engine::finance::{Payment, StoredInvoice};
 use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
@@ -33,6 +33,8 @@ pub(crate) const TRADE_COLUMNS: &str = "id, instrument, method, quantity, price,
      business_date, transaction_id";
 pub(crate) const PLEDGE_COLUMNS: &str = "id, participant_id, instrument, quantity, pledgee, \
      reference, status, created_at, released_at";
+pub(crate) const RECLAMATION_COLUMNS: &str = "id, participant_id, instrument, quantity, reason, \
+     compensation, transaction_id, created_at";
 pub(crate) const AUCTION_COLUMNS: &str = "id, instrument, quantity, reserve_price, source, \
      lot_size, max_bidder_share, closes_at, status, clearing_price, sold_quantity, created_at, \
      closed_at";
@@ -287,6 +289,20 @@ pub(crate) fn pledge(row: &(impl StoredRow + ?Sized)) -> Read<Pledge> {
         status: row.text("status")?,
         created_at: row.time("created_at")?,
         released_at: row.optional_time("released_at")?,
+    })
+}
+
+/// A `reclamations` row ([`RECLAMATION_COLUMNS`]).
+pub(crate) fn reclamation(row: &(impl StoredRow + ?Sized)) -> Read<Reclamation> {
+    Ok(Reclamation {
+        id: row.uuid("id")?,
+        participant_id: row.uuid("participant_id")?,
+        instrument: code(row, "instrument")?,
+        quantity: row.decimal("quantity")?,
+        reason: row.text("reason")?,
+        compensation: row.decimal("compensation")?,
+        transaction_id: row.uuid("transaction_id")?,
+        created_at: row.time("created_at")?,
     })
 }
 
