@@ -65,6 +65,7 @@ enum Endpoint {
     CreateAllocation,
     ListAllocations,
     ListReclamations,
+    ListCredentials,
     ListPledges,
     Deposit,
     Withdrawal,
@@ -144,6 +145,10 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
     ),
     (Endpoint::ListAllocations, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::ListReclamations, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::ListCredentials,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
     (Endpoint::ListPledges, [OK, OK, OK, OK, Unauthorized]),
     (
         Endpoint::Deposit,
@@ -517,6 +522,7 @@ impl World {
             ),
             Endpoint::ListAllocations => ("GET", "/v1/allocations".to_owned(), None),
             Endpoint::ListReclamations => ("GET", "/v1/reclamations".to_owned(), None),
+            Endpoint::ListCredentials => ("GET", "/v1/credentials".to_owned(), None),
             Endpoint::ListPledges => ("GET", "/v1/pledges".to_owned(), None),
             Endpoint::Deposit => (
                 "POST",

@@ -119,6 +119,30 @@ pub(crate) struct CredentialCreatedBody {
     pub(crate) participant_id: Option<Uuid>,
 }
 
+/// `CredentialListing`: a credential as a list shows it, never a secret.
+#[derive(Debug, Serialize)]
+pub(crate) struct CredentialListingBody {
+    client_id: String,
+    name: String,
+    role: Role,
+    participant_id: Option<Uuid>,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+impl From<&ets_store::CredentialListing> for CredentialListingBody {
+    fn from(c: &ets_store::CredentialListing) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            role: c.role,
+            participant_id: c.participant_id,
+            created_at: time(c.created_at),
+            revoked_at: c.revoked_at.map(time),
+        }
+    }
+}
+
 /// `Participant`.
 #[derive(Debug, Serialize)]
 pub(crate) struct ParticipantBody {

@@ -191,6 +191,11 @@ fn registry_routes() -> Vec<Route> {
             post(registry::create_credential),
         ),
         (
+            Method::GET,
+            "/v1/credentials",
+            get(registry::list_credentials),
+        ),
+        (
             Method::DELETE,
             "/v1/credentials/{client_id}",
             delete(registry::revoke_credential),

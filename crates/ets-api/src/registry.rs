@@ -11,13 +11,54 @@ use ets_engine::{Command, NewCredential, Outcome};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::body::{CredentialCreatedBody, InstrumentBody, ParticipantBody};
+use crate::body::{CredentialCreatedBody, CredentialListingBody, InstrumentBody, ParticipantBody};
 use crate::dto::{CredentialRequest, InstrumentRequest, ParticipantRequest};
 use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, PageQuery};
 use crate::problem::Problem;
 use crate::secret;
 use crate::submit::{submit, submit_created};
+
+/// `?role=&limit=&cursor=` of credentials.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CredentialsQuery {
+    role: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/credentials` (admin, regulator): every credential by client id,
+/// revoked ones with `revoked_at`; never a secret or its hash.
+pub(crate) async fn list_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<CredentialsQuery>,
+) -> Result<Json<Page<CredentialListingBody>>, Problem> {
+    caller.require(&[Role::Admin, Role::Regulator])?;
+    let role = query
+        .role
+        .as_deref()
+        .map(Role::parse)
+        .transpose()
+        .map_err(|_| {
+            Problem::unprocessable(
+                "invalid_query",
+                "role must be admin, enterprise, regulator or finance.",
+            )
+        })?;
+    let limit = crate::page::checked_limit(query.limit)?;
+    let after: Option<String> = crate::page::decode_cursor(query.cursor.as_deref())?;
+    let credentials = state
+        .store
+        .credentials(role, after.as_deref(), limit + 1)
+        .await?;
+    Ok(Json(Page::from_rows(
+        credentials,
+        limit,
+        |c| c.client_id.clone(),
+        |c| CredentialListingBody::from(c),
+    )))
+}
 
 /// `POST /v1/credentials` (admin): the secret is shown in this answer only.
 pub(crate) async fn create_credential(

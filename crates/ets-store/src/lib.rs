@@ -40,8 +40,9 @@ pub use ets_engine::{
 };
 pub use postgres::PostgresBackend;
 pub use read::{
-    AccountState, Book, BookLevel, Credential, HistoryCursor, HistoryItem, Holding, InvoiceFilter,
-    OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey, TradeFilter,
+    AccountState, Book, BookLevel, Credential, CredentialListing, HistoryCursor, HistoryItem,
+    Holding, InvoiceFilter, OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey,
+    TradeFilter,
 };
 pub use settlement::SettlementDay;
 pub use sqlite::SqliteBackend;

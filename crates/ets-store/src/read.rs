@@ -78,6 +78,23 @@ pub struct Credential {
     pub revoked: bool,
 }
 
+/// A credential as a list shows it: never its secret's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialListing {
+    /// Public id.
+    pub client_id: String,
+    /// Human name.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// Bound participant of an enterprise credential.
+    pub participant_id: Option<Uuid>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A stored signing key (secret: the PKCS#8 document is the private key).
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use ets_core::matching::Side;
 use ets_core::{
-    AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Participant,
+    AccountKey, Hold, Instrument, InstrumentCode, JournalEntry, JournalHead, Participant, Role,
 };
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::{Pledge, Reclamation};
@@ -18,8 +18,9 @@ use uuid::Uuid;
 use crate::database::Param::{Integer, Text, Time, Uuid as Id};
 use crate::load::Read;
 use crate::read::{
-    AccountState, Book, Credential, HistoryCursor, HistoryItem, Holding, InvoiceFilter,
-    OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey, TradeFilter, finish_holdings,
+    AccountState, Book, Credential, CredentialListing, HistoryCursor, HistoryItem, Holding,
+    InvoiceFilter, OrderFilter, ProposalFilter, RegistryFilter, StoredSigningKey, TradeFilter,
+    finish_holdings,
 };
 use crate::rows::{
     self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, JOURNAL_COLUMNS, ORDER_COLUMNS,
@@ -170,6 +171,40 @@ impl Store {
              revoked_at IS NOT NULL AS revoked FROM credentials WHERE client_id = $1";
         self.db
             .first(sql, &[Text(Some(client_id))], credential)
+            .await
+    }
+
+    /// Credentials by client id after `after`, of `role` if given, at most
+    /// `limit`; never a secret's hash.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn credentials(
+        &self,
+        role: Option<Role>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CredentialListing>, StoreError> {
+        let sql = "SELECT client_id, name, role, participant_id, created_at, revoked_at \
+             FROM credentials WHERE ($1::text IS NULL OR role = $1) \
+             AND ($2::text IS NULL OR client_id COLLATE \"C\" > $2) \
+             ORDER BY client_id COLLATE \"C\" LIMIT $3";
+        let params = [
+            Text(role.map(Role::as_str)),
+            Text(after),
+            Integer(Some(limit)),
+        ];
+        self.db
+            .all(sql, &params, |row| {
+                Ok(CredentialListing {
+                    client_id: row.text("client_id")?,
+                    name: row.text("name")?,
+                    role: Role::parse(&row.text("role")?).map_err(|_| decode_error("role"))?,
+                    participant_id: row.optional_uuid("participant_id")?,
+                    created_at: row.time("created_at")?,
+                    revoked_at: row.optional_time("revoked_at")?,
+                })
+            })
             .await
     }
 
