@@ -846,3 +846,107 @@ async fn a_regulator_lists_every_pledge_and_reclamation_and_an_enterprise_its_ow
         );
     }
 }
+
+/// The rows of a CSV download (after its BOM and header), each split at
+/// its commas (the test's cells hold none).
+fn csv_rows(body: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::str::from_utf8(body).expect("UTF-8");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("a byte order mark first");
+    let mut lines = text.split("\r\n").filter(|line| !line.is_empty());
+    let split = |line: &str| line.split(',').map(str::to_owned).collect::<Vec<_>>();
+    let header = split(lines.next().expect("a header"));
+    (header, lines.map(split).collect())
+}
+
+#[tokio::test]
+async fn a_regulator_exports_the_trade_history_with_both_parties_as_csv() {
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (a, a_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (b, b_token) = market.enterprise(2, "320506", "0", "10000.00").await;
+        let (c, _) = market.enterprise(3, "320500", "0", "0").await;
+        market.order(&a_token, "sell", "2", "100.00").await;
+        market.order(&a_token, "sell", "3", "101.00").await;
+        market.order(&b_token, "buy", "5", "101.00").await;
+
+        let path = "/v1/audit/trades?format=csv";
+        let (status, headers, body) = market.server.download(path, &market.regulator).await;
+        assert_eq!(status, 200);
+        assert!(
+            headers
+                .iter()
+                .any(|(name, value)| name == "content-type" && value.starts_with("text/csv")),
+            "{headers:?}"
+        );
+        let (header, rows) = csv_rows(&body);
+        assert_eq!(
+            header,
+            [
+                "trade_id",
+                "executed_at",
+                "instrument",
+                "method",
+                "quantity",
+                "price",
+                "value",
+                "buyer_participant_id",
+                "buyer_name",
+                "seller_participant_id",
+                "seller_name",
+                "buyer_commission",
+                "seller_commission",
+            ]
+        );
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        // In time order: the cheaper ask first. Both parties, named.
+        let cells = |row: &[String]| [3, 4, 5, 6, 7, 8, 9, 10].map(|i| row[i].clone());
+        assert_eq!(
+            cells(&rows[0]),
+            [
+                "order_book".to_owned(),
+                "2.0000".into(),
+                "100.00".into(),
+                "200.00".into(),
+                b.to_string(),
+                "企业 2".into(),
+                a.to_string(),
+                "企业 1".into(),
+            ]
+        );
+        assert_eq!(rows[1][6], "303.00");
+
+        let only = |query: String| {
+            let server = &market.server;
+            let token = market.regulator.clone();
+            async move {
+                let (status, _, body) = server
+                    .download(&format!("/v1/audit/trades?{query}"), &token)
+                    .await;
+                assert_eq!(status, 200);
+                csv_rows(&body).1.len()
+            }
+        };
+        assert_eq!(only(format!("participant_id={a}")).await, 2);
+        assert_eq!(only(format!("participant_id={c}")).await, 0);
+        assert_eq!(only("method=negotiated".into()).await, 0);
+        assert_eq!(only("from=2999-01-01T00:00:00Z".into()).await, 0);
+
+        let enterprise = market.server.call("GET", path, &a_token, None).await;
+        assert_eq!(enterprise.status, 403, "{}", enterprise.body);
+        let json = market
+            .server
+            .call(
+                "GET",
+                "/v1/audit/trades?format=json",
+                &market.regulator,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (json.status, json.body["code"].as_str()),
+            (422, Some("invalid_query"))
+        );
+    }
+}

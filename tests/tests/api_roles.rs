@@ -66,6 +66,7 @@ enum Endpoint {
     ListAllocations,
     ListReclamations,
     ListCredentials,
+    ExportTrades,
     ListPledges,
     Deposit,
     Withdrawal,
@@ -145,6 +146,10 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
     ),
     (Endpoint::ListAllocations, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::ListReclamations, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::ExportTrades,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
     (
         Endpoint::ListCredentials,
         [OK, Forbidden, OK, Forbidden, Unauthorized],
@@ -523,6 +528,7 @@ impl World {
             Endpoint::ListAllocations => ("GET", "/v1/allocations".to_owned(), None),
             Endpoint::ListReclamations => ("GET", "/v1/reclamations".to_owned(), None),
             Endpoint::ListCredentials => ("GET", "/v1/credentials".to_owned(), None),
+            Endpoint::ExportTrades => ("GET", "/v1/audit/trades".to_owned(), None),
             Endpoint::ListPledges => ("GET", "/v1/pledges".to_owned(), None),
             Endpoint::Deposit => (
                 "POST",

@@ -354,6 +354,7 @@ fn audit_routes() -> Vec<Route> {
         (Method::GET, "/v1/audit/journal", get(audit::journal)),
         (Method::GET, "/v1/audit/verify", get(audit::verify)),
         (Method::GET, "/v1/audit/checkpoint", get(audit::checkpoint)),
+        (Method::GET, "/v1/audit/trades", get(audit::trades)),
     ]
 }
 

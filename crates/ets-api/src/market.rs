@@ -265,7 +265,7 @@ pub(crate) fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentC
         .map_err(|_| invalid_query("instrument is not an instrument code."))
 }
 
-fn bound(text: &str) -> Result<DateTime<Utc>, Problem> {
+pub(crate) fn bound(text: &str) -> Result<DateTime<Utc>, Problem> {
     instant(
         text,
         "invalid_query",

@@ -74,11 +74,11 @@ impl SettlementFormat {
 
 /// How much of a download is gathered before it is handed on: frames of
 /// about this size, not one per trade line.
-const CHUNK_BYTES: usize = 64 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks in flight between the writer of a download and its reader: the
 /// writer waits when the reader is slower, so memory stays bounded.
-const CHUNKS_IN_FLIGHT: usize = 16;
+pub(crate) const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Why a download stopped before its end: the reader sees the body cut
 /// short (HTTP) or the command fails, and the log says which.
@@ -222,7 +222,7 @@ async fn write_json(
 }
 
 /// Hands a chunk to the reader, waiting while it is behind.
-async fn send(
+pub(crate) async fn send(
     sender: &mpsc::Sender<Result<Vec<u8>, DownloadError>>,
     bytes: Vec<u8>,
 ) -> Result<(), DownloadError> {
@@ -287,6 +287,15 @@ impl std::io::Write for ChunkWriter<'_> {
     }
 }
 
+/// The body of a download: its chunks as they come; an error ends it
+/// without its last chunk.
+pub(crate) fn streamed(download: Download) -> Body {
+    Body::from_stream(futures_util::stream::unfold(
+        download,
+        |mut download| async move { download.recv().await.map(|chunk| (chunk, download)) },
+    ))
+}
+
 fn invalid_date() -> Problem {
     Problem::unprocessable(
         "invalid_date",
@@ -317,10 +326,7 @@ pub(crate) async fn get(
     })?;
     let format = SettlementFormat::parse(query.format.as_deref().unwrap_or("json"))?;
     let download = settlement(&state.store, date, format).await?;
-    let chunks = futures_util::stream::unfold(download, |mut download| async move {
-        download.recv().await.map(|chunk| (chunk, download))
-    });
-    let mut response = Body::from_stream(chunks).into_response();
+    let mut response = streamed(download).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

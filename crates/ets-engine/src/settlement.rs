@@ -815,9 +815,10 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
-/// One CSV record and its CRLF; a cell with a comma, a quote, CR or LF is
-/// quoted, its quotes doubled.
-fn write_record(out: &mut String, cells: impl Iterator<Item = String>) {
+/// One CSV record and its CRLF (RFC 4180): a cell with a comma, a quote, CR
+/// or LF is quoted, its quotes doubled. Every CSV the ledger writes is
+/// written record by record with it.
+pub fn write_record(out: &mut String, cells: impl Iterator<Item = String>) {
     for (index, cell) in cells.enumerate() {
         if index > 0 {
             out.push(',');

@@ -12,6 +12,7 @@
 
 mod cache;
 mod database;
+mod export;
 mod load;
 mod postgres;
 mod read;
@@ -38,6 +39,7 @@ pub use ets_engine::{
     OrderStatus, Outcome, PaidUse, Placed, Pledge, Proposal, ProposalStatus, RECLAMATION_REASONS,
     Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
 };
+pub use export::TradeRecord;
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, CredentialListing, HistoryCursor, HistoryItem,
