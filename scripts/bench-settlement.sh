@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The settlement of a business day of many trades (issue 10), beside
-# PostgreSQL's own COPY of the same rows, and the server's peak memory.
+# The settlement of a business day of many trades (issue 10) and the
+# regulator's trade history export (issue 11), beside PostgreSQL's own COPY
+# of the same rows, and the server's peak memory.
 #
 # Seeds one business day with N trades through the storage layer
 # (settlement-seed: bids swept by sells, each trade with its postings and
 # journal entry), then starts `ets-ledger serve` on that database and
-# downloads GET /v1/settlements/{date} as JSON and as XLSX, one process
-# each so each peak RSS is its own; prints rows/s of each beside
+# downloads GET /v1/settlements/{date} as JSON and as XLSX and
+# GET /v1/audit/trades?format=csv, one process each so each peak RSS is its
+# own; prints rows/s of each beside
 # `COPY (SELECT … FROM trades WHERE business_date = …) TO STDOUT`.
 # Usage: scripts/bench-settlement.sh [trades] [date]
 #   SKIP_SEED=1 reuses the database a previous run seeded.
@@ -40,7 +42,7 @@ copy() {
 }
 
 download() {
-  local format=$1 log pid token started ended bytes
+  local format=$1 role=$2 path=$3 log pid token started ended bytes
   log=$(mktemp)
   "$bin/ets-ledger" serve --database-url "$url" --listen "127.0.0.1:$port" >"$log" 2>&1 &
   pid=$!
@@ -49,7 +51,7 @@ download() {
     sleep 0.1
   done
   local credential client secret
-  credential=$("$bin/ets-ledger" credential create --role finance --name "settlement bench" --database-url "$url")
+  credential=$("$bin/ets-ledger" credential create --role "$role" --name "settlement bench" --database-url "$url")
   client=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$credential")
   secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$credential")
   token=$(curl -sf "http://127.0.0.1:$port/v1/auth/token" -H 'Content-Type: application/json' \
@@ -59,7 +61,7 @@ download() {
   before=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   started=$(date +%s.%N)
   bytes=$(curl -sf -H "Authorization: Bearer $token" -o "/tmp/settlement-bench.$format" \
-    -w '%{size_download} %{time_starttransfer}' "http://127.0.0.1:$port/v1/settlements/$date?format=$format")
+    -w '%{size_download} %{time_starttransfer}' "http://127.0.0.1:$port$path")
   ended=$(date +%s.%N)
   local first_byte=${bytes#* }
   bytes=${bytes% *}
@@ -73,7 +75,9 @@ download() {
 }
 
 copy
-download json
+download json finance "/v1/settlements/$date?format=json"
 copy
-download xlsx
+download xlsx finance "/v1/settlements/$date?format=xlsx"
+copy
+download csv regulator "/v1/audit/trades?format=csv"
 copy
