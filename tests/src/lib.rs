@@ -222,9 +222,20 @@ impl TestServer {
         path: &str,
         token: &str,
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        self.download_raw_with(path, token, "").await
+    }
+
+    /// [`TestServer::download_raw`] with more header lines (`extra`, each
+    /// ending in CRLF), e.g. `Accept-Encoding: gzip`.
+    pub async fn download_raw_with(
+        &self,
+        path: &str,
+        token: &str,
+        extra: &str,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n{extra}\r\n",
             self.address
         );
         stream.write_all(request.as_bytes()).await.expect("send");

@@ -288,12 +288,16 @@ impl std::io::Write for ChunkWriter<'_> {
 }
 
 /// The body of a download: its chunks as they come; an error ends it
-/// without its last chunk.
+/// without its last chunk. Fused: the compression layer polls a body once
+/// more after its end, which a bare `unfold` answers with a panic.
 pub(crate) fn streamed(download: Download) -> Body {
-    Body::from_stream(futures_util::stream::unfold(
-        download,
-        |mut download| async move { download.recv().await.map(|chunk| (chunk, download)) },
-    ))
+    use futures_util::StreamExt as _;
+    Body::from_stream(
+        futures_util::stream::unfold(download, |mut download| async move {
+            download.recv().await.map(|chunk| (chunk, download))
+        })
+        .fuse(),
+    )
 }
 
 fn invalid_date() -> Problem {
