@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use ets_core::Role;
 use ets_core::audit::{checkpoint_message, entry_json};
 use ets_core::journal::format_time;
-use ets_engine::market::TradeMethod;
 use ets_engine::settlement::write_record;
 use ets_store::{TradeFilter, TradeRecord};
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::AppState;
 use crate::body::{CheckpointBody, VerificationBody};
 use crate::extract::{Caller, Params};
-use crate::market::{bound, instrument_filter, participant_filter};
+use crate::market::trade_filter;
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::settlement::{CHUNK_BYTES, CHUNKS_IN_FLIGHT, DownloadError, send, streamed};
@@ -161,23 +160,14 @@ pub(crate) async fn trades(
             "format must be csv.",
         ));
     }
-    if let Some(method) = &query.method
-        && TradeMethod::parse(method).is_none()
-    {
-        return Err(Problem::unprocessable(
-            "invalid_query",
-            "method must be order_book, negotiated or auction.",
-        ));
-    }
-    let filter = TradeFilter {
-        participant: participant_filter(&caller, query.participant_id.as_deref())?,
-        instrument: instrument_filter(query.instrument.as_deref())?,
-        method: query.method,
-        from: query.from.as_deref().map(bound).transpose()?,
-        to: query.to.as_deref().map(bound).transpose()?,
-        after: None,
-        limit: 0,
-    };
+    let filter = trade_filter(
+        &caller,
+        query.participant_id.as_deref(),
+        query.instrument.as_deref(),
+        query.method,
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )?;
     let (sender, download) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let store = state.store.clone();
     tokio::spawn(async move {

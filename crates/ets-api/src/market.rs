@@ -203,21 +203,17 @@ pub(crate) async fn list_trades(
 ) -> Result<Json<Page<TradeBody>>, Problem> {
     let limit = checked_limit(query.limit)?;
     let after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
-    if let Some(method) = &query.method
-        && TradeMethod::parse(method).is_none()
-    {
-        return Err(invalid_query(
-            "method must be order_book, negotiated or auction.",
-        ));
-    }
     let filter = TradeFilter {
-        participant: participant_filter(&caller, query.participant_id.as_deref())?,
-        instrument: instrument_filter(query.instrument.as_deref())?,
-        method: query.method,
-        from: query.from.as_deref().map(bound).transpose()?,
-        to: query.to.as_deref().map(bound).transpose()?,
         after,
         limit: limit + 1,
+        ..trade_filter(
+            &caller,
+            query.participant_id.as_deref(),
+            query.instrument.as_deref(),
+            query.method,
+            query.from.as_deref(),
+            query.to.as_deref(),
+        )?
     };
     let trades = state.store.trades(&filter).await?;
     Ok(Json(Page::from_rows(
@@ -265,7 +261,36 @@ pub(crate) fn instrument_filter(code: Option<&str>) -> Result<Option<InstrumentC
         .map_err(|_| invalid_query("instrument is not an instrument code."))
 }
 
-pub(crate) fn bound(text: &str) -> Result<DateTime<Utc>, Problem> {
+/// The trades a list (`GET /v1/trades`) or the regulator's export keeps:
+/// an enterprise its own; `method` one of the three; `from` and `to` RFC
+/// 3339 times. No paging (`after` none, `limit` 0): a list sets its own.
+pub(crate) fn trade_filter(
+    caller: &Caller,
+    participant_id: Option<&str>,
+    instrument: Option<&str>,
+    method: Option<String>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<TradeFilter, Problem> {
+    if let Some(method) = &method
+        && TradeMethod::parse(method).is_none()
+    {
+        return Err(invalid_query(
+            "method must be order_book, negotiated or auction.",
+        ));
+    }
+    Ok(TradeFilter {
+        participant: participant_filter(caller, participant_id)?,
+        instrument: instrument_filter(instrument)?,
+        method,
+        from: from.map(bound).transpose()?,
+        to: to.map(bound).transpose()?,
+        after: None,
+        limit: 0,
+    })
+}
+
+fn bound(text: &str) -> Result<DateTime<Utc>, Problem> {
     instant(
         text,
         "invalid_query",
