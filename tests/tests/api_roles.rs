@@ -68,6 +68,10 @@ enum Endpoint {
     ListCredentials,
     ExportTrades,
     ListPledges,
+    RecordEmission,
+    ListEmissions,
+    Surrender,
+    Compliance,
     Deposit,
     Withdrawal,
     PlaceOrder,
@@ -155,6 +159,22 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         [OK, Forbidden, OK, Forbidden, Unauthorized],
     ),
     (Endpoint::ListPledges, [OK, OK, OK, OK, Unauthorized]),
+    (
+        Endpoint::RecordEmission,
+        [Forbidden, Forbidden, CREATED, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::ListEmissions,
+        [OK, OK, OK, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::Surrender,
+        [Forbidden, CREATED, Forbidden, Forbidden, Unauthorized],
+    ),
+    (
+        Endpoint::Compliance,
+        [OK, Forbidden, OK, Forbidden, Unauthorized],
+    ),
     (
         Endpoint::Deposit,
         [Forbidden, Forbidden, Forbidden, CREATED, Unauthorized],
@@ -332,6 +352,10 @@ impl World {
             )
             .await;
         assert_eq!(created["code"], world.instrument.as_str());
+        let allowances = json!({"code": "CEA-2025", "kind": "carbon_allowance", "unit": "tCO2e", "scale": 0, "vintage": 2025});
+        world
+            .expect_created("/v1/instruments", Who::Admin, &allowances)
+            .await;
         world.own = world.new_participant("Suzhou Own Chemical Co.").await;
         world.other = world.new_participant("Suzhou Other Steel Co.").await;
         for participant in [world.own, world.other] {
@@ -343,6 +367,15 @@ impl World {
             });
             world
                 .expect_created("/v1/allocations", Who::Admin, &allocation)
+                .await;
+            let allowances = json!({
+                "participant_id": participant,
+                "instrument": "CEA-2025",
+                "quantity": "100",
+                "method": "free",
+            });
+            world
+                .expect_created("/v1/allocations", Who::Admin, &allowances)
                 .await;
             let deposit = json!({
                 "participant_id": participant,
@@ -530,6 +563,23 @@ impl World {
             Endpoint::ListCredentials => ("GET", "/v1/credentials".to_owned(), None),
             Endpoint::ExportTrades => ("GET", "/v1/audit/trades".to_owned(), None),
             Endpoint::ListPledges => ("GET", "/v1/pledges".to_owned(), None),
+            Endpoint::RecordEmission => (
+                "POST",
+                "/v1/emissions".to_owned(),
+                Some(json!({
+                    "participant_id": own,
+                    "period": "2025",
+                    "kind": "carbon",
+                    "quantity": format!("{}", 1000 + n),
+                })),
+            ),
+            Endpoint::ListEmissions => ("GET", "/v1/emissions".to_owned(), None),
+            Endpoint::Surrender => (
+                "POST",
+                "/v1/surrenders".to_owned(),
+                Some(json!({"instrument": "CEA-2025", "quantity": "1", "period": "2025"})),
+            ),
+            Endpoint::Compliance => ("GET", "/v1/compliance?period=2025".to_owned(), None),
             Endpoint::Deposit => (
                 "POST",
                 "/v1/cash/deposits".to_owned(),

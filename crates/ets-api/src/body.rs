@@ -15,8 +15,8 @@ use chrono::NaiveDate;
 use ets_core::matching::{PRICE_SCALE, Side};
 use ets_core::{Decimal, Instrument, InstrumentCode, Participant, Role};
 use ets_engine::{
-    Allocation, Auction, AuctionBid, Invoice, InvoiceFigures, Order, Paid, Placed, Pledge,
-    Proposal, Reclamation, Trade, TradeMethod, Transaction,
+    Allocation, Auction, AuctionBid, ComplianceRow, Emission, Invoice, InvoiceFigures, Order, Paid,
+    Period, Placed, Pledge, Proposal, Reclamation, Surrender, Trade, TradeMethod, Transaction,
 };
 use ets_store::{BookLevel, HistoryItem, Holding};
 use serde::Serialize;
@@ -743,6 +743,93 @@ impl From<&Paid> for PaymentBody {
             business_date: p.business_date,
             at: time(p.at),
             invoice: InvoiceBody::new(&paid.invoice, &paid.figures, p.at),
+        }
+    }
+}
+
+/// `Emission`: a verified emission record.
+#[derive(Debug, Serialize)]
+pub(crate) struct EmissionBody {
+    id: Uuid,
+    participant_id: Uuid,
+    period: String,
+    kind: &'static str,
+    pollutant: Option<String>,
+    quantity: String,
+    recorded_at: String,
+    replaces: Option<Uuid>,
+}
+
+impl From<&Emission> for EmissionBody {
+    fn from(e: &Emission) -> Self {
+        Self {
+            id: e.id,
+            participant_id: e.participant_id,
+            period: e.period.to_string(),
+            kind: e.kind.as_str(),
+            pollutant: e.pollutant.clone(),
+            quantity: e.quantity.to_string(),
+            recorded_at: time(e.recorded_at),
+            replaces: e.replaces,
+        }
+    }
+}
+
+/// `Surrender`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SurrenderBody {
+    id: Uuid,
+    participant_id: Uuid,
+    instrument: InstrumentCode,
+    kind: &'static str,
+    quantity: String,
+    period: String,
+    transaction_id: Uuid,
+    surrendered_at: String,
+}
+
+impl From<&Surrender> for SurrenderBody {
+    fn from(s: &Surrender) -> Self {
+        Self {
+            id: s.id,
+            participant_id: s.participant_id,
+            instrument: s.instrument.clone(),
+            kind: s.kind.as_str(),
+            quantity: s.quantity.to_string(),
+            period: s.period.to_string(),
+            transaction_id: s.transaction_id,
+            surrendered_at: time(s.at),
+        }
+    }
+}
+
+/// `ComplianceRow`: one current emission record of a period and what
+/// covers it.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComplianceRowBody {
+    period: String,
+    participant_id: Uuid,
+    participant_name: String,
+    kind: &'static str,
+    pollutant: Option<String>,
+    obligation: String,
+    covered: String,
+    shortfall: String,
+    status: &'static str,
+}
+
+impl ComplianceRowBody {
+    pub(crate) fn new(period: Period, row: &ComplianceRow, participant_name: String) -> Self {
+        Self {
+            period: period.to_string(),
+            participant_id: row.participant_id,
+            participant_name,
+            kind: row.kind.as_str(),
+            pollutant: row.pollutant.clone(),
+            obligation: row.obligation.to_string(),
+            covered: row.covered.to_string(),
+            shortfall: row.shortfall.to_string(),
+            status: row.status.as_str(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 pub mod auth;
 mod authority;
 mod body;
+mod compliance;
 pub mod dto;
 pub mod extract;
 mod finance;
@@ -348,13 +349,26 @@ fn authority_routes() -> Vec<Route> {
     ]
 }
 
-/// The regulator's audit: the journal, its verification, checkpoints.
+/// The regulator's audit: the journal, its verification, checkpoints, the
+/// trade export; emissions, surrenders and the compliance report.
 fn audit_routes() -> Vec<Route> {
     vec![
         (Method::GET, "/v1/audit/journal", get(audit::journal)),
         (Method::GET, "/v1/audit/verify", get(audit::verify)),
         (Method::GET, "/v1/audit/checkpoint", get(audit::checkpoint)),
         (Method::GET, "/v1/audit/trades", get(audit::trades)),
+        (
+            Method::POST,
+            "/v1/emissions",
+            post(compliance::record_emission),
+        ),
+        (
+            Method::GET,
+            "/v1/emissions",
+            get(compliance::list_emissions),
+        ),
+        (Method::POST, "/v1/surrenders", post(compliance::surrender)),
+        (Method::GET, "/v1/compliance", get(compliance::report)),
     ]
 }
 

@@ -26,6 +26,7 @@ use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
     LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
 };
+use crate::compliance::{self, ComplianceState, Emission, Surrender};
 use crate::finance::{self, Payment, PaymentSource, StoredInvoice};
 use crate::market::{self, BookNeed, Market, Order, Trade};
 use crate::negotiated::{self, Proposal};
@@ -63,8 +64,12 @@ pub struct Needs {
     pub pledges: BTreeSet<Uuid>,
     /// Invoices named by id (payments).
     pub invoices: BTreeSet<Uuid>,
-    /// Pollutants of instruments being defined: the unit each already has.
+    /// Pollutants of instruments being defined, or of emissions recorded:
+    /// the unit each already has.
     pub pollutants: BTreeSet<String>,
+    /// Participants whose current emission records and offset surrenders
+    /// a rule needs ([`Loaded::compliance`]).
+    pub compliance: BTreeSet<Uuid>,
 }
 
 impl Needs {
@@ -162,6 +167,15 @@ impl Needs {
                 }
                 Command::PayInvoice(payment) => {
                     needs.invoices.insert(payment.invoice_id);
+                }
+                Command::RecordEmission(emission) => {
+                    needs.participants.insert(emission.participant_id);
+                    needs.compliance.insert(emission.participant_id);
+                    needs.pollutants.extend(emission.pollutant.clone());
+                }
+                Command::Surrender(surrender) => {
+                    needs.compliance.insert(surrender.participant_id);
+                    needs.add_leg(&compliance::surrender_leg(surrender));
                 }
             }
         }
@@ -390,6 +404,9 @@ pub struct Loaded {
     /// Pollutant → the unit its instruments are counted in (of those
     /// [`Needs::pollutants`] names that have an instrument).
     pub pollutant_units: BTreeMap<String, String>,
+    /// The current emission records and offset surrenders of the
+    /// participants [`Needs::compliance`] names.
+    pub compliance: ComplianceState,
 }
 
 impl Loaded {
@@ -414,6 +431,7 @@ impl Loaded {
             market: Market::default(),
             invoices: BTreeMap::new(),
             pollutant_units: BTreeMap::new(),
+            compliance: ComplianceState::default(),
         }
     }
 }
@@ -448,6 +466,10 @@ pub struct Changes {
     pub invoices: BTreeMap<Uuid, Invoice>,
     /// Payments recorded.
     pub payments: Vec<Payment>,
+    /// Emission records made, in order (each names the record it replaces).
+    pub emissions: Vec<Emission>,
+    /// Surrenders made.
+    pub surrenders: Vec<Surrender>,
     /// Where the batch's new ids come from.
     pub ids: Ids,
 }
@@ -508,6 +530,8 @@ pub fn apply_batch(
         pledges: BTreeMap::new(),
         invoices: BTreeMap::new(),
         payments: Vec::new(),
+        emissions: Vec::new(),
+        surrenders: Vec::new(),
         ids: Ids::new(at, entropy),
     };
     for request in batch {
@@ -644,6 +668,14 @@ fn apply_command<'a>(
         Command::PayInvoice(payment) => {
             let (kind, payload, paid) = finance::pay(payment, loaded, changes)?;
             Ok((kind, payload, Outcome::InvoicePaid(paid)))
+        }
+        Command::RecordEmission(emission) => {
+            let (kind, payload, emission) = compliance::record_emission(emission, loaded, changes)?;
+            Ok((kind, payload, Outcome::Emission(emission)))
+        }
+        Command::Surrender(surrender) => {
+            let (kind, payload, surrender) = compliance::surrender(surrender, loaded, changes)?;
+            Ok((kind, payload, Outcome::Surrender(surrender)))
         }
     }
 }

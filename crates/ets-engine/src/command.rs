@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auctions::{Auction, AuctionBid, Closed, NewAuction, NewBid};
 use crate::authority::{NewPledge, NewReclamation, Pledge, Reclamation};
+use crate::compliance::{Emission, NewEmission, NewSurrender, Surrender};
 use crate::finance::{NewPayment, Paid};
 use crate::invoice::{DEFAULT_DAILY_SURCHARGE_RATE, PaymentError};
 use crate::market::{NewOrder, Order, Placed};
@@ -77,6 +78,11 @@ pub enum Command {
     },
     /// Pay an invoice, from the participant's cash or recorded from the bank.
     PayInvoice(NewPayment),
+    /// Record a participant's verified emissions for a period (replacing
+    /// the current record of the same key).
+    RecordEmission(NewEmission),
+    /// Surrender carbon allowances or offsets for a period.
+    Surrender(NewSurrender),
     /// Cancel a resting order.
     CancelOrder {
         /// Which order.
@@ -451,6 +457,10 @@ pub enum Outcome {
     Pledge(Pledge),
     /// An invoice was paid.
     InvoicePaid(Paid),
+    /// Emissions were recorded.
+    Emission(Emission),
+    /// Allowances or offsets were surrendered.
+    Surrender(Surrender),
 }
 
 /// A committed ledger transaction.
@@ -576,6 +586,30 @@ pub enum CommandError {
     /// The payment's amount does not fit what the invoice owes.
     #[error(transparent)]
     Payment(#[from] PaymentError),
+    /// An emission kind other than `carbon` or `pollutant`.
+    #[error("kind must be carbon or pollutant")]
+    InvalidEmissionKind,
+    /// A pollutant record without its pollutant.
+    #[error("a pollutant record must name its pollutant")]
+    PollutantRequired,
+    /// A carbon record that names a pollutant.
+    #[error("a carbon record names no pollutant")]
+    PollutantNotAllowed,
+    /// A pollutant no instrument counts.
+    #[error("no instrument counts this pollutant")]
+    UnknownPollutant,
+    /// Negative emissions.
+    #[error("the quantity must not be negative")]
+    NegativeQuantity,
+    /// Only carbon allowances and offsets are surrendered.
+    #[error("only carbon allowances and offsets can be surrendered")]
+    NotSurrenderable,
+    /// An allowance or offset of a later vintage than the period.
+    #[error("the instrument's vintage is later than the period")]
+    VintageNotEligible,
+    /// Offsets beyond 5 % of the period's carbon obligation.
+    #[error("offsets may cover at most 5 % of the period's carbon obligation")]
+    OffsetLimitExceeded,
 }
 
 impl CommandError {
@@ -614,6 +648,14 @@ impl CommandError {
             Self::InvalidReference => "invalid_reference",
             Self::InvalidPaymentSource => "invalid_source",
             Self::Payment(reason) => reason.code(),
+            Self::InvalidEmissionKind => "invalid_kind",
+            Self::PollutantRequired => "pollutant_required",
+            Self::PollutantNotAllowed => "pollutant_not_allowed",
+            Self::UnknownPollutant => "unknown_pollutant",
+            Self::NegativeQuantity => "quantity_must_not_be_negative",
+            Self::NotSurrenderable => "instrument_not_surrenderable",
+            Self::VintageNotEligible => "vintage_not_eligible",
+            Self::OffsetLimitExceeded => "offset_limit_exceeded",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod auctions;
 pub mod authority;
 pub mod batch;
 pub mod command;
+pub mod compliance;
 pub mod finance;
 pub mod invoice;
 pub mod market;
@@ -31,6 +32,11 @@ pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
     LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request,
     Transaction,
+};
+pub use compliance::{
+    ComplianceRow, ComplianceState, ComplianceStatus, Emission, EmissionKey, EmissionKind,
+    InvalidPeriod, NewEmission, NewSurrender, Period, PollutantHolding, Surrender, SurrenderKind,
+    compliance_rows,
 };
 pub use finance::{NewPayment, Paid, Payment, PaymentSource, StoredInvoice};
 pub use invoice::{

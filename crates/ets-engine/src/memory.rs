@@ -37,6 +37,9 @@ use crate::batch::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
 use crate::command::{
     Allocation, Command, CommandError, Committed, NewCredential, Request, Transaction,
 };
+use crate::compliance::{
+    ComplianceRow, Emission, Period, PollutantHolding, Surrender, SurrenderKind, compliance_rows,
+};
 use crate::finance::StoredInvoice;
 use crate::market::{self, BOOK_PAGE, BookNeed, Order, Trade};
 use crate::negotiated::{Proposal, ProposalStatus};
@@ -75,6 +78,9 @@ pub struct Memory {
     bids: BTreeMap<Uuid, AuctionBid>,
     pledges: BTreeMap<Uuid, Pledge>,
     invoices: BTreeMap<Uuid, StoredInvoice>,
+    /// Every emission record, in commit order, with what replaced it.
+    emissions: Vec<(Emission, Option<Uuid>)>,
+    surrenders: Vec<Surrender>,
     idempotency: BTreeMap<(String, String), StoredIdempotency>,
     journal: Vec<JournalEntry>,
     head: JournalHead,
@@ -114,6 +120,8 @@ impl Memory {
             bids: BTreeMap::new(),
             pledges: BTreeMap::new(),
             invoices: BTreeMap::new(),
+            emissions: Vec::new(),
+            surrenders: Vec::new(),
             idempotency: BTreeMap::new(),
             journal: Vec::new(),
             head: JournalHead::genesis(),
@@ -202,7 +210,32 @@ impl Memory {
             loaded.signing_kids.clone_from(&self.signing_kids);
         }
         self.load_credentials(&needs, &mut loaded);
+        self.load_compliance(&needs, &mut loaded);
         loaded
+    }
+
+    /// The current emission records and the offsets surrendered per period
+    /// of the participants the batch names.
+    fn load_compliance(&self, needs: &Needs, loaded: &mut Loaded) {
+        for (emission, replaced_by) in &self.emissions {
+            if replaced_by.is_none() && needs.compliance.contains(&emission.participant_id) {
+                loaded
+                    .compliance
+                    .emissions
+                    .insert(emission.key(), emission.clone());
+            }
+        }
+        for surrender in &self.surrenders {
+            if surrender.kind == SurrenderKind::Offset
+                && needs.compliance.contains(&surrender.participant_id)
+            {
+                *loaded
+                    .compliance
+                    .offsets
+                    .entry((surrender.participant_id, surrender.period))
+                    .or_default() += surrender.quantity;
+            }
+        }
     }
 
     fn load_idempotency(&self, needs: &Needs, loaded: &mut Loaded) {
@@ -512,6 +545,26 @@ impl Memory {
         }
         self.reclamations
             .extend(changes.reclamations.iter().cloned());
+        for emission in &changes.emissions {
+            if let Some(old) = emission.replaces {
+                let replaced = self
+                    .emissions
+                    .iter_mut()
+                    .find(|(e, by)| e.id == old && by.is_none())
+                    .expect("a backend would refuse to replace no current record");
+                replaced.1 = Some(emission.id);
+            }
+            assert!(
+                !self
+                    .emissions
+                    .iter()
+                    .any(|(e, by)| by.is_none() && e.key() == emission.key()),
+                "a backend would refuse a second current record of {:?}",
+                emission.key()
+            );
+            self.emissions.push((emission.clone(), None));
+        }
+        self.surrenders.extend(changes.surrenders.iter().cloned());
     }
 
     /// Journal entries appended after the head, the head moved to the last
@@ -814,6 +867,56 @@ impl Memory {
     #[must_use]
     pub fn reclamations(&self) -> &[Reclamation] {
         &self.reclamations
+    }
+
+    /// Every emission record, in commit order, with the id of the record
+    /// that replaced it (none for a current one).
+    #[must_use]
+    pub fn emissions(&self) -> &[(Emission, Option<Uuid>)] {
+        &self.emissions
+    }
+
+    /// Every surrender, in commit order.
+    #[must_use]
+    pub fn surrenders(&self) -> &[Surrender] {
+        &self.surrenders
+    }
+
+    /// The compliance report of a period, as the store computes it: the
+    /// current records, the period's surrenders and the participants'
+    /// pollutant rights as they stand.
+    #[must_use]
+    pub fn compliance(&self, period: Period) -> Vec<ComplianceRow> {
+        let current: Vec<Emission> = self
+            .emissions
+            .iter()
+            .filter(|(e, by)| by.is_none() && e.period == period)
+            .map(|(e, _)| e.clone())
+            .collect();
+        let surrendered: Vec<(Uuid, Decimal)> = self
+            .surrenders
+            .iter()
+            .filter(|s| s.period == period)
+            .map(|s| (s.participant_id, s.quantity))
+            .collect();
+        let holdings: Vec<PollutantHolding> = self
+            .accounts
+            .values()
+            .filter_map(|account| {
+                let Owner::Participant(participant_id) = account.key.owner else {
+                    return None;
+                };
+                let instrument = self.instruments.get(&account.key.instrument)?;
+                Some(PollutantHolding {
+                    participant_id,
+                    pollutant: instrument.pollutant.clone()?,
+                    valid_from: instrument.valid_from,
+                    valid_to: instrument.valid_to,
+                    balance: account.balance,
+                })
+            })
+            .collect();
+        compliance_rows(period, &current, &surrendered, &holdings)
     }
 
     /// The journal, oldest first.

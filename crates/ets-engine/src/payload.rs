@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use crate::authority::{Pledge, Reclamation};
 use crate::command::{Allocation, Invoice, NewCredential, NewSigningKey, Transaction};
+use crate::compliance::{Emission, EmissionKind, Period, Surrender, SurrenderKind};
 use crate::finance::{Payment, PaymentSource};
 use crate::market::{Order, OrderStatus, Trade, TradeMethod};
 use crate::negotiated::{Proposal, ProposalStatus};
@@ -47,7 +48,7 @@ pub const LEDGER_KINDS: [&str; 10] = [
 
 /// Every other kind the engine journals; [`Payload::parse`] names the
 /// payload type of each.
-pub const ENTITY_KINDS: [&str; 22] = [
+pub const ENTITY_KINDS: [&str; 24] = [
     "participant.created",
     "instrument.created",
     "credential.created",
@@ -70,6 +71,8 @@ pub const ENTITY_KINDS: [&str; 22] = [
     "pledge.created",
     "pledge.released",
     "invoice.paid",
+    "emission.recorded",
+    "surrender.created",
 ];
 
 /// A journal entry's payload, typed by its kind.
@@ -112,6 +115,10 @@ pub enum Payload {
     PledgeChanged(PledgeChanged),
     /// `invoice.paid`.
     InvoicePaid(InvoicePaid),
+    /// `emission.recorded`.
+    EmissionRecorded(EmissionRecorded),
+    /// `surrender.created`.
+    SurrenderCreated(SurrenderCreated),
 }
 
 /// Why a stored payload is not one of [`Payload`]'s.
@@ -170,6 +177,8 @@ impl Payload {
             "reclamation.created" => Self::ReclamationCreated(read(kind, payload)?),
             "pledge.created" | "pledge.released" => Self::PledgeChanged(read(kind, payload)?),
             "invoice.paid" => Self::InvoicePaid(read(kind, payload)?),
+            "emission.recorded" => Self::EmissionRecorded(read(kind, payload)?),
+            "surrender.created" => Self::SurrenderCreated(read(kind, payload)?),
             ledger if LEDGER_KINDS.contains(&ledger) => Self::Transaction(read(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
@@ -1018,6 +1027,79 @@ impl InvoicePaid {
                 invoice_surcharge_paid: invoice.surcharge_paid,
             },
             transaction: transaction.map(TransactionPayload::from),
+        }
+    }
+}
+
+/// `emission.recorded`: a verified emission record, naming the record of
+/// the same key it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmissionRecorded {
+    /// Its id.
+    pub emission_id: Uuid,
+    /// Whose emissions.
+    pub participant_id: Uuid,
+    /// Which year.
+    pub period: Period,
+    /// `carbon` or `pollutant`.
+    pub kind: EmissionKind,
+    /// Which pollutant (null for carbon).
+    pub pollutant: Option<String>,
+    /// How much.
+    #[serde(with = "display_text")]
+    pub quantity: Decimal,
+    /// The record it replaced (null for the first of its key).
+    pub replaces: Option<Uuid>,
+}
+
+impl From<&Emission> for EmissionRecorded {
+    fn from(emission: &Emission) -> Self {
+        Self {
+            emission_id: emission.id,
+            participant_id: emission.participant_id,
+            period: emission.period,
+            kind: emission.kind,
+            pollutant: emission.pollutant.clone(),
+            quantity: emission.quantity,
+            replaces: emission.replaces,
+        }
+    }
+}
+
+/// `surrender.created`: allowances or offsets handed in for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurrenderCreated {
+    /// Its id.
+    pub surrender_id: Uuid,
+    /// Who.
+    pub participant_id: Uuid,
+    /// What.
+    pub instrument: InstrumentCode,
+    /// `allowance` or `offset`.
+    pub kind: SurrenderKind,
+    /// How many.
+    #[serde(with = "display_text")]
+    pub quantity: Decimal,
+    /// For which year.
+    pub period: Period,
+    /// The transfer to the surrendered account.
+    pub transaction: TransactionPayload,
+}
+
+impl SurrenderCreated {
+    /// The payload of a surrender.
+    #[must_use]
+    pub fn new(surrender: &Surrender, transaction: &Transaction) -> Self {
+        Self {
+            surrender_id: surrender.id,
+            participant_id: surrender.participant_id,
+            instrument: surrender.instrument.clone(),
+            kind: surrender.kind,
+            quantity: surrender.quantity,
+            period: surrender.period,
+            transaction: transaction.into(),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! payloads by hand, so they pin today's encoding byte for byte.
 //! `journal-finance.jsonl` pins the kinds added since (`invoice.paid`, an
 //! invoice's daily rate), written through `Memory` when they were added;
-//! `journal-audit.jsonl` pins `signing_key.rotated` likewise.
+//! `journal-audit.jsonl` pins `signing_key.rotated` likewise, and
+//! `journal-compliance.jsonl` `emission.recorded` (a first record and its
+//! replacement) and `surrender.created` (allowances and offsets).
 
 mod common;
 
@@ -25,6 +27,7 @@ const DEMO: &str = include_str!("fixtures/journal-before-typed-payloads.jsonl");
 const LEDGER_ONLY: &str = include_str!("fixtures/journal-before-typed-payloads-ledger-kinds.jsonl");
 const FINANCE: &str = include_str!("fixtures/journal-finance.jsonl");
 const AUDIT: &str = include_str!("fixtures/journal-audit.jsonl");
+const COMPLIANCE: &str = include_str!("fixtures/journal-compliance.jsonl");
 
 fn entries(fixture: &str) -> Vec<JournalEntry> {
     fixture
@@ -38,12 +41,13 @@ fn entries(fixture: &str) -> Vec<JournalEntry> {
         .collect()
 }
 
-fn fixtures() -> [(&'static str, Vec<JournalEntry>); 4] {
+fn fixtures() -> [(&'static str, Vec<JournalEntry>); 5] {
     [
         ("demo", entries(DEMO)),
         ("ledger kinds", entries(LEDGER_ONLY)),
         ("finance", entries(FINANCE)),
         ("audit", entries(AUDIT)),
+        ("compliance", entries(COMPLIANCE)),
     ]
 }
 
@@ -263,4 +267,77 @@ fn a_key_stored_before_is_not_installed_again_and_generations_count_up() {
     ledger
         .execute(Command::RotateSigningKey(signing_key(4)))
         .expect("a new key rotates in");
+}
+
+/// The commands that wrote the compliance fixture (`emission.recorded`, a
+/// replacement, a pollutant's record, `surrender.created` of allowances and
+/// offsets), one batch each, 7 ms apart.
+fn compliance_commands(ledger: &mut TestLedger) -> Vec<Command> {
+    let carbon = |code: &str, kind, vintage| ets_core::InstrumentSpec {
+        code: ets_core::InstrumentCode::parse(code).expect("code"),
+        kind,
+        pollutant: None,
+        unit: "tCO2e".to_owned(),
+        scale: 0,
+        region_code: None,
+        vintage: Some(vintage),
+        valid_from: None,
+        valid_to: None,
+        commission_rate: dec("0"),
+        price_band: None,
+    };
+    let cea = carbon("CEA-2025", ets_core::InstrumentKind::CarbonAllowance, 2025);
+    let ccer = carbon("CCER-2025", ets_core::InstrumentKind::CarbonOffset, 2025);
+    let a_id = ledger.participant(1);
+    let period: ets_engine::Period = "2025".parse().expect("period");
+    let emission = |ledger: &mut TestLedger, pollutant: Option<&str>, quantity: &str| {
+        Command::RecordEmission(ets_engine::NewEmission {
+            id: ledger.id(),
+            participant_id: a_id,
+            period,
+            kind: if pollutant.is_some() {
+                ets_engine::EmissionKind::Pollutant
+            } else {
+                ets_engine::EmissionKind::Carbon
+            },
+            pollutant: pollutant.map(str::to_owned),
+            quantity: dec(quantity),
+        })
+    };
+    let first = emission(ledger, None, "1200");
+    let replaced = emission(ledger, None, "1000");
+    let so2_emitted = emission(ledger, Some("SO2"), "12.5");
+    let surrender = |ledger: &mut TestLedger, code: &ets_core::InstrumentCode, quantity: &str| {
+        Command::Surrender(ets_engine::NewSurrender {
+            id: ledger.id(),
+            participant_id: a_id,
+            instrument: code.clone(),
+            quantity: dec(quantity),
+            period,
+        })
+    };
+    let allowances = surrender(ledger, &cea.code, "900");
+    let offsets = surrender(ledger, &ccer.code, "50");
+    vec![
+        Command::CreateInstrument(cea.clone()),
+        Command::CreateInstrument(ccer.clone()),
+        Command::allocate(a_id, cea.code.clone(), dec("1000")),
+        Command::allocate(a_id, ccer.code.clone(), dec("60")),
+        first,
+        replaced,
+        so2_emitted,
+        allowances,
+        offsets,
+    ]
+}
+
+#[test]
+fn the_engine_writes_the_compliance_fixture_again_hash_for_hash() {
+    let mut ledger = TestLedger::with_so2();
+    for command in compliance_commands(&mut ledger) {
+        ledger.execute(command).expect("the command applies");
+        ledger.advance(chrono::Duration::milliseconds(7));
+    }
+    let written = ledger.memory.journal();
+    assert_eq!(written, entries(COMPLIANCE).as_slice());
 }

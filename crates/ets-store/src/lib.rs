@@ -11,6 +11,7 @@
 //! thousands of transfers a second.
 
 mod cache;
+mod compliance;
 mod database;
 mod export;
 mod load;
@@ -32,6 +33,7 @@ use ets_core::{Actor, Clock, Verification};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use compliance::{ComplianceReport, EmissionFilter};
 pub use ets_engine::{
     Allocation, Answer, Auction, AuctionBid, AuctionStatus, Closed, Command, CommandError,
     Committed, IdempotencyKey, Invoice, LedgerCommand, NewAllocation, NewAuction, NewBid,

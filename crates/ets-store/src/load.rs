@@ -27,6 +27,7 @@ use ets_engine::authority::Pledge;
 use ets_engine::batch::{Loaded, Needs, StoredIdempotency};
 use ets_engine::command::Invoice;
 use ets_engine::command::Request;
+use ets_engine::compliance::{Emission, Period};
 use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
@@ -112,6 +113,17 @@ pub(crate) trait BatchReads: Send {
         &mut self,
         client_ids: &[String],
     ) -> impl Future<Output = Read<Vec<(String, bool)>>> + Send;
+    /// The current emission records of these participants.
+    fn emissions(
+        &mut self,
+        participants: &[Uuid],
+    ) -> impl Future<Output = Read<Vec<Emission>>> + Send;
+    /// Every offset surrender of these participants: (participant, period,
+    /// quantity), summed by [`load`].
+    fn offset_surrenders(
+        &mut self,
+        participants: &[Uuid],
+    ) -> impl Future<Output = Read<Vec<(Uuid, Period, Decimal)>>> + Send;
 }
 
 /// What a batch needs of a participant row.
@@ -204,7 +216,32 @@ pub(crate) async fn load(
         let ids: Vec<String> = needs.client_ids.iter().cloned().collect();
         loaded.credentials.extend(reads.credentials(&ids).await?);
     }
+    load_compliance(reads, &needs, &mut loaded).await?;
     Ok(loaded)
+}
+
+/// The current emission records and the offsets surrendered per period of
+/// the participants the batch's compliance rules need.
+async fn load_compliance(
+    reads: &mut impl BatchReads,
+    needs: &Needs,
+    loaded: &mut Loaded,
+) -> Read<()> {
+    if needs.compliance.is_empty() {
+        return Ok(());
+    }
+    let participants: Vec<Uuid> = needs.compliance.iter().copied().collect();
+    for emission in reads.emissions(&participants).await? {
+        loaded.compliance.emissions.insert(emission.key(), emission);
+    }
+    for (participant, period, quantity) in reads.offset_surrenders(&participants).await? {
+        *loaded
+            .compliance
+            .offsets
+            .entry((participant, period))
+            .or_default() += quantity;
+    }
+    Ok(())
 }
 
 async fn load_idempotency(

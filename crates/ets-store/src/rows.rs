@@ -14,6 +14,7 @@ use ets_core::{
 use ets_engine::auctions::{Auction, AuctionBid, AuctionStatus, Source};
 use ets_engine::authority::{Pledge, Reclamation};
 use ets_engine::command::{Allocation, Invoice};
+use ets_engine::compliance::{Emission, Period, PollutantHolding};
 use ets_engine::finance::{Payment, StoredInvoice};
 use ets_engine::market::{Order, OrderStatus, Trade, TradeMethod};
 use ets_engine::negotiated::{Proposal, ProposalStatus};
@@ -52,6 +53,13 @@ pub(crate) const INVOICE_COLUMNS: &str = "id, participant_id, kind, amount, paid
 pub(crate) const SELECT_PAYMENTS: &str = "SELECT p.id, p.invoice_id, i.participant_id, p.amount, \
      p.surcharge, p.principal, p.source, p.reference, p.transaction_id, p.business_date, p.at \
      FROM invoice_payments p JOIN invoices i ON i.id = p.invoice_id";
+pub(crate) const EMISSION_COLUMNS: &str =
+    "id, participant_id, period, kind, pollutant, quantity, recorded_at, replaces";
+/// Participants' holdings of pollutant rights with the rights' validity
+/// ([`pollutant_holding`]); a `WHERE` on `a.` or `i.` may follow.
+pub(crate) const SELECT_POLLUTANT_HOLDINGS: &str = "SELECT a.owner, i.pollutant, i.valid_from, \
+     i.valid_to, a.balance FROM accounts a JOIN instruments i ON i.code = a.instrument \
+     WHERE i.kind = 'pollutant_right' AND a.owner NOT LIKE 'system:%'";
 pub(crate) const JOURNAL_COLUMNS: &str =
     "seq, at, actor_client_id, actor_role, kind, payload, prev_hash, hash";
 
@@ -512,5 +520,42 @@ pub(crate) fn journal_entry(row: &(impl StoredRow + ?Sized)) -> Read<JournalEntr
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
         prev_hash: row.text("prev_hash")?,
         hash: row.text("hash")?,
+    })
+}
+
+fn period(row: &(impl StoredRow + ?Sized)) -> Read<Period> {
+    row.text("period")?
+        .parse()
+        .map_err(|_| decode_error("period"))
+}
+
+/// An `emissions` row ([`EMISSION_COLUMNS`]).
+pub(crate) fn emission(row: &(impl StoredRow + ?Sized)) -> Read<Emission> {
+    Ok(Emission {
+        id: row.uuid("id")?,
+        participant_id: row.uuid("participant_id")?,
+        period: period(row)?,
+        kind: row
+            .text("kind")?
+            .parse()
+            .map_err(|_| decode_error("emission kind"))?,
+        pollutant: row.optional_text("pollutant")?,
+        quantity: row.decimal("quantity")?,
+        recorded_at: row.time("recorded_at")?,
+        replaces: row.optional_uuid("replaces")?,
+    })
+}
+
+/// A participant's pollutant right ([`SELECT_POLLUTANT_HOLDINGS`]).
+pub(crate) fn pollutant_holding(row: &(impl StoredRow + ?Sized)) -> Read<PollutantHolding> {
+    let Owner::Participant(participant_id) = owner(row)? else {
+        return Err(decode_error("a participant's account"));
+    };
+    Ok(PollutantHolding {
+        participant_id,
+        pollutant: row.text("pollutant")?,
+        valid_from: row.optional_date("valid_from")?,
+        valid_to: row.optional_date("valid_to")?,
+        balance: row.decimal("balance")?,
     })
 }

@@ -27,6 +27,12 @@ pub(crate) trait BatchWrites: Send {
         &mut self,
         changes: &Changes,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Emission records (each replaced record marked first, so one stays
+    /// current a key) and surrenders.
+    fn compliance(
+        &mut self,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Reclamations, pledges, auctions, bids and negotiated trades.
     fn market(&mut self, changes: &Changes)
     -> impl Future<Output = Result<(), sqlx::Error>> + Send;
@@ -39,7 +45,7 @@ pub(crate) trait BatchWrites: Send {
 
 /// Writes everything `changes` holds. Participants and instruments come
 /// before the accounts that name them; transactions before the
-/// allocations, payments, reclamations and trades that name theirs; trades before the
+/// allocations, payments, surrenders, reclamations and trades that name theirs; trades before the
 /// negotiated trades that settled into them.
 ///
 /// # Errors
@@ -52,6 +58,7 @@ pub(crate) async fn persist(
     writes.ledger(changes).await?;
     writes.allocations(changes).await?;
     writes.finance(changes).await?;
+    writes.compliance(changes).await?;
     writes.market(changes).await?;
     writes.signing_keys(changes).await
 }

@@ -8,6 +8,7 @@ use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::StoredIdempotency;
 use ets_engine::command::Invoice;
+use ets_engine::compliance::{Emission, Period};
 use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
@@ -17,8 +18,8 @@ use uuid::Uuid;
 
 use crate::load::{BatchReads, Read, StoredParticipant};
 use crate::rows::{
-    self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
-    PROPOSAL_COLUMNS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, decode_error,
+    self, AUCTION_COLUMNS, BID_COLUMNS, EMISSION_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS,
+    PLEDGE_COLUMNS, PROPOSAL_COLUMNS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, decode_error,
 };
 
 impl BatchReads for PgConnection {
@@ -266,6 +267,42 @@ impl BatchReads for PgConnection {
             .iter()
             .map(|row| (row.get("client_id"), row.get("active")))
             .collect())
+    }
+
+    async fn emissions(&mut self, participants: &[Uuid]) -> Read<Vec<Emission>> {
+        let sql = format!(
+            "SELECT {EMISSION_COLUMNS} FROM emissions \
+             WHERE participant_id = ANY($1) AND replaced_by IS NULL"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(participants)
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(rows::emission).collect()
+    }
+
+    async fn offset_surrenders(
+        &mut self,
+        participants: &[Uuid],
+    ) -> Read<Vec<(Uuid, Period, Decimal)>> {
+        let rows = sqlx::query(
+            "SELECT participant_id, period, sum(quantity) AS quantity FROM surrenders \
+             WHERE participant_id = ANY($1) AND kind = 'offset' GROUP BY participant_id, period",
+        )
+        .bind(participants)
+        .fetch_all(&mut *self)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let period: String = row.try_get("period")?;
+                let period = period.parse().map_err(|_| decode_error("period"))?;
+                Ok((
+                    row.try_get("participant_id")?,
+                    period,
+                    row.try_get("quantity")?,
+                ))
+            })
+            .collect()
     }
 }
 

@@ -168,6 +168,49 @@ impl BatchWrites for PgConnection {
         Ok(())
     }
 
+    async fn compliance(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        for emission in &changes.emissions {
+            if let Some(replaced) = emission.replaces {
+                sqlx::query("UPDATE emissions SET replaced_by = $2 WHERE id = $1")
+                    .bind(replaced)
+                    .bind(emission.id)
+                    .execute(&mut *self)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO emissions (id, participant_id, period, kind, pollutant, quantity, \
+                 recorded_at, replaces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(emission.id)
+            .bind(emission.participant_id)
+            .bind(emission.period.to_string())
+            .bind(emission.kind.as_str())
+            .bind(&emission.pollutant)
+            .bind(emission.quantity)
+            .bind(emission.recorded_at)
+            .bind(emission.replaces)
+            .execute(&mut *self)
+            .await?;
+        }
+        for surrender in &changes.surrenders {
+            sqlx::query(
+                "INSERT INTO surrenders (id, participant_id, instrument, kind, quantity, period, \
+                 transaction_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(surrender.id)
+            .bind(surrender.participant_id)
+            .bind(surrender.instrument.as_str())
+            .bind(surrender.kind.as_str())
+            .bind(surrender.quantity)
+            .bind(surrender.period.to_string())
+            .bind(surrender.transaction_id)
+            .bind(surrender.at)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
         write_reclamations(self, changes).await?;
         write_pledges(self, changes).await?;

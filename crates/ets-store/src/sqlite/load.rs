@@ -9,6 +9,7 @@ use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
 use ets_engine::batch::StoredIdempotency;
 use ets_engine::command::Invoice;
+use ets_engine::compliance::{Emission, Period};
 use ets_engine::finance::Payment;
 use ets_engine::market::{BookNeed, Order};
 use ets_engine::negotiated::Proposal;
@@ -19,8 +20,9 @@ use uuid::Uuid;
 use super::price_ticks;
 use crate::load::{BatchReads, Read, StoredParticipant};
 use crate::rows::{
-    self, AUCTION_COLUMNS, BID_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS, PLEDGE_COLUMNS,
-    PROPOSAL_COLUMNS, SELECT_HOLDS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, StoredRow, decode_error,
+    self, AUCTION_COLUMNS, BID_COLUMNS, EMISSION_COLUMNS, INVOICE_COLUMNS, ORDER_COLUMNS,
+    PLEDGE_COLUMNS, PROPOSAL_COLUMNS, SELECT_HOLDS, SELECT_INSTRUMENTS, SELECT_PAYMENTS, StoredRow,
+    decode_error,
 };
 
 /// A list of keys as one JSON array, for `json_each`.
@@ -293,6 +295,45 @@ impl BatchReads for SqliteConnection {
             .iter()
             .map(|row| (row.get("client_id"), row.get("active")))
             .collect())
+    }
+
+    async fn emissions(&mut self, participants: &[Uuid]) -> Read<Vec<Emission>> {
+        let sql = format!(
+            "SELECT {EMISSION_COLUMNS} FROM emissions \
+             WHERE participant_id IN (SELECT value FROM json_each(?1)) AND replaced_by IS NULL"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(json_list(participants))
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(rows::emission).collect()
+    }
+
+    /// One row a surrender: SQLite's `sum` of text is a float.
+    async fn offset_surrenders(
+        &mut self,
+        participants: &[Uuid],
+    ) -> Read<Vec<(Uuid, Period, Decimal)>> {
+        let rows = sqlx::query(
+            "SELECT participant_id, period, quantity FROM surrenders \
+             WHERE participant_id IN (SELECT value FROM json_each(?1)) AND kind = 'offset'",
+        )
+        .bind(json_list(participants))
+        .fetch_all(&mut *self)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let period = row
+                    .text("period")?
+                    .parse()
+                    .map_err(|_| decode_error("period"))?;
+                Ok((
+                    row.uuid("participant_id")?,
+                    period,
+                    row.decimal("quantity")?,
+                ))
+            })
+            .collect()
     }
 }
 

@@ -161,6 +161,55 @@ impl BatchWrites for SqliteConnection {
         Ok(())
     }
 
+    async fn compliance(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        for emission in &changes.emissions {
+            if let Some(replaced) = emission.replaces {
+                sqlx::query("UPDATE emissions SET replaced_by = ?2 WHERE id = ?1")
+                    .bind(replaced.to_string())
+                    .bind(emission.id.to_string())
+                    .execute(&mut *self)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO emissions (id, participant_id, period, kind, pollutant, quantity, \
+                 recorded_at, replaces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .bind(emission.id.to_string())
+            .bind(emission.participant_id.to_string())
+            .bind(emission.period.to_string())
+            .bind(emission.kind.as_str())
+            .bind(&emission.pollutant)
+            .bind(emission.quantity.to_string())
+            .bind(format_time(emission.recorded_at))
+            .bind(emission.replaces.map(|id| id.to_string()))
+            .execute(&mut *self)
+            .await?;
+        }
+        let surrenders = changes.surrenders.iter().map(|s| {
+            json!([
+                s.id,
+                s.participant_id,
+                s.instrument.as_str(),
+                s.kind.as_str(),
+                s.quantity.to_string(),
+                s.period.to_string(),
+                s.transaction_id,
+                format_time(s.at),
+            ])
+        });
+        let columns = [
+            "id",
+            "participant_id",
+            "instrument",
+            "kind",
+            "quantity",
+            "period",
+            "transaction_id",
+            "at",
+        ];
+        insert_rows(self, "surrenders", &columns, surrenders.collect(), "").await
+    }
+
     async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
         write_authority(self, changes).await?;
         write_auctions_and_proposals(self, changes).await
