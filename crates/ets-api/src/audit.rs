@@ -22,6 +22,7 @@ use crate::market::trade_filter;
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
 use crate::settlement::{CHUNK_BYTES, CHUNKS_IN_FLIGHT, DownloadError, send, streamed};
+use crate::token::SigningKey;
 
 /// Who may audit.
 const AUDITORS: &[Role] = &[Role::Regulator, Role::Admin];
@@ -102,16 +103,38 @@ pub(crate) async fn checkpoint(
     caller: Caller,
 ) -> Result<Json<CheckpointBody>, Problem> {
     caller.require(AUDITORS)?;
-    let head = state.store.journal_head().await?;
     let key = state.tokens.signing_key();
+    Ok(Json(checkpoint_body(&state.store, &key).await?))
+}
+
+/// The journal's head, signed by `key`, at the store's time.
+async fn checkpoint_body(
+    store: &ets_store::Store,
+    key: &SigningKey,
+) -> Result<CheckpointBody, ets_store::StoreError> {
+    let head = store.journal_head().await?;
     let signature = key.sign(checkpoint_message(head.seq, &head.hash).as_bytes());
-    Ok(Json(CheckpointBody {
+    Ok(CheckpointBody {
         seq: head.seq,
         head_hash: head.hash,
-        signed_at: crate::dto::time(state.store.now()),
+        signed_at: crate::dto::time(store.now()),
         kid: key.kid().to_owned(),
         signature,
-    }))
+    })
+}
+
+/// A checkpoint of the journal's head now, signed by `key`, as `GET
+/// /v1/audit/checkpoint` answers it: what `ets-ledger demo` keeps next to
+/// its output for `journal verify --checkpoint`.
+///
+/// # Errors
+/// The database failure.
+pub async fn signed_checkpoint(
+    store: &ets_store::Store,
+    key: &SigningKey,
+) -> Result<Value, ets_store::StoreError> {
+    let body = checkpoint_body(store, key).await?;
+    Ok(serde_json::to_value(body).expect("a checkpoint serializes"))
 }
 
 /// The columns of the trade history export, in order.

@@ -2,7 +2,7 @@
 //! of API credentials. Handlers stay thin: extract, call the store, answer.
 
 mod auctions;
-mod audit;
+pub mod audit;
 pub mod auth;
 mod authority;
 mod body;

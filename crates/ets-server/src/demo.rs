@@ -3,8 +3,13 @@
 //! 2026-2030, a 2025 carbon allowance vintage, free and paid allocations,
 //! cash at the settlement bank, one credential of each role, and a first
 //! market day: a traded SO2 book with resting orders, a negotiated trade, a
-//! carbon allowance auction, a pledge and a reclamation.
+//! carbon allowance auction, a pledge and a reclamation. Then the 2025
+//! compliance year: verified emissions (one record replaced), surrenders of
+//! allowances and offsets, one enterprise short; pollutant emissions for
+//! 2026; and a signed checkpoint of the journal with the key set to verify
+//! it, written as files next to the printed summary.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{Days, NaiveDate, Utc};
@@ -13,7 +18,9 @@ use ets_core::{
     Actor, CreditCode, Decimal, InstrumentCode, InstrumentKind, InstrumentSpec, Participant,
     RegionCode, Role,
 };
-use ets_engine::{NewPayment, PaymentSource};
+use ets_engine::{
+    ComplianceStatus, EmissionKind, NewEmission, NewPayment, NewSurrender, PaymentSource, Period,
+};
 use ets_store::{
     Answer, Command, NewAllocation, NewAuction, NewBid, NewCredential, NewOrder, NewPledge,
     NewProposal, NewReclamation, Outcome, PaidUse, Source, Store,
@@ -202,7 +209,7 @@ const POLLUTANT_RIGHTS: [(&str, &str, &str); 3] = [
 ///
 /// # Errors
 /// When the database already has participants, or the store fails.
-pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
+pub(crate) async fn run(store: &Store, out_dir: &Path) -> Result<Value, AnyError> {
     if !store.participants(None, 1).await?.is_empty() {
         return Err("the demo needs an empty database: this one already has participants".into());
     }
@@ -229,19 +236,24 @@ pub(crate) async fn run(store: &Store) -> Result<Value, AnyError> {
         .collect();
     let market = market_day(store, &actor, &ids).await?;
     let invoices = pay_invoices(store, &actor).await?;
+    let compliance = compliance_year(store, &ids).await?;
     let credentials = create_credentials(store, &actor, &participants[0]).await?;
+    let checkpoint = keep_checkpoint(store, out_dir).await?;
     Ok(json!({
         "region": "320500 苏州市",
-        "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025"],
+        "instruments": ["SO2-320500-2026", "NOX-320500-2026", "COD-320500-2026", "CEA-2025", "CCER-2025"],
         "participants": participants,
         "market": market,
         "invoices": invoices,
+        "compliance": compliance,
         "credentials": credentials,
+        "checkpoint": checkpoint,
     }))
 }
 
-/// Creates the three pollutant rights and the 2025 carbon allowance vintage,
-/// which every allocation and order of the demo refers to.
+/// Creates the three pollutant rights, the 2025 carbon offset (CCER) vintage
+/// and the 2025 carbon allowance vintage, which every allocation and order
+/// of the demo refers to.
 async fn create_instruments(store: &Store, actor: &Actor) -> Result<(), AnyError> {
     for (text, name, _) in POLLUTANT_RIGHTS {
         store
@@ -251,6 +263,22 @@ async fn create_instruments(store: &Store, actor: &Actor) -> Result<(), AnyError
             )
             .await?;
     }
+    let offsets = InstrumentSpec {
+        code: code("CCER-2025")?,
+        kind: InstrumentKind::CarbonOffset,
+        pollutant: None,
+        unit: "tCO2e".to_owned(),
+        scale: 0,
+        region_code: None,
+        vintage: Some(2025),
+        valid_from: None,
+        valid_to: None,
+        commission_rate: dec("0.0005")?,
+        price_band: None,
+    };
+    store
+        .execute(actor.clone(), Command::CreateInstrument(offsets))
+        .await?;
     let carbon = InstrumentSpec {
         code: code("CEA-2025")?,
         kind: InstrumentKind::CarbonAllowance,
@@ -593,6 +621,153 @@ async fn pledge_and_reclaim(
         .execute(actor.clone(), Command::Reclaim(reclamation))
         .await?;
     Ok(())
+}
+
+/// The 2025 compliance year, by index into [`ENTERPRISES`]. The bureau
+/// (a regulator) records each enterprise's verified 2025 emissions; each
+/// surrenders allowances for them:
+/// - 华能 emitted 880,000 t and covers 5 % of it (44,000) with offsets, the
+///   most it may;
+/// - 沙钢 was first verified at 1,650,000 t, then at 1,580,000 (the record
+///   replaced); it covers 30,000 with offsets and the rest with allowances;
+/// - 金峰水泥 emitted 600,000 t but holds 560,000 allowances: it surrenders
+///   them all and is 40,000 short;
+/// - every other enterprise emitted 90 % of its allocation and covers it.
+///
+/// The pollutant records are for 2026, the year the demo's rights are valid
+/// from: 华能's SO2 (covered, its pledged tonnes included) and 清源's COD.
+/// Returns the report's summary, read back from the store.
+async fn compliance_year(store: &Store, ids: &[Uuid]) -> Result<Value, AnyError> {
+    let bureau = Actor {
+        client_id: "demo-bureau".to_owned(),
+        role: Role::Regulator.as_str().to_owned(),
+    };
+    let period: Period = "2025".parse()?;
+    let ccer = code("CCER-2025")?;
+    let cea = code("CEA-2025")?;
+    for (n, quantity) in [(0, "50000"), (2, "30000")] {
+        let allocation = NewAllocation {
+            id: Uuid::now_v7(),
+            participant_id: ids[n],
+            instrument: ccer.clone(),
+            quantity: dec(quantity)?,
+            paid: None,
+        };
+        store
+            .execute(Actor::cli(), Command::Allocate(allocation))
+            .await?;
+    }
+    let record = |n: usize, period: Period, pollutant: Option<&str>, quantity: Decimal| {
+        Command::RecordEmission(NewEmission {
+            id: Uuid::now_v7(),
+            participant_id: ids[n],
+            period,
+            kind: if pollutant.is_some() {
+                EmissionKind::Pollutant
+            } else {
+                EmissionKind::Carbon
+            },
+            pollutant: pollutant.map(str::to_owned),
+            quantity,
+        })
+    };
+    let mut surrenders = Vec::new();
+    for (n, enterprise) in ENTERPRISES.iter().enumerate() {
+        let allocated = Decimal::from(enterprise.allowances_tco2e);
+        let (emitted, allowances, offsets) = match n {
+            0 => (dec("880000")?, dec("836000")?, Some(dec("44000")?)),
+            2 => {
+                store
+                    .execute(bureau.clone(), record(2, period, None, dec("1650000")?))
+                    .await?;
+                (dec("1580000")?, dec("1550000")?, Some(dec("30000")?))
+            }
+            3 => (dec("600000")?, allocated, None),
+            _ => {
+                let emitted = (allocated * dec("0.9")?).normalize();
+                (emitted, emitted, None)
+            }
+        };
+        store
+            .execute(bureau.clone(), record(n, period, None, emitted))
+            .await?;
+        surrenders.push((n, cea.clone(), allowances));
+        if let Some(offsets) = offsets {
+            surrenders.push((n, ccer.clone(), offsets));
+        }
+    }
+    for (n, instrument, quantity) in surrenders {
+        let surrender = NewSurrender {
+            id: Uuid::now_v7(),
+            participant_id: ids[n],
+            instrument,
+            quantity,
+            period,
+        };
+        let enterprise = Actor {
+            client_id: format!("demo-enterprise-{:02}", n + 1),
+            role: Role::Enterprise.as_str().to_owned(),
+        };
+        store
+            .execute(enterprise, Command::Surrender(surrender))
+            .await?;
+    }
+    let year_2026: Period = "2026".parse()?;
+    store
+        .execute(
+            bureau.clone(),
+            record(0, year_2026, Some("SO2"), dec("110.2500")?),
+        )
+        .await?;
+    store
+        .execute(bureau, record(5, year_2026, Some("COD"), dec("298.0000")?))
+        .await?;
+    let report = store.compliance(period).await?;
+    let short: Vec<Value> = report
+        .rows
+        .iter()
+        .filter(|row| row.status == ComplianceStatus::Shortfall)
+        .map(|row| {
+            json!({
+                "participant_id": row.participant_id,
+                "name": report.names.get(&row.participant_id),
+                "kind": row.kind.as_str(),
+                "obligation": row.obligation.to_string(),
+                "covered": row.covered.to_string(),
+                "shortfall": row.shortfall.to_string(),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "period": period.to_string(),
+        "records": report.rows.len(),
+        "compliant": report.rows.len() - short.len(),
+        "shortfall": short,
+    }))
+}
+
+/// Signs a checkpoint of the journal as it now stands and writes it, with
+/// the key set that verifies it, into `out_dir`: what a regulator keeps.
+/// Returns the files' paths and the command that checks an export against
+/// them.
+async fn keep_checkpoint(store: &Store, out_dir: &Path) -> Result<Value, AnyError> {
+    let ring = ets_api::auth::install_keys(store, None).await?;
+    let checkpoint = ets_api::audit::signed_checkpoint(store, ring.signing()).await?;
+    std::fs::create_dir_all(out_dir)?;
+    let checkpoint_file = out_dir.join("demo-checkpoint.json");
+    let jwks_file = out_dir.join("demo-jwks.json");
+    std::fs::write(&checkpoint_file, format!("{checkpoint}\n"))?;
+    std::fs::write(&jwks_file, format!("{}\n", ring.jwks()))?;
+    let (checkpoint_path, jwks_path) = (checkpoint_file.display(), jwks_file.display());
+    Ok(json!({
+        "seq": checkpoint["seq"],
+        "file": checkpoint_path.to_string(),
+        "jwks": jwks_path.to_string(),
+        "verify": format!(
+            "ets-ledger journal export --out journal.jsonl && ets-ledger journal verify \
+             --file journal.jsonl --checkpoint {checkpoint_path} --jwks {jwks_path}"
+        ),
+    }))
 }
 
 /// Half of an amount, in whole fen (rounded down).

@@ -150,6 +150,11 @@ enum Commands {
     Demo {
         #[command(flatten)]
         database: Database,
+        /// Where to write the signed checkpoint of the demo's journal and
+        /// the key set that verifies it (`demo-checkpoint.json`,
+        /// `demo-jwks.json`).
+        #[arg(long, env = "ETS_DEMO_OUT_DIR", default_value = ".")]
+        out_dir: PathBuf,
     },
     /// Export or verify the tamper-evident journal.
     Journal {
@@ -290,9 +295,9 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
                     database,
                 },
         } => create_credential(&role, &name, participant, &database.database_url).await,
-        Commands::Demo { database } => {
+        Commands::Demo { database, out_dir } => {
             let store = open(&database.database_url).await?;
-            let summary = demo::run(&store).await?;
+            let summary = demo::run(&store, &out_dir).await?;
             emit(&summary)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use ets_testkit::TestDatabase;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ets-ledger");
 
@@ -293,6 +293,19 @@ fn the_demo_fills_an_empty_database_once_and_is_journaled() {
     // marginal bid's price.
     assert_eq!(demo["market"]["book_trades"], 2, "{demo}");
     assert_eq!(demo["market"]["auction"]["clearing_price"], "85.00");
+    // The 2025 compliance year: twelve carbon records, one enterprise short.
+    let compliance = &demo["compliance"];
+    assert_eq!(compliance["records"], 12, "{compliance}");
+    assert_eq!(compliance["compliant"], 11, "{compliance}");
+    let short = &compliance["shortfall"][0];
+    assert_eq!(short["name"], "苏州金峰水泥有限公司", "{compliance}");
+    assert_eq!(
+        (&short["obligation"], &short["covered"], &short["shortfall"]),
+        (&json!("600000"), &json!("560000"), &json!("40000"))
+    );
+    // A signed checkpoint and its key set are kept next to the output.
+    assert!(dir.join("demo-checkpoint.json").exists());
+    assert!(dir.join("demo-jwks.json").exists());
     let again = ets(&dir, &["demo"]);
     assert!(
         !again.status.success(),
@@ -320,6 +333,28 @@ fn the_demo_fills_an_empty_database_once_and_is_journaled() {
             .collect::<Vec<_>>(),
     );
     assert!(ok, "{verdict}");
+    // The export, made after the server started, extends the kept checkpoint.
+    let kept = ets(
+        &dir,
+        &[
+            "journal",
+            "verify",
+            "--file",
+            "journal.jsonl",
+            "--checkpoint",
+            "demo-checkpoint.json",
+            "--jwks",
+            "demo-jwks.json",
+        ],
+    );
+    assert!(
+        kept.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&kept.stdout),
+        String::from_utf8_lossy(&kept.stderr)
+    );
+    let verdict: Value = serde_json::from_slice(&kept.stdout).expect("a verdict");
+    assert_eq!(verdict["checkpoint_seq"], demo["checkpoint"]["seq"]);
 }
 
 fn decimal(value: &Value) -> rust_decimal::Decimal {
