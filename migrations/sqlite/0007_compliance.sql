@@ -10,7 +10,7 @@ CREATE TABLE emissions (
     period          TEXT NOT NULL CHECK (length(period) = 4 AND period NOT GLOB '*[^0-9]*'),
     kind            TEXT NOT NULL CHECK (kind IN ('carbon', 'pollutant')),
     pollutant       TEXT,
-    quantity        TEXT NOT NULL,
+    quantity        TEXT NOT NULL CHECK (quantity NOT LIKE '-%'),
     recorded_at     TEXT NOT NULL,
     replaces        TEXT REFERENCES emissions (id),
     replaced_by     TEXT,
@@ -26,7 +26,7 @@ CREATE TABLE surrenders (
     participant_id  TEXT NOT NULL REFERENCES participants (id),
     instrument      TEXT NOT NULL REFERENCES instruments (code),
     kind            TEXT NOT NULL CHECK (kind IN ('allowance', 'offset')),
-    quantity        TEXT NOT NULL,
+    quantity        TEXT NOT NULL CHECK (quantity NOT LIKE '-%'),
     period          TEXT NOT NULL CHECK (length(period) = 4 AND period NOT GLOB '*[^0-9]*'),
     transaction_id  TEXT NOT NULL REFERENCES ledger_transactions (id),
     at              TEXT NOT NULL

@@ -65,8 +65,17 @@ impl TestServer {
     /// # Panics
     /// When the database cannot be opened or the socket bound.
     pub async fn start(url: &str) -> Self {
+        Self::start_in_zone(url, None).await
+    }
+
+    /// [`TestServer::start`] for a ledger that counts its business days in
+    /// `zone` (Asia/Shanghai when `None`, or the database's own).
+    ///
+    /// # Panics
+    /// As [`TestServer::start`], and when the database keeps another zone.
+    pub async fn start_in_zone(url: &str, zone: Option<ets_core::BusinessZone>) -> Self {
         let clock = Arc::new(SystemClock::default());
-        let store = Store::open_with_clock(url, clock.clone())
+        let store = Store::open_configured(url, clock.clone(), zone)
             .await
             .expect("open the store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

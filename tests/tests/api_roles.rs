@@ -715,7 +715,7 @@ impl World {
                 )
             }
             Endpoint::Settlement => {
-                let today = ets_core::instrument::business_date(self.server.store.now());
+                let today = self.server.store.business_date(self.server.store.now());
                 ("GET", format!("/v1/settlements/{today}"), None)
             }
             Endpoint::AuditJournal => (

@@ -116,7 +116,7 @@ async fn a_days_settlement_reconciles_with_the_ledger_in_json_csv_and_xlsx() {
         let server = TestServer::start(&db.url).await;
         let (a, b) = a_day(&server).await;
         let finance = server.token(Role::Finance, None).await;
-        let today = ets_core::instrument::business_date(server.store.now());
+        let today = server.store.business_date(server.store.now());
         let answer = server
             .call("GET", &format!("/v1/settlements/{today}"), &finance, None)
             .await;
@@ -288,7 +288,7 @@ async fn a_days_settlement_reconciles_with_the_ledger_in_json_csv_and_xlsx() {
         // buy only holds cash (the balance, held cash included, does not
         // move), so its participant is not listed.
         server.clock.advance(chrono::Duration::days(1));
-        let next = ets_core::instrument::business_date(server.store.now());
+        let next = server.store.business_date(server.store.now());
         let finance = server.token(Role::Finance, None).await;
         let deposit = json!({"participant_id": a, "amount": "5.00", "reference": "ICBC-2"});
         post(&server, &finance, "/v1/cash/deposits", deposit).await;
@@ -349,7 +349,7 @@ async fn a_day_that_does_not_reconcile_is_never_printed() {
         let server = TestServer::start(&db.url).await;
         a_day(&server).await;
         let finance = server.token(Role::Finance, None).await;
-        let today = ets_core::instrument::business_date(server.store.now());
+        let today = server.store.business_date(server.store.now());
         let path = format!("/v1/settlements/{today}");
         let (status, _, body) = server.download_raw(&path, &finance).await;
         assert_eq!(status, 200);
@@ -409,5 +409,90 @@ async fn a_day_that_does_not_reconcile_is_never_printed() {
                 "{format}: a day that does not reconcile must be cut short"
             );
         }
+    }
+}
+
+/// A ledger whose business days are counted in UTC-5: a day traded at
+/// 01:00 UTC is the day before there (20:00), and the next day in Shanghai
+/// (09:00). The settlement, the trades' business date and the writer's day
+/// all follow the ledger's zone; a node started in another zone is refused.
+#[tokio::test]
+async fn a_ledger_in_another_zone_counts_its_days_there() {
+    let zone: ets_core::BusinessZone = "-05:00".parse().expect("a zone");
+    for db in TestDatabase::each().await {
+        let server = TestServer::start_in_zone(&db.url, Some(zone)).await;
+        assert_eq!(server.store.business_zone(), zone);
+        // Move the clock to the next 01:00 UTC, a minute ahead at least.
+        let now = server.store.now() + chrono::Duration::minutes(1);
+        let one_am = now
+            .date_naive()
+            .and_hms_opt(1, 0, 0)
+            .expect("a time")
+            .and_utc();
+        let target = if one_am > now {
+            one_am
+        } else {
+            one_am + chrono::Duration::days(1)
+        };
+        server.clock.advance(target - server.store.now());
+        let (a, b) = a_day(&server).await;
+        let there = target.date_naive().pred_opt().expect("a date");
+        assert_eq!(zone.date(target), there);
+        let finance = server.token(Role::Finance, None).await;
+        let answer = server
+            .call("GET", &format!("/v1/settlements/{there}"), &finance, None)
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body = &answer.body;
+        // The settlement reads the trades by their stored business date.
+        assert_eq!(body["trades"].as_array().map(Vec::len), Some(2), "{body}");
+        let moved: Vec<&str> = body["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .filter_map(|p| p["participant_id"].as_str())
+            .collect();
+        assert!(
+            moved.contains(&a.as_str()) && moved.contains(&b.as_str()),
+            "{body}"
+        );
+        // Shanghai's date of the same instants holds nothing in this ledger
+        // (asked a day later, when that day is over here too).
+        server.clock.advance(chrono::Duration::days(1));
+        let finance = server.token(Role::Finance, None).await;
+        let shanghai = ets_core::BusinessZone::SHANGHAI.date(target);
+        let answer = server
+            .call(
+                "GET",
+                &format!("/v1/settlements/{shanghai}"),
+                &finance,
+                None,
+            )
+            .await;
+        assert_eq!(
+            answer.body["trades"],
+            json!([]),
+            "{:?}: {}",
+            db.kind,
+            answer.body
+        );
+        assert_eq!(answer.body["participants"], json!([]));
+        // The zone is the database's: another node keeps it, or is refused.
+        let clock = std::sync::Arc::new(ets_store::SystemClock::default());
+        let again = ets_store::Store::open_configured(&db.url, clock.clone(), None)
+            .await
+            .expect("the same ledger");
+        assert_eq!(again.business_zone(), zone);
+        let refused = ets_store::Store::open_configured(
+            &db.url,
+            clock,
+            Some(ets_core::BusinessZone::SHANGHAI),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(ets_store::StoreError::ZoneMismatch { .. })),
+            "{:?}",
+            refused.err()
+        );
     }
 }

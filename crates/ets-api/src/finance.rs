@@ -68,7 +68,9 @@ pub(crate) async fn get(
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let stored = state.store.invoice(id).await?.ok_or_else(not_found)?;
     caller.may_see(stored.invoice.participant_id, "invoice")?;
-    let figures = stored.figures_at(as_of).ok_or_else(not_found)?;
+    let figures = stored
+        .figures_at(as_of, state.store.business_zone())
+        .ok_or_else(not_found)?;
     Ok(Json(InvoiceBody::new(&stored.invoice, &figures, as_of)))
 }
 
@@ -108,7 +110,7 @@ pub(crate) async fn list(
         let exhausted = read.len() < usize::try_from(filter.limit).unwrap_or(usize::MAX);
         after = read.last().map(|s| s.invoice.id).or(after);
         for stored in read {
-            if let Some(figures) = stored.figures_at(as_of)
+            if let Some(figures) = stored.figures_at(as_of, state.store.business_zone())
                 && status.is_none_or(|status| figures.status == status)
             {
                 rows.push((stored, figures));

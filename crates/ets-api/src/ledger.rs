@@ -51,7 +51,7 @@ pub(crate) async fn create_allocation(
                 None => published_fee(&state, &instrument).await?,
             };
             let due_date = request.due_date.unwrap_or_else(|| {
-                let today = ets_core::instrument::business_date(state.store.now());
+                let today = state.store.business_date(state.store.now());
                 today + chrono::Days::new(DEFAULT_DUE_DAYS)
             });
             Some(PaidUse {

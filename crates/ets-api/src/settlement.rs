@@ -131,7 +131,7 @@ pub async fn settlement(
     if !(1..=9999).contains(&date.year()) {
         return Err(invalid_date());
     }
-    let today = ets_core::instrument::business_date(store.now());
+    let today = store.business_date(store.now());
     if date > today {
         return Err(Problem::unprocessable(
             "date_in_future",

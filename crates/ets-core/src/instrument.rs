@@ -280,13 +280,6 @@ impl Instrument {
     }
 }
 
-/// The business day of an instant: its date in Asia/Shanghai (UTC+8 all
-/// year; China keeps no daylight saving time).
-#[must_use]
-pub fn business_date(at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    (at + chrono::Duration::hours(8)).date_naive()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,15 +346,6 @@ mod tests {
         }
         assert_eq!(banded.check_band(Decimal::new(1, 2), None), Ok(()));
         assert_eq!(so2(None).check_band(Decimal::new(1, 2), reference), Ok(()));
-    }
-
-    #[test]
-    fn business_days_are_shanghai_dates() {
-        let at = "2026-03-01T16:00:00Z".parse().expect("time");
-        assert_eq!(
-            business_date(at),
-            "2026-03-02".parse::<NaiveDate>().expect("date")
-        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod access;
 pub mod account;
 pub mod auction;
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod error;
 pub mod fees;
@@ -18,6 +19,7 @@ pub mod matching;
 
 pub use access::{Participant, Role};
 pub use account::{Account, AccountKey, Owner, SystemAccount};
+pub use calendar::BusinessZone;
 pub use clock::{Clock, ManualClock};
 pub use error::LedgerError;
 pub use ids::{CreditCode, InstrumentCode, RegionCode};

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use ets_core::auction::{self, Award, Clearing, Offering};
 use ets_core::fees::round_money;
-use ets_core::instrument::business_date;
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -304,7 +303,7 @@ pub(crate) fn bid(
         .regions
         .get(&new.participant_id)
         .ok_or(CommandError::UnknownParticipant)?;
-    instrument.check_tradable(region, business_date(at))?;
+    instrument.check_tradable(region, changes.business_date)?;
     let seq = changes.head.seq + 1;
     let mut core_bid = auction::Bid {
         id: new.id,
@@ -510,7 +509,7 @@ fn award_trade(
         buyer_commission: Decimal::ZERO,
         seller_commission: Decimal::ZERO,
         executed_at: at,
-        business_date: business_date(at),
+        business_date: changes.business_date,
         transaction_id: Uuid::nil(),
     }
 }

@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::fees;
 use ets_core::journal::truncate_to_micros;
 use ets_core::{
-    Account, AccountKey, Hold, Instrument, InstrumentCode, InstrumentSpec, JournalEntry,
-    JournalHead, Ledger, Leg, Owner, Participant,
+    Account, AccountKey, BusinessZone, Hold, Instrument, InstrumentCode, InstrumentSpec,
+    JournalEntry, JournalHead, Ledger, Leg, Owner, Participant,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -389,6 +389,8 @@ pub struct StoredIdempotency {
 pub struct Loaded {
     pub head: JournalHead,
     pub head_at: Option<DateTime<Utc>>,
+    /// The ledger's business time zone: which day the batch's time is on.
+    pub zone: BusinessZone,
     pub ledger: Ledger,
     pub participants: BTreeSet<Uuid>,
     pub credit_codes: BTreeSet<String>,
@@ -418,10 +420,11 @@ impl Loaded {
         self.head_at.map_or(now, |head_at| head_at.max(now))
     }
 
-    pub fn new(head: JournalHead, head_at: Option<DateTime<Utc>>) -> Self {
+    pub fn new(head: JournalHead, head_at: Option<DateTime<Utc>>, zone: BusinessZone) -> Self {
         Self {
             head,
             head_at,
+            zone,
             ledger: Ledger::new(),
             participants: BTreeSet::new(),
             credit_codes: BTreeSet::new(),
@@ -441,6 +444,9 @@ impl Loaded {
 pub struct Changes {
     pub results: Vec<Result<Committed, CommandError>>,
     pub at: DateTime<Utc>,
+    /// The business day of `at` in the ledger's zone: every rule of the
+    /// batch that depends on the day uses it.
+    pub business_date: NaiveDate,
     pub participants: Vec<Participant>,
     pub instruments: Vec<Instrument>,
     pub credentials: Vec<NewCredential>,
@@ -509,6 +515,7 @@ pub fn apply_batch(
     let mut changes = Changes {
         results: Vec::with_capacity(batch.len()),
         at,
+        business_date: loaded.zone.date(at),
         participants: Vec::new(),
         instruments: Vec::new(),
         credentials: Vec::new(),
@@ -1029,7 +1036,7 @@ mod tests {
             price_band: None,
         })
         .expect("instrument");
-        let mut loaded = Loaded::new(JournalHead::genesis(), None);
+        let mut loaded = Loaded::new(JournalHead::genesis(), None, BusinessZone::default());
         loaded.ledger.add_instrument(instrument);
         loaded.participants.insert(participant);
         let request = |command| Request {

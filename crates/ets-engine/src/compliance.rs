@@ -249,18 +249,6 @@ impl SurrenderKind {
     }
 }
 
-impl FromStr for SurrenderKind {
-    type Err = CommandError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "allowance" => Ok(Self::Allowance),
-            "offset" => Ok(Self::Offset),
-            _ => Err(CommandError::NotSurrenderable),
-        }
-    }
-}
-
 /// A surrender to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSurrender {
@@ -359,6 +347,15 @@ pub(crate) fn record_emission(
         }
     };
     check_emission_quantity(new.quantity, scale)?;
+    // Whole tCO2e as whole numbers ("1000", never "1000.000"); a pollutant's
+    // quantity keeps the places it was verified with.
+    let quantity = if new.kind == EmissionKind::Carbon {
+        let mut whole = new.quantity.normalize();
+        whole.rescale(0);
+        whole
+    } else {
+        new.quantity
+    };
     let key = new.key();
     let replaces = loaded.compliance.emissions.get(&key).map(|e| e.id);
     let emission = Emission {
@@ -367,7 +364,7 @@ pub(crate) fn record_emission(
         period: new.period,
         kind: new.kind,
         pollutant: new.pollutant.clone(),
-        quantity: new.quantity,
+        quantity,
         recorded_at: changes.at,
         replaces,
     };

@@ -13,8 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ets_core::instrument::business_date;
-use ets_core::{InstrumentCode, Leg, Owner, SystemAccount};
+use ets_core::{BusinessZone, InstrumentCode, Leg, Owner, SystemAccount};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -143,11 +142,11 @@ impl StoredInvoice {
         }
     }
 
-    /// The figures as of the instant `as_of` (its business date; payments
-    /// committed after it left out); `None` when the invoice did not exist
-    /// yet.
+    /// The figures as of the instant `as_of` (its business date in `zone`;
+    /// payments committed after it left out); `None` when the invoice did
+    /// not exist yet.
     #[must_use]
-    pub fn figures_at(&self, as_of: DateTime<Utc>) -> Option<InvoiceFigures> {
+    pub fn figures_at(&self, as_of: DateTime<Utc>, zone: BusinessZone) -> Option<InvoiceFigures> {
         if self.invoice.created_at > as_of {
             return None;
         }
@@ -157,11 +156,7 @@ impl StoredInvoice {
             .filter(|p| p.at <= as_of)
             .map(Payment::as_invoice_payment)
             .collect();
-        Some(figures_as_of(
-            &self.terms(),
-            &payments,
-            business_date(as_of),
-        ))
+        Some(figures_as_of(&self.terms(), &payments, zone.date(as_of)))
     }
 }
 
@@ -202,7 +197,9 @@ pub(crate) fn pay(
     let at = changes.at;
     // Batch time never runs backwards, and the invoice was committed in an
     // earlier batch (or earlier in this one).
-    let before = stored.figures_at(at).ok_or(CommandError::UnknownInvoice)?;
+    let before = stored
+        .figures_at(at, loaded.zone)
+        .ok_or(CommandError::UnknownInvoice)?;
     let split = split_payment(&before, new.amount).map_err(CommandError::Payment)?;
     let participant_id = stored.invoice.participant_id;
     let transaction = match new.source {
@@ -232,14 +229,14 @@ pub(crate) fn pay(
         source: new.source,
         reference: reference.to_owned(),
         transaction_id: transaction.as_ref().map(|t| t.id),
-        business_date: business_date(at),
+        business_date: changes.business_date,
         at,
     };
     stored.invoice.paid += split.principal;
     stored.invoice.surcharge_paid += split.surcharge;
     stored.payments.push(payment.clone());
     let figures = stored
-        .figures_at(at)
+        .figures_at(at, loaded.zone)
         .expect("the invoice existed a moment ago");
     let payload = Payload::InvoicePaid(InvoicePaid::new(
         &payment,

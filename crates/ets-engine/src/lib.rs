@@ -49,6 +49,6 @@ pub use memory::{Memory, StoredCredential};
 pub use negotiated::{Answer, NewProposal, Proposal, ProposalStatus, Resolved};
 pub use settlement::{
     CashDay, CashPosting, CashTotals, DayTrades, ParticipantSettlement, PostingGroup, Settlement,
-    SettlementHead, SettlementTotals, TradeLine, Unreconciled, business_day_bounds, json_opening,
-    json_trade_line, participants_csv, settle_cash, settle_day, trades_csv,
+    SettlementHead, SettlementTotals, TradeLine, Unreconciled, json_opening, json_trade_line,
+    participants_csv, settle_cash, settle_day, trades_csv,
 };

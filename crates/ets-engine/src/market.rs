@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ets_core::instrument::business_date;
 use ets_core::matching::{self, BookOrder, Fill, OrderMoney, Side};
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, RegionCode, SystemAccount};
 use rust_decimal::Decimal;
@@ -363,7 +362,7 @@ pub(crate) fn place_order(
     loaded: &mut Loaded,
     changes: &mut Changes,
 ) -> Result<(&'static str, Payload, Placed), CommandError> {
-    let checked = check_order(new, loaded, changes.at)?;
+    let checked = check_order(new, loaded, changes.business_date)?;
     // The journal entry this request appends next.
     let mut order = open_order(new, &checked, changes.head.seq + 1, changes.at);
     let mut legs = vec![hold_leg(&order)];
@@ -404,7 +403,7 @@ struct CheckedOrder {
 fn check_order(
     new: &NewOrder,
     loaded: &Loaded,
-    at: DateTime<Utc>,
+    today: NaiveDate,
 ) -> Result<CheckedOrder, CommandError> {
     let instrument = loaded
         .ledger
@@ -417,7 +416,7 @@ fn check_order(
         .regions
         .get(&new.participant_id)
         .ok_or(CommandError::UnknownParticipant)?;
-    instrument.check_tradable(region, business_date(at))?;
+    instrument.check_tradable(region, today)?;
     instrument.check_band(
         price,
         loaded.market.reference_prices.get(&new.instrument).copied(),
@@ -560,7 +559,7 @@ fn fill_orders(
         buyer_commission,
         seller_commission,
         executed_at: at,
-        business_date: business_date(at),
+        business_date: changes.business_date,
         // Known once the legs are applied.
         transaction_id: Uuid::nil(),
     }

@@ -22,11 +22,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use ets_core::instrument::business_date;
 use ets_core::matching::Side;
 use ets_core::{
-    Account, AccountKey, Actor, Hold, HoldStatus, Instrument, InstrumentCode, JournalEntry,
-    JournalHead, Owner, Participant, Verification, Verifier,
+    Account, AccountKey, Actor, BusinessZone, Hold, HoldStatus, Instrument, InstrumentCode,
+    JournalEntry, JournalHead, Owner, Participant, Verification, Verifier,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -85,6 +84,8 @@ pub struct Memory {
     journal: Vec<JournalEntry>,
     head: JournalHead,
     head_at: Option<DateTime<Utc>>,
+    /// The business time zone its days are counted in.
+    zone: BusinessZone,
     /// Seeds the ids of the next batch; moves on with every batch.
     entropy: u32,
 }
@@ -126,7 +127,17 @@ impl Memory {
             journal: Vec::new(),
             head: JournalHead::genesis(),
             head_at: None,
+            zone: BusinessZone::default(),
             entropy: 0,
+        }
+    }
+
+    /// An empty ledger that counts its business days in `zone`.
+    #[must_use]
+    pub fn in_zone(zone: BusinessZone) -> Self {
+        Self {
+            zone,
+            ..Self::new()
         }
     }
 
@@ -185,7 +196,7 @@ impl Memory {
     /// reachable book), then holds, accounts, instruments, participants,
     /// reference prices, the signing-key flag and credentials.
     fn load(&self, batch: &[Request], now: DateTime<Utc>) -> Loaded {
-        let mut loaded = Loaded::new(self.head.clone(), self.head_at);
+        let mut loaded = Loaded::new(self.head.clone(), self.head_at, self.zone);
         let mut needs = Needs::of(batch);
         self.load_idempotency(&needs, &mut loaded);
         self.load_market(&mut needs, &mut loaded, batch, now);
@@ -378,7 +389,7 @@ impl Memory {
     /// For each banded instrument the batch's orders trade: the VWAP of its
     /// trades on the last business day before the batch's that had any.
     fn load_reference_prices(&self, needs: &Needs, loaded: &mut Loaded, now: DateTime<Utc>) {
-        let today = business_date(loaded.batch_time(now));
+        let today = loaded.zone.date(loaded.batch_time(now));
         let banded: BTreeSet<InstrumentCode> = needs
             .book
             .iter()

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use ets_core::fees::round_money;
-use ets_core::instrument::business_date;
 use ets_core::{HoldPurpose, InstrumentCode, LedgerError, Leg, Owner, SystemAccount, matching};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -161,7 +160,7 @@ pub(crate) fn propose(
             .regions
             .get(&party)
             .ok_or(CommandError::UnknownParticipant)?;
-        instrument.check_tradable(region, business_date(at))?;
+        instrument.check_tradable(region, changes.business_date)?;
     }
     if new.expires_at <= at || new.expires_at > at + chrono::Duration::days(MAX_DAYS) {
         return Err(CommandError::InvalidExpiry);
@@ -252,7 +251,7 @@ pub(crate) fn answer(
                 .regions
                 .get(&proposal.buyer_id)
                 .ok_or(CommandError::UnknownParticipant)?;
-            instrument.check_tradable(region, business_date(at))?;
+            instrument.check_tradable(region, changes.business_date)?;
             let value = proposal.value();
             let commission = round_money(value * instrument.commission_rate);
             let trade = Trade {
@@ -269,7 +268,7 @@ pub(crate) fn answer(
                 buyer_commission: commission,
                 seller_commission: commission,
                 executed_at: at,
-                business_date: business_date(at),
+                business_date: changes.business_date,
                 transaction_id: Uuid::nil(),
             };
             (

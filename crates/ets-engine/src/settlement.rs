@@ -4,7 +4,7 @@
 //! finance department opens in Excel.
 //!
 //! Pure: the store reads each participant's balances at the day's bounds
-//! ([`business_day_bounds`]), its CNY postings in between ([`CashDay`]) and
+//! ([`ets_core::BusinessZone::day_bounds`]), its CNY postings in between ([`CashDay`]) and
 //! the day's trades, and [`settle_day`] sorts every posting into a column:
 //!
 //! - postings of a trade's ledger transaction are the trades' own money:
@@ -28,7 +28,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::InstrumentCode;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -37,10 +37,6 @@ use uuid::Uuid;
 
 use crate::market::{Trade, TradeMethod};
 use crate::payload::{display_text, time_text};
-
-/// Hours Asia/Shanghai is ahead of UTC, all year (no daylight saving time);
-/// the offset [`ets_core::instrument::business_date`] uses.
-const SHANGHAI_OFFSET_HOURS: i64 = 8;
 
 /// Places of money: CNY in whole fen.
 const MONEY_SCALE: u32 = 2;
@@ -285,15 +281,6 @@ pub enum Unreconciled {
         /// withdrawals + other.
         columns: Decimal,
     },
-}
-
-/// The business day `date` as instants: its start and its end (exclusive)
-/// in Asia/Shanghai. An instant `at` is on `date`
-/// ([`ets_core::instrument::business_date`]) exactly when start ≤ `at` < end.
-#[must_use]
-pub fn business_day_bounds(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = date.and_time(NaiveTime::MIN).and_utc() - Duration::hours(SHANGHAI_OFFSET_HOURS);
-    (start, start + Duration::days(1))
 }
 
 /// The settlement of business day `date` from each participant's cash on

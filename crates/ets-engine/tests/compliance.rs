@@ -434,4 +434,7 @@ fn bad_emission_records_change_nothing() {
     assert!(ledger.memory.emissions().is_empty());
     // Zero is a record: a plant that did not run.
     record(&mut ledger, a, "2025", Some("SO2"), "0").expect("zero");
+    // Whole tCO2e are kept whole, whatever places they were written with.
+    let whole = record(&mut ledger, a, "2025", None, "1000.000").expect("whole");
+    assert_eq!(whole.quantity.to_string(), "1000");
 }

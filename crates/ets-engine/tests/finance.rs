@@ -108,7 +108,9 @@ fn after_the_due_date_a_payment_settles_the_surcharge_first() {
     // Due 2026-05-22: on 2026-06-01 ten days have accrued, 10,000.00 × 0.0005 × 10 = 50.00.
     let invoice = invoiced(&mut ledger, a, "2026-05-22");
     let stored = ledger.memory.invoice(invoice).expect("stored");
-    let figures = stored.figures_at(ledger.now()).expect("exists");
+    let figures = stored
+        .figures_at(ledger.now(), ets_core::BusinessZone::SHANGHAI)
+        .expect("exists");
     assert_eq!(
         (figures.late_fee, figures.status),
         (dec("50.00"), InvoiceStatus::Overdue)
@@ -127,7 +129,9 @@ fn after_the_due_date_a_payment_settles_the_surcharge_first() {
     // The next day accrues on 9,000.00: 4.50.
     ledger.advance(Duration::days(1));
     let stored = ledger.memory.invoice(invoice).expect("stored");
-    let figures = stored.figures_at(ledger.now()).expect("exists");
+    let figures = stored
+        .figures_at(ledger.now(), ets_core::BusinessZone::SHANGHAI)
+        .expect("exists");
     assert_eq!(figures.late_fee, dec("4.50"));
     // Everything owed settles it: 4.50 + 9,000.00.
     let paid = pay(&mut ledger, invoice, "9004.50", PaymentSource::External).expect("paid");
@@ -142,7 +146,10 @@ fn after_the_due_date_a_payment_settles_the_surcharge_first() {
     );
     // And before it was created, it did not exist.
     let stored = ledger.memory.invoice(invoice).expect("stored");
-    assert_eq!(stored.figures_at(start - Duration::hours(1)), None);
+    assert_eq!(
+        stored.figures_at(start - Duration::hours(1), ets_core::BusinessZone::SHANGHAI),
+        None
+    );
 }
 
 fn stored_figures(
@@ -154,7 +161,7 @@ fn stored_figures(
         .memory
         .invoice(invoice)
         .expect("stored")
-        .figures_at(at)
+        .figures_at(at, ets_core::BusinessZone::SHANGHAI)
         .expect("existed")
 }
 

@@ -410,3 +410,41 @@ fn an_order_retried_with_its_idempotency_key_is_answered_from_the_record() {
     );
     ledger.assert_conserved();
 }
+
+/// A right valid through 1 June trades at 20:00 UTC that day in a ledger
+/// that counts its days in UTC, and not in one that counts them in Shanghai,
+/// where it is 04:00 on 2 June; the trade carries its ledger's day.
+#[test]
+fn the_last_day_of_a_right_is_the_ledgers_own_day() {
+    let evening: chrono::DateTime<chrono::Utc> = "2026-06-01T20:00:00Z".parse().expect("time");
+    for (zone, tradable) in [
+        (ets_core::BusinessZone::SHANGHAI, false),
+        ("UTC".parse().expect("a zone"), true),
+    ] {
+        let mut ledger = TestLedger::in_zone(zone);
+        ledger.create_instrument(ets_core::InstrumentSpec {
+            valid_to: Some("2026-06-01".parse().expect("date")),
+            ..so2_spec()
+        });
+        let [a, b] = ledger.participants([1, 2]);
+        ledger.allocate(a, &so2(), "10");
+        ledger.deposit(b, "1000");
+        ledger.advance(evening - ledger.now());
+        let sold = ledger.place(a, Side::Sell, "1", "50.00");
+        if !tradable {
+            assert_eq!(
+                sold.map(|_| ()),
+                Err(CommandError::Ledger(LedgerError::InstrumentNotTradable)),
+                "{zone}"
+            );
+            continue;
+        }
+        sold.expect("tradable on its last day");
+        let bought = ledger.place(b, Side::Buy, "1", "50.00").expect("a fill");
+        assert_eq!(bought.trades.len(), 1);
+        assert_eq!(
+            bought.trades[0].business_date,
+            "2026-06-01".parse::<chrono::NaiveDate>().expect("date")
+        );
+    }
+}

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ets_core::instrument::business_date;
 use ets_core::{Decimal, InstrumentCode};
 use ets_engine::settlement::{
     CashTotals, DayTrades, SettlementHead, json_opening, json_trade_line, settle_cash,
@@ -15,12 +14,24 @@ use ets_engine::settlement::{
 use ets_engine::settlement::{PARTICIPANT_COLUMNS, TRADE_COLUMNS};
 use ets_engine::{
     CashDay, CashPosting, ParticipantSettlement, Settlement, Trade, TradeMethod, Unreconciled,
-    business_day_bounds, participants_csv, settle_day, trades_csv,
+    participants_csv, settle_day, trades_csv,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+/// The day of an instant in the ledger's default zone, Asia/Shanghai.
+fn business_date(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    ets_core::BusinessZone::SHANGHAI.date(at)
+}
+
+/// A Shanghai business day's bounds.
+fn business_day_bounds(
+    date: chrono::NaiveDate,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    ets_core::BusinessZone::SHANGHAI.day_bounds(date)
+}
 
 fn dec(text: &str) -> Decimal {
     Decimal::from_str(text).expect("a decimal literal")

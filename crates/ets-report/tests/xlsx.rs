@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{DateTime, NaiveDate, Utc};
-use ets_core::instrument::business_date;
+use ets_core::BusinessZone;
 use ets_core::{Decimal, InstrumentCode};
 use ets_engine::settlement::{PARTICIPANT_COLUMNS, TRADE_COLUMNS};
 use ets_engine::{CashDay, CashPosting, Settlement, Trade, TradeMethod, settle_day};
@@ -85,7 +85,7 @@ fn trade(new: NewTrade) -> Trade {
         buyer_commission: dec(new.commissions.0),
         seller_commission: dec(new.commissions.1),
         executed_at: new.at,
-        business_date: business_date(new.at),
+        business_date: BusinessZone::SHANGHAI.date(new.at),
         transaction_id: new.transaction,
     }
 }

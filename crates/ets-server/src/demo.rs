@@ -434,7 +434,7 @@ async fn pay_invoices(store: &Store, actor: &Actor) -> Result<Value, AnyError> {
         (
             first,
             first
-                .figures_at(store.now())
+                .figures_at(store.now(), store.business_zone())
                 .map_or(first.invoice.amount, |figures| figures.owed()),
             PaymentSource::CashAccount,
             "DEMO-FEE-001",

@@ -43,6 +43,12 @@ struct Database {
     /// Without it, `ets-ledger.db` in the working folder is created and used.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE, hide_env_values = true)]
     database_url: String,
+    /// The time zone the ledger counts its business days in, as an offset
+    /// from UTC (`+08:00`; `Asia/Shanghai` and `UTC` are understood). Stored
+    /// with a new database (Asia/Shanghai without it); an existing database
+    /// keeps its own, and a command that names another is refused.
+    #[arg(long, env = "ETS_BUSINESS_ZONE")]
+    business_zone: Option<ets_core::BusinessZone>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -280,9 +286,9 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             database,
             tokens,
             finance,
-        } => serve(listen, &database.database_url, &tokens, finance.settings()).await,
+        } => serve(listen, &database, &tokens, finance.settings()).await,
         Commands::Migrate { database } => {
-            open(&database.database_url).await?;
+            open(&database).await?;
             tracing::info!("database migrated");
             Ok(ExitCode::SUCCESS)
         }
@@ -294,9 +300,9 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
                     participant,
                     database,
                 },
-        } => create_credential(&role, &name, participant, &database.database_url).await,
+        } => create_credential(&role, &name, participant, &database).await,
         Commands::Demo { database, out_dir } => {
-            let store = open(&database.database_url).await?;
+            let store = open(&database).await?;
             let summary = demo::run(&store, &out_dir).await?;
             emit(&summary)?;
             Ok(ExitCode::SUCCESS)
@@ -304,7 +310,7 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
         Commands::Journal {
             command: JournalCommand::Export { out, database },
         } => {
-            let store = open(&database.database_url).await?;
+            let store = open(&database).await?;
             let written = journal_file::export(&store, &out).await?;
             tracing::info!(entries = written, file = %out.display(), "journal exported");
             Ok(ExitCode::SUCCESS)
@@ -320,7 +326,7 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
         } => {
             let format = ets_api::settlement::SettlementFormat::parse(&format)
                 .map_err(|problem| problem.detail().to_owned())?;
-            let store = open(&database.database_url).await?;
+            let store = open(&database).await?;
             let mut download = ets_api::settlement::settlement(&store, date, format)
                 .await
                 .map_err(|problem| problem.detail().to_owned())?;
@@ -358,7 +364,7 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
         Commands::Key {
             command: KeyCommand::Rotate { database },
         } => {
-            let store = open(&database.database_url).await?;
+            let store = open(&database).await?;
             let kid = ets_api::auth::rotate_signing_key(&store, Actor::cli()).await?;
             tracing::info!(%kid, "signing key rotated");
             emit(&serde_json::json!({ "kid": kid }))?;
@@ -367,9 +373,13 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
     }
 }
 
-async fn open(url: &str) -> Result<Store, AnyError> {
+async fn open(database: &Database) -> Result<Store, AnyError> {
+    let url = &database.database_url;
     tracing::info!(database = %redact(url), "opening the database");
-    Ok(Store::open(url).await?)
+    let clock = std::sync::Arc::new(ets_store::SystemClock::default());
+    let store = Store::open_configured(url, clock, database.business_zone).await?;
+    tracing::info!(business_zone = %store.business_zone(), "business days counted at UTC offset");
+    Ok(store)
 }
 
 /// A database URL without its password, for logs.
@@ -388,11 +398,11 @@ fn redact(url: &str) -> String {
 
 async fn serve(
     listen: SocketAddr,
-    url: &str,
+    database: &Database,
     tokens: &TokenSettings,
     finance: ets_api::FinanceSettings,
 ) -> Result<ExitCode, AnyError> {
-    let store = open(url).await?;
+    let store = open(database).await?;
     let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
@@ -436,10 +446,10 @@ async fn create_credential(
     role: &str,
     name: &str,
     participant: Option<Uuid>,
-    url: &str,
+    database: &Database,
 ) -> Result<ExitCode, AnyError> {
     let role = Role::parse(role)?;
-    let store = open(url).await?;
+    let store = open(database).await?;
     let client_id = ets_api::secret::new_client_id()?;
     let secret = ets_api::secret::new_secret()?;
     let credential = NewCredential {

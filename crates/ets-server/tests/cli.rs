@@ -272,6 +272,27 @@ fn database_url_in_the_environment_works_like_the_flag() {
 }
 
 #[test]
+fn the_business_zone_is_fixed_when_the_database_is_created() {
+    let dir = empty_folder();
+    let created = Command::new(BINARY)
+        .args(["migrate"])
+        .current_dir(&dir)
+        .env("ETS_BUSINESS_ZONE", "-05:00")
+        .output()
+        .expect("run");
+    assert!(created.status.success());
+    // Without the setting, a command keeps the database's zone.
+    assert!(ets(&dir, &["migrate"]).status.success());
+    assert!(ets(&dir, &["migrate", "--business-zone=-05:00"]).status.success());
+    let moved = ets(&dir, &["migrate", "--business-zone", "Asia/Shanghai"]);
+    assert!(!moved.status.success(), "the days of a ledger never move");
+    let said = String::from_utf8_lossy(&moved.stderr);
+    assert!(said.contains("UTC-05:00") && said.contains("UTC+08:00"), "{said}");
+    let bad = ets(&dir, &["migrate", "--business-zone", "Europe/Paris"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
 fn the_demo_fills_an_empty_database_once_and_is_journaled() {
     let dir = empty_folder();
     let output = ets(&dir, &["demo"]);

@@ -111,11 +111,16 @@ impl WorkingSetCache {
     /// orders, all remembered or in `recent`), every book side `batch` reaches is
     /// remembered whole, and both fall on one business day (the price band
     /// looks back at the previous day's trades, read from the database).
-    pub(crate) fn can_follow(&self, batch: &[Request], now: DateTime<Utc>) -> bool {
+    pub(crate) fn can_follow(
+        &self,
+        batch: &[Request],
+        now: DateTime<Utc>,
+        zone: ets_core::BusinessZone,
+    ) -> bool {
         let Some((_, Some(at))) = &self.head else {
             return false;
         };
-        let day = ets_core::instrument::business_date;
+        let day = |at| zone.date(at);
         self.touched_only_cached
             && day(now.max(*at)) == day(*at)
             && Needs::of(batch)
@@ -227,6 +232,9 @@ impl WorkingSetCache {
             self.head = Some((changes.head.clone(), Some(changes.at)));
         }
         self.steady = true;
+        // Only these leave everything the next batch may read remembered;
+        // anything else (an emission record or a surrender, whose reads are
+        // never remembered, say) makes the next batch wait for the commit.
         self.touched_only_cached = batch.iter().all(|request| {
             matches!(
                 request.command,

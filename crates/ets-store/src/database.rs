@@ -76,6 +76,26 @@ impl Database {
         Ok(decoded?)
     }
 
+    /// Runs a statement that answers no rows; the number of rows it changed.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub(crate) async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        Ok(match self {
+            Self::Postgres(pool) => postgres_query(sql, params)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Self::Sqlite(pool) => {
+                let sql = sqlite_sql(sql);
+                sqlite_query(&sql, params)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+        })
+    }
+
     /// The first row `sql` answers, if any, decoded.
     ///
     /// # Errors

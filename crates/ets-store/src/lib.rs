@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use database::Database;
-use ets_core::{Actor, Clock, Verification};
+use ets_core::{Actor, BusinessZone, Clock, Verification};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -78,6 +78,18 @@ pub enum StoreError {
     /// A bug or an unconfirmed commit; logged where it happened.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The database counts its business days in another zone than the one
+    /// configured: a ledger's days never move.
+    #[error(
+        "this ledger counts its business days in UTC{stored}, fixed when its database was \
+         created; it cannot be run in UTC{configured}"
+    )]
+    ZoneMismatch {
+        /// The zone stored with the database.
+        stored: BusinessZone,
+        /// The zone configured.
+        configured: BusinessZone,
+    },
 }
 
 /// The ledger's storage: reads go straight to the database, writes through
@@ -88,6 +100,7 @@ pub struct Store {
     writer: mpsc::Sender<writer::Job>,
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
+    zone: BusinessZone,
 }
 
 /// The wall clock, which a test may move ahead (past a deadline) instead of
@@ -154,22 +167,42 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub async fn open_with_clock(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_configured(url, clock, None).await
+    }
+
+    /// [`Store::open_with_clock`] for a ledger that counts its business days
+    /// in `zone`: stored with a new database (Asia/Shanghai when `None`);
+    /// an existing database keeps the zone it was created with, and one
+    /// created with another zone than `zone` is refused.
+    ///
+    /// # Errors
+    /// As [`Store::open`]; [`StoreError::ZoneMismatch`].
+    pub async fn open_configured(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        zone: Option<BusinessZone>,
+    ) -> Result<Self, StoreError> {
+        use writer::batch::WriteBackend as _;
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
         let counters = Arc::new(Counters::default());
         let writer_counters = Arc::clone(&counters);
         let writer_clock = Arc::clone(&clock);
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (db, zone) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let backend = PostgresBackend::connect(url).await?;
             backend.migrate().await?;
             let db = Database::Postgres(backend.pool().clone());
+            let zone = business_zone(&db, zone).await?;
+            backend.memory().set_zone(zone);
             tokio::spawn(writer::run(backend, jobs, writer_counters, writer_clock));
-            db
+            (db, zone)
         } else if let Some(path) = sqlite_path(url) {
             let backend = SqliteBackend::open(path).await?;
             backend.migrate().await?;
             let db = Database::Sqlite(backend.pool().clone());
+            let zone = business_zone(&db, zone).await?;
+            backend.memory().set_zone(zone);
             tokio::spawn(writer::run(backend, jobs, writer_counters, writer_clock));
-            db
+            (db, zone)
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -178,7 +211,20 @@ impl Store {
             writer,
             counters,
             clock,
+            zone,
         })
+    }
+
+    /// The zone this ledger counts its business days in.
+    #[must_use]
+    pub fn business_zone(&self) -> BusinessZone {
+        self.zone
+    }
+
+    /// The business day of an instant in this ledger's zone.
+    #[must_use]
+    pub fn business_date(&self, at: DateTime<Utc>) -> chrono::NaiveDate {
+        self.zone.date(at)
     }
 
     /// The clock this store's batches read their time from.
@@ -346,4 +392,39 @@ fn sqlite_path(url: &str) -> Option<&str> {
 fn entropy() -> u32 {
     let bytes = Uuid::new_v4().into_bytes();
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// The setting that names the business time zone.
+const ZONE_SETTING: &str = "business_utc_offset";
+
+/// The database's business time zone: stored by the first start (`configured`,
+/// or Asia/Shanghai), and never another after.
+async fn business_zone(
+    db: &Database,
+    configured: Option<BusinessZone>,
+) -> Result<BusinessZone, StoreError> {
+    use database::Param::Text;
+    let wanted = configured.unwrap_or_default().to_string();
+    db.execute(
+        "INSERT INTO ledger_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[Text(Some(ZONE_SETTING)), Text(Some(&wanted))],
+    )
+    .await?;
+    let stored = db
+        .first(
+            "SELECT value FROM ledger_settings WHERE name = $1",
+            &[Text(Some(ZONE_SETTING))],
+            |row| row.text("value"),
+        )
+        .await?
+        .ok_or(StoreError::Internal("the business zone setting is missing"))?;
+    let stored: BusinessZone = stored
+        .parse()
+        .map_err(|_| StoreError::Internal("the stored business zone is not an offset"))?;
+    match configured {
+        Some(configured) if configured != stored => {
+            Err(StoreError::ZoneMismatch { stored, configured })
+        }
+        _ => Ok(stored),
+    }
 }

@@ -20,7 +20,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::instrument::CNY;
 use ets_core::{
-    Account, AccountKey, Hold, Instrument, InstrumentCode, JournalHead, Owner, RegionCode,
+    Account, AccountKey, BusinessZone, Hold, Instrument, InstrumentCode, JournalHead, Owner,
+    RegionCode,
 };
 use ets_engine::auctions::{Auction, AuctionBid};
 use ets_engine::authority::Pledge;
@@ -145,14 +146,25 @@ pub(crate) struct Known {
 }
 
 /// The writer's memory: the working set at the last head it left, and what
-/// never changes.
+/// never changes (what it knows, and the ledger's business time zone).
 #[derive(Debug, Default)]
 pub(crate) struct WriterMemory {
     cache: Mutex<WorkingSetCache>,
     known: Mutex<Known>,
+    zone: Mutex<BusinessZone>,
 }
 
 impl WriterMemory {
+    /// The ledger's business time zone, as stored with the database.
+    pub(crate) fn zone(&self) -> BusinessZone {
+        *lock(&self.zone)
+    }
+
+    /// Sets the zone read from the database, before the writer starts.
+    pub(crate) fn set_zone(&self, zone: BusinessZone) {
+        *lock(&self.zone) = zone;
+    }
+
     /// Takes the working set out for a batch: it goes back
     /// ([`WriterMemory::put_back`]) only if the batch ends cleanly, so a
     /// failure or a panic leaves an empty one behind.
@@ -194,7 +206,7 @@ pub(crate) async fn load(
     (head, head_at): (JournalHead, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> Read<Loaded> {
-    let mut loaded = Loaded::new(head, head_at);
+    let mut loaded = Loaded::new(head, head_at, memory.zone());
     let mut needs = Needs::of(batch);
     load_idempotency(reads, cache, &needs, &mut loaded).await?;
     load_records(reads, &mut needs, &mut loaded, batch, now).await?;
@@ -502,7 +514,7 @@ async fn load_reference_prices(
     if banded.is_empty() {
         return Ok(());
     }
-    let today = ets_core::instrument::business_date(loaded.batch_time(now));
+    let today = loaded.zone.date(loaded.batch_time(now));
     let mut by_instrument: BTreeMap<InstrumentCode, Vec<(Decimal, Decimal)>> = BTreeMap::new();
     for (code, quantity, price) in reads.last_day_trades(&banded, today).await? {
         by_instrument

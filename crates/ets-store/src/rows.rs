@@ -523,7 +523,8 @@ pub(crate) fn journal_entry(row: &(impl StoredRow + ?Sized)) -> Read<JournalEntr
     })
 }
 
-fn period(row: &(impl StoredRow + ?Sized)) -> Read<Period> {
+/// A `period` column.
+pub(crate) fn period(row: &(impl StoredRow + ?Sized)) -> Read<Period> {
     row.text("period")?
         .parse()
         .map_err(|_| decode_error("period"))

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use ets_core::{Decimal, Owner};
 use ets_engine::market::Trade;
-use ets_engine::settlement::{CashTotals, PostingGroup, business_day_bounds};
+use ets_engine::settlement::{CashTotals, PostingGroup};
 use std::future::Future;
 use uuid::Uuid;
 
@@ -88,7 +88,7 @@ impl Store {
             cash: CashReader {
                 snapshot,
                 date,
-                bounds: business_day_bounds(date),
+                bounds: self.zone.day_bounds(date),
             },
             trades,
         })

@@ -85,6 +85,14 @@ impl TestLedger {
         }
     }
 
+    /// An empty ledger at [`START`] that counts its days in `zone`.
+    pub fn in_zone(zone: ets_core::BusinessZone) -> Self {
+        Self {
+            memory: Memory::in_zone(zone),
+            ..Self::new()
+        }
+    }
+
     /// A ledger with the SO2 right defined.
     pub fn with_so2() -> Self {
         let mut ledger = Self::new();

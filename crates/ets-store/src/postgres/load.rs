@@ -294,11 +294,9 @@ impl BatchReads for PgConnection {
         .await?;
         rows.iter()
             .map(|row| {
-                let period: String = row.try_get("period")?;
-                let period = period.parse().map_err(|_| decode_error("period"))?;
                 Ok((
                     row.try_get("participant_id")?,
-                    period,
+                    rows::period(row)?,
                     row.try_get("quantity")?,
                 ))
             })

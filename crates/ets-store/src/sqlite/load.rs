@@ -323,13 +323,9 @@ impl BatchReads for SqliteConnection {
         .await?;
         rows.iter()
             .map(|row| {
-                let period = row
-                    .text("period")?
-                    .parse()
-                    .map_err(|_| decode_error("period"))?;
                 Ok((
                     row.uuid("participant_id")?,
-                    period,
+                    rows::period(row)?,
                     row.decimal("quantity")?,
                 ))
             })

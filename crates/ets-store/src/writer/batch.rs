@@ -211,7 +211,7 @@ pub(crate) async fn prepare<B: WriteBackend>(
     if cache.too_big() {
         cache = WorkingSetCache::default();
     }
-    if behind && !cache.can_follow(batch, now) {
+    if behind && !cache.can_follow(batch, now, backend.memory().zone()) {
         backend.memory().put_back(cache);
         return Err(NotPrepared::Behind);
     }
