@@ -74,6 +74,18 @@ impl TestServer {
     /// # Panics
     /// As [`TestServer::start`], and when the database keeps another zone.
     pub async fn start_in_zone(url: &str, zone: Option<ets_core::BusinessZone>) -> Self {
+        Self::start_configured(url, zone, ets_api::REQUEST_TIMEOUT).await
+    }
+
+    /// [`TestServer::start_in_zone`] with a request timeout of `timeout`.
+    ///
+    /// # Panics
+    /// As [`TestServer::start_in_zone`].
+    pub async fn start_configured(
+        url: &str,
+        zone: Option<ets_core::BusinessZone>,
+        timeout: std::time::Duration,
+    ) -> Self {
         let clock = Arc::new(SystemClock::default());
         let store = Store::open_configured(url, clock.clone(), zone)
             .await
@@ -82,7 +94,8 @@ impl TestServer {
         let address = listener.local_addr().expect("address");
         let state = AppState::load(store.clone(), ets_api::token::TokenConfig::default(), None)
             .await
-            .expect("the signing key");
+            .expect("the signing key")
+            .with_request_timeout(timeout);
         let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         ets_api::spawn_sweeper(store.clone());

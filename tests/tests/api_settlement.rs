@@ -496,3 +496,140 @@ async fn a_ledger_in_another_zone_counts_its_days_there() {
         );
     }
 }
+
+/// Trades enough for a settlement of several megabytes: `count` one-unit
+/// bids of B, each hit by A's sells, placed through the store (many at once,
+/// so the writer batches them) rather than over HTTP.
+async fn many_trades(server: &TestServer, count: usize) {
+    use ets_core::matching::Side;
+    use ets_store::{Command, NewOrder};
+    let admin = server.token(Role::Admin, None).await;
+    let finance = server.token(Role::Finance, None).await;
+    let mut ids = Vec::new();
+    for n in [1, 2] {
+        let body = json!({"name": format!("苏州交易企业 {n}"), "credit_code": credit_code(n), "region_code": "320500"});
+        let created = post(server, &admin, "/v1/participants", body).await;
+        ids.push(
+            created["id"]
+                .as_str()
+                .expect("id")
+                .parse::<uuid::Uuid>()
+                .expect("uuid"),
+        );
+    }
+    let (seller, buyer) = (ids[0], ids[1]);
+    let instrument = json!({
+        "code": "SO2-320500-2026", "kind": "pollutant_right", "pollutant": "SO2", "unit": "t", "scale": 0,
+        "region_code": "320500", "valid_from": "2026-01-01", "valid_to": "2030-12-31", "commission_rate": "0.001"
+    });
+    post(server, &admin, "/v1/instruments", instrument).await;
+    let rights = json!({"participant_id": seller, "instrument": "SO2-320500-2026", "quantity": count.to_string(), "method": "free"});
+    post(server, &admin, "/v1/allocations", rights).await;
+    let cash = json!({"participant_id": buyer, "amount": "100000000.00", "reference": "ICBC"});
+    post(server, &finance, "/v1/cash/deposits", cash).await;
+    let order = |participant_id, side, quantity: usize| {
+        Command::PlaceOrder(NewOrder {
+            id: uuid::Uuid::now_v7(),
+            participant_id,
+            instrument: ets_core::InstrumentCode::parse("SO2-320500-2026").expect("code"),
+            side,
+            quantity: Decimal::from(quantity),
+            price: "10.00".parse().expect("price"),
+        })
+    };
+    let actor = ets_core::Actor {
+        client_id: "seeding".to_owned(),
+        role: "enterprise".to_owned(),
+    };
+    let tasks = 32;
+    let bidders: Vec<_> = (0..tasks)
+        .map(|task| {
+            let (store, actor) = (server.store.clone(), actor.clone());
+            let bids: Vec<Command> = (task..count)
+                .step_by(tasks)
+                .map(|_| order(buyer, Side::Buy, 1))
+                .collect();
+            tokio::spawn(async move {
+                for bid in bids {
+                    store.execute(actor.clone(), bid).await.expect("a bid");
+                }
+            })
+        })
+        .collect();
+    for bidder in bidders {
+        bidder.await.expect("bids placed");
+    }
+    let sweep = 500;
+    for _ in 0..count.div_ceil(sweep) {
+        let sell = order(seller, Side::Sell, sweep.min(count));
+        server
+            .store
+            .execute(actor.clone(), sell)
+            .await
+            .expect("a sell");
+    }
+}
+
+/// Reads `path` over a socket with a small receive buffer, a chunk every
+/// few milliseconds: a download far slower than the server could send it.
+/// Answers the status line and the de-chunked body (`None` if cut short).
+async fn read_slowly(server: &TestServer, path: &str, token: &str) -> (String, Option<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(16 * 1024)
+        .expect("a small buffer");
+    let mut stream = socket.connect(server.address).await.expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let read = stream.read(&mut chunk).await.expect("read");
+        if read == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..read]);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    (status, ets_e2e::dechunk(&raw[head_end + 4..]))
+}
+
+/// The request timeout bounds the wait for an answer's head, never a
+/// download: a settlement of several megabytes read slowly for many times
+/// the timeout arrives whole.
+#[tokio::test]
+async fn a_download_outlasting_the_request_timeout_arrives_whole() {
+    let trades = 20_000;
+    for db in TestDatabase::each().await {
+        let timeout = std::time::Duration::from_millis(500);
+        let server = TestServer::start_configured(&db.url, None, timeout).await;
+        many_trades(&server, trades).await;
+        let finance = server.token(Role::Finance, None).await;
+        let today = server.store.business_date(server.store.now());
+        let started = std::time::Instant::now();
+        let (status, body) =
+            read_slowly(&server, &format!("/v1/settlements/{today}"), &finance).await;
+        let took = started.elapsed();
+        assert!(status.contains(" 200 "), "{status}");
+        let body = body.unwrap_or_else(|| panic!("{:?}: the download was cut short", db.kind));
+        assert!(body.len() > 6 << 20, "a settlement of {} bytes", body.len());
+        // The premise: the download lasted many times the timeout.
+        assert!(took > timeout * 4, "{took:?}");
+        let settlement: Value = serde_json::from_slice(&body).expect("whole JSON");
+        assert_eq!(
+            settlement["trades"].as_array().map(Vec::len),
+            Some(trades),
+            "{:?}",
+            db.kind
+        );
+    }
+}

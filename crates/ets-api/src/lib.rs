@@ -64,6 +64,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Paid-use fees and the late surcharge.
     pub finance: Arc<FinanceSettings>,
+    /// How long a request may take to its answer's head (a download then
+    /// streams for as long as it takes).
+    pub request_timeout: Duration,
 }
 
 /// The finance settings: the published unit fees a paid allocation without
@@ -114,7 +117,15 @@ impl AppState {
             in_flight: Arc::default(),
             metrics: Arc::default(),
             finance: Arc::default(),
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// The same state with another request timeout.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The same state with these finance settings.
@@ -404,6 +415,7 @@ pub fn spawn_sweeper(store: Store) -> tokio::task::JoinHandle<()> {
 /// The whole HTTP application, ready to serve or to call in tests.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let timeout = state.request_timeout;
     let router = routes()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
@@ -416,7 +428,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()

@@ -140,6 +140,10 @@ enum Commands {
         tokens: TokenSettings,
         #[command(flatten)]
         finance: FinanceArgs,
+        /// Seconds a request may take to the head of its answer; a download
+        /// (a settlement, an export) then streams for as long as it takes.
+        #[arg(long, env = "ETS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+        request_timeout_secs: u64,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -286,7 +290,11 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             database,
             tokens,
             finance,
-        } => serve(listen, &database, &tokens, finance.settings()).await,
+            request_timeout_secs,
+        } => {
+            let timeout = std::time::Duration::from_secs(request_timeout_secs);
+            serve(listen, &database, &tokens, finance.settings(), timeout).await
+        }
         Commands::Migrate { database } => {
             open(&database).await?;
             tracing::info!("database migrated");
@@ -401,12 +409,14 @@ async fn serve(
     database: &Database,
     tokens: &TokenSettings,
     finance: ets_api::FinanceSettings,
+    request_timeout: std::time::Duration,
 ) -> Result<ExitCode, AnyError> {
     let store = open(database).await?;
     let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
-        .with_finance(finance);
+        .with_finance(finance)
+        .with_request_timeout(request_timeout);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;

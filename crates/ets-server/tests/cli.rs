@@ -283,11 +283,18 @@ fn the_business_zone_is_fixed_when_the_database_is_created() {
     assert!(created.status.success());
     // Without the setting, a command keeps the database's zone.
     assert!(ets(&dir, &["migrate"]).status.success());
-    assert!(ets(&dir, &["migrate", "--business-zone=-05:00"]).status.success());
+    assert!(
+        ets(&dir, &["migrate", "--business-zone=-05:00"])
+            .status
+            .success()
+    );
     let moved = ets(&dir, &["migrate", "--business-zone", "Asia/Shanghai"]);
     assert!(!moved.status.success(), "the days of a ledger never move");
     let said = String::from_utf8_lossy(&moved.stderr);
-    assert!(said.contains("UTC-05:00") && said.contains("UTC+08:00"), "{said}");
+    assert!(
+        said.contains("UTC-05:00") && said.contains("UTC+08:00"),
+        "{said}"
+    );
     let bad = ets(&dir, &["migrate", "--business-zone", "Europe/Paris"]);
     assert!(!bad.status.success());
 }
