@@ -160,7 +160,16 @@ impl TestServer {
         if !has_type {
             extra.push_str("Content-Type: application/json\r\n");
         }
-        let (status, headers, body) = self.exchange(method, path, &extra, body).await;
+        self.send_as_is(method, path, &extra, body).await
+    }
+
+    /// Sends a request with exactly these extra header lines (each ending in
+    /// CRLF; no `Content-Type` is added) and reads the answer as JSON.
+    ///
+    /// # Panics
+    /// As [`TestServer::send`].
+    pub async fn send_as_is(&self, method: &str, path: &str, extra: &str, body: &[u8]) -> Answer {
+        let (status, headers, body) = self.exchange(method, path, extra, body).await;
         let text = String::from_utf8(body).expect("UTF-8");
         let answer = Answer {
             status,

@@ -310,6 +310,17 @@ async fn more_decimal_places_than_the_instrument_allows_is_422_scale_exceeded() 
                 .assert_refused(&before, &answer, 422, "scale_exceeded", what)
                 .await;
         }
+        // More places than a decimal keeps are refused, never rounded.
+        let answer = world
+            .call(
+                "POST",
+                "/v1/allocations",
+                &allocation(world.rich, &json!("0.99999999999999999999999999999")),
+            )
+            .await;
+        world
+            .assert_refused(&before, &answer, 422, "scale_exceeded", "29 places")
+            .await;
         // Trailing zeros are not extra places.
         let fine = world
             .call(
@@ -857,5 +868,139 @@ async fn a_tenth_and_two_tenths_make_exactly_three_tenths_now_and_one_tenth_in_b
         assert_eq!(then.status, 200, "{:?}", then.body);
         assert_eq!(row(&then.body)["balance"], "0.1000", "{:?}", then.body);
         assert_eq!(then.body["as_of"], between.as_str());
+    }
+}
+
+#[tokio::test]
+async fn control_and_bidi_override_characters_are_422_invalid_text_everywhere() {
+    for db in TestDatabase::each().await {
+        let world = World::new(&db.url).await;
+        let before = world.snapshot().await;
+        let participant = |name: &str| json!({"name": name, "credit_code": credit_code(77), "region_code": "320500"});
+        for (what, path, body) in [
+            (
+                "a NUL in a name",
+                "/v1/participants",
+                participant("苏州\u{0}钢铁"),
+            ),
+            (
+                "a newline in a name",
+                "/v1/participants",
+                participant("苏州\n钢铁"),
+            ),
+            (
+                "DEL in a name",
+                "/v1/participants",
+                participant("苏州\u{7f}钢铁"),
+            ),
+            (
+                "a right-to-left override",
+                "/v1/participants",
+                participant("Steel\u{202E}oC"),
+            ),
+            (
+                "a bidi isolate",
+                "/v1/participants",
+                participant("Steel\u{2066}Co"),
+            ),
+            (
+                "a NUL in a reference",
+                "/v1/cash/deposits",
+                json!({"participant_id": world.rich, "amount": "1.00", "reference": "BANK\u{0}1"}),
+            ),
+        ] {
+            let answer = world.call("POST", path, &body).await;
+            world
+                .assert_refused(&before, &answer, 422, "invalid_text", what)
+                .await;
+        }
+        // The token endpoint, unauthenticated: a NUL or a forged log line in
+        // the client id is refused before any lookup.
+        for client_id in ["abc\u{0}def", "abc\nINFO forged line"] {
+            let body = json!({"client_id": client_id, "client_secret": "x"});
+            let answer = world
+                .server
+                .request("POST", "/v1/auth/token", Some(&body))
+                .await;
+            assert_problem(&answer, 422, "invalid_text", client_id);
+        }
+        // The path and the query, decoded.
+        for (what, path) in [
+            ("a NUL in a path segment", "/v1/credentials/abc%00def"),
+            ("a NUL in a query", "/v1/credentials?role=%00"),
+            (
+                "an override in a query",
+                "/v1/trades?instrument=SO2%E2%80%AE",
+            ),
+        ] {
+            let method = if path.starts_with("/v1/credentials/") {
+                "DELETE"
+            } else {
+                "GET"
+            };
+            let answer = world.server.call(method, path, &world.admin, None).await;
+            assert_problem(&answer, 422, "invalid_text", what);
+        }
+        // A cursor that carries one is not one this server made.
+        use base64::Engine as _;
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("\"a\\u0000b\"");
+        let answer = world.get(&format!("/v1/credentials?cursor={cursor}")).await;
+        assert_problem(&answer, 422, "invalid_cursor", "a NUL in a cursor");
+        assert_eq!(world.snapshot().await, before, "{:?}", db.kind);
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_application_json_is_415() {
+    for db in TestDatabase::each().await {
+        let world = World::new(&db.url).await;
+        let before = world.snapshot().await;
+        let body = cash(world.rich, &json!("1.00"), "R");
+        let bytes = serde_json::to_vec(&body).expect("json");
+        for content_type in [
+            "application/jsonfoo",
+            "text/plain",
+            "application/xml",
+            "json",
+        ] {
+            let answer = world
+                .raw(
+                    "POST",
+                    "/v1/cash/deposits",
+                    &[("Content-Type", content_type)],
+                    &bytes,
+                )
+                .await;
+            world
+                .assert_refused(
+                    &before,
+                    &answer,
+                    415,
+                    "unsupported_media_type",
+                    content_type,
+                )
+                .await;
+        }
+        // No Content-Type at all.
+        let extra = format!("Authorization: Bearer {}\r\n", world.finance);
+        let answer = world
+            .server
+            .send_as_is("POST", "/v1/cash/deposits", &extra, &bytes)
+            .await;
+        world
+            .assert_refused(&before, &answer, 415, "unsupported_media_type", "none")
+            .await;
+        // JSON with parameters, in any case, is JSON.
+        for content_type in ["application/json; charset=utf-8", "Application/JSON"] {
+            let answer = world
+                .raw(
+                    "POST",
+                    "/v1/cash/deposits",
+                    &[("Content-Type", content_type)],
+                    &bytes,
+                )
+                .await;
+            assert_eq!(answer.status, 201, "{content_type}: {:?}", answer.body);
+        }
     }
 }

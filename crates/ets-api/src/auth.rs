@@ -254,7 +254,7 @@ pub(crate) async fn token(
         _ => {
             state.limits.by_client.record_failure(&client_key, now);
             state.limits.by_address.record_failure(&address, now);
-            tracing::info!(client_id = %request.client_id, "token refused: bad credentials");
+            tracing::info!(client_id = ?request.client_id, "token refused: bad credentials");
             return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",

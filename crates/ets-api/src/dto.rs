@@ -15,9 +15,18 @@ use uuid::Uuid;
 /// Prefix of serde error messages that the error mapping turns into the
 /// `invalid_decimal` code.
 pub(crate) const INVALID_DECIMAL: &str = "invalid_decimal:";
+/// Prefix of serde error messages that the error mapping turns into the
+/// `scale_exceeded` code.
+pub(crate) const SCALE_EXCEEDED: &str = "scale_exceeded:";
+
+/// The most significant digits a decimal keeps exactly (rust_decimal's 96-bit
+/// mantissa holds any 28).
+const MAX_DIGITS: usize = 28;
 
 /// A decimal sent as a JSON string: `"12.5"`, `"-3"`, `"0.001"`. No
-/// exponents, no JSON numbers, at most 28 significant digits.
+/// exponents, no JSON numbers, at most 28 significant digits: more decimal
+/// places than that are `scale_exceeded` whatever the field (no field
+/// allows them), never rounded; trailing zeros beyond them are dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecimalString(pub Decimal);
 
@@ -30,9 +39,15 @@ impl<'de> Deserialize<'de> for DecimalString {
                 f.write_str("a decimal as a JSON string, e.g. \"12.50\"")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<DecimalString, E> {
-                parse_decimal(text).map(DecimalString).ok_or_else(|| {
-                    E::custom(format!("{INVALID_DECIMAL} {text:?} is not a plain decimal"))
-                })
+                match parse_decimal(text) {
+                    Ok(value) => Ok(DecimalString(value)),
+                    Err(DecimalError::Plain) => Err(E::custom(format!(
+                        "{INVALID_DECIMAL} {text:?} is not a plain decimal"
+                    ))),
+                    Err(DecimalError::TooPrecise) => Err(E::custom(format!(
+                        "{SCALE_EXCEEDED} {text:?} has more decimal places than any field allows"
+                    ))),
+                }
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<DecimalString, E> {
                 Err(E::custom(format!(
@@ -54,15 +69,49 @@ impl<'de> Deserialize<'de> for DecimalString {
     }
 }
 
-/// Parses `-?digits(.digits)?` exactly.
-fn parse_decimal(text: &str) -> Option<Decimal> {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
+/// Why a text is not a [`DecimalString`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DecimalError {
+    /// Not `-?digits(.digits)?`, or too large.
+    Plain,
+    /// More significant digits than a decimal keeps, in its places.
+    TooPrecise,
+}
+
+/// Parses `-?digits(.digits)?` exactly: never rounded. Trailing zeros of the
+/// fraction beyond what a decimal keeps are dropped; a non-zero digit
+/// beyond it is [`DecimalError::TooPrecise`].
+fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || !digits(fraction) {
-        return None;
+        return Err(DecimalError::Plain);
     }
-    Decimal::from_str(text).ok()
+    let significant_whole = whole.trim_start_matches('0').len();
+    if significant_whole > MAX_DIGITS {
+        return Err(DecimalError::Plain);
+    }
+    let room = MAX_DIGITS - significant_whole;
+    // The places that fit, as the client wrote them; what is cut is zeros.
+    let fraction = if fraction.len() > room {
+        if fraction.trim_end_matches('0').len() > room {
+            return Err(DecimalError::TooPrecise);
+        }
+        &fraction[..room]
+    } else {
+        fraction
+    };
+    let sign = if negative { "-" } else { "" };
+    let exact = if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    };
+    Decimal::from_str(&exact).map_err(|_| DecimalError::Plain)
 }
 
 /// RFC 3339 time as answered: UTC, microseconds.
@@ -215,5 +264,32 @@ mod tests {
             let error = result.expect_err(bad).to_string();
             assert!(error.contains(INVALID_DECIMAL), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn decimals_are_never_rounded() {
+        let read = |text: &str| serde_json::from_str::<DecimalString>(&format!("\"{text}\""));
+        // 29 places, the last not zero: no field allows it, and it is not
+        // rounded to 1.0000… and accepted.
+        for too_precise in [
+            "0.99999999999999999999999999999",
+            "1.0000000000000000000000000001",
+            "123456789012345678901234567.89",
+            "-0.00000000000000000000000000001",
+        ] {
+            let error = read(too_precise).expect_err(too_precise).to_string();
+            assert!(error.contains(SCALE_EXCEEDED), "{too_precise}: {error}");
+        }
+        // Trailing zeros beyond the 28 digits are dropped, nothing else.
+        let zeros = read("1.000000000000000000000000000000000").expect("trailing zeros");
+        assert_eq!(zeros.0, Decimal::ONE);
+        assert_eq!(zeros.0.to_string(), format!("1.{}", "0".repeat(27)));
+        let exact = read("0.1234567890123456789012345678").expect("28 places");
+        assert_eq!(exact.0.to_string(), "0.1234567890123456789012345678");
+        assert_eq!(read("-12.5000").expect("kept").0.to_string(), "-12.5000");
+        let error = read("12345678901234567890123456789")
+            .expect_err("29 digits")
+            .to_string();
+        assert!(error.contains(INVALID_DECIMAL), "{error}");
     }
 }

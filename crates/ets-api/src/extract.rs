@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::dto::INVALID_DECIMAL;
+use crate::dto::{INVALID_DECIMAL, SCALE_EXCEEDED};
 use crate::problem::Problem;
 use crate::token::{TokenError, UNKNOWN_KID};
 
@@ -131,7 +131,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v.starts_with("application/json") || v.ends_with("+json"));
+            .is_some_and(is_json);
         if !json {
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -169,11 +169,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     "invalid_decimal",
                     message.replace(INVALID_DECIMAL, "").trim().to_owned(),
                 ),
+                Category::Data if message.contains(SCALE_EXCEEDED) => Problem::unprocessable(
+                    "scale_exceeded",
+                    message.replace(SCALE_EXCEEDED, "").trim().to_owned(),
+                ),
                 Category::Data => Problem::unprocessable("invalid_body", message),
             }
         })?;
+        if crate::text::json_has_forbidden(&raw) {
+            return Err(crate::text::invalid_text("body"));
+        }
         Ok(Self { value, raw })
     }
+}
+
+/// Whether a `Content-Type` is JSON: `application/json`, or a `+json` type
+/// of `application/`, with any parameters (`; charset=utf-8`), in any case.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.len() > "+json".len() && subtype.ends_with("+json"))
 }
 
 /// A creating request (a POST that submits one command): the caller, its

@@ -20,6 +20,7 @@ mod registry;
 pub mod secret;
 pub mod settlement;
 mod submit;
+pub mod text;
 pub mod token;
 
 use std::sync::Arc;
@@ -424,6 +425,7 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(text::clean_uri))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())

@@ -66,6 +66,7 @@ pub fn decode_cursor<T: DeserializeOwned>(cursor: Option<&str>) -> Result<Option
             URL_SAFE_NO_PAD
                 .decode(text)
                 .ok()
+                .filter(|bytes| !crate::text::json_has_forbidden(bytes))
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .ok_or_else(|| {
                     Problem::unprocessable(
