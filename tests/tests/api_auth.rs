@@ -244,6 +244,58 @@ async fn after_five_failed_attempts_for_one_client_the_sixth_is_told_to_retry_la
     );
 }
 
+/// The limit is taken before the hash, in one step with the check: forty
+/// wrong secrets at once for one client are not all checked; at most the
+/// limit is, and the rest are told to retry later.
+#[tokio::test]
+async fn forty_racing_wrong_secrets_for_one_client_are_checked_at_most_five_times() {
+    for db in TestDatabase::each().await {
+        let server = std::sync::Arc::new(TestServer::start(&db.url).await);
+        let (client_id, _) = server.credential(Role::Finance, None).await;
+        let racers: Vec<_> = (0..40)
+            .map(|_| {
+                let (server, client_id) = (server.clone(), client_id.clone());
+                tokio::spawn(async move { exchange(&server, &client_id, "wrong").await })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for racer in racers {
+            let answer = racer.await.expect("a racer");
+            if answer.status == 429 {
+                assert!(answer.header("retry-after").is_some());
+            }
+            statuses.push(answer.status);
+        }
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        let refused = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(
+            (checked, refused),
+            (ets_api::auth::TOKEN_FAILURES_PER_CLIENT as usize, 35),
+            "{:?}: {statuses:?}",
+            db.kind
+        );
+    }
+}
+
+/// Many failures from one address (unknown client ids) make that address
+/// wait, but a client whose secret is right still gets its token from it.
+#[tokio::test]
+async fn a_right_secret_is_answered_from_an_address_others_abuse() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db.url).await;
+    let (client_id, secret) = server.credential(Role::Finance, None).await;
+    let mut refused = false;
+    for n in 0..=ets_api::auth::TOKEN_FAILURES_PER_ADDRESS {
+        let answer = exchange(&server, &format!("ets_{n:016x}"), "guess").await;
+        refused |= answer.status == 429;
+    }
+    assert!(refused, "the address is made to wait for unknown ids");
+    let answer = exchange(&server, &format!("ets_{:016x}", 999), "guess").await;
+    assert_problem(&answer, 429, "too_many_attempts", "one more unknown id");
+    let answer = exchange(&server, &client_id, &secret).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
+
 /// Each token is refused 401 `unauthorized` on `GET /v1/instruments`.
 async fn assert_all_refused(server: &TestServer, db: &TestDatabase, tokens: &[(&str, String)]) {
     for (what, token) in tokens {

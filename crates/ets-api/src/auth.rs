@@ -231,29 +231,34 @@ pub(crate) async fn token(
     // Failures count per client id *from one address*, so nobody can lock a
     // client out by failing on its behalf from elsewhere.
     let client_key = format!("{}@{address}", request.client_id);
-    for (limiter, key) in [
-        (&state.limits.by_client, client_key.as_str()),
-        (&state.limits.by_address, address.as_str()),
-    ] {
-        if let Err(retry_after) = limiter.check(key, now) {
-            return Ok(too_many(retry_after));
-        }
-    }
     let credential = state.store.credential(&request.client_id).await?;
+    // Each attempt is counted as a failure before the hash, in one step with
+    // the check, so racing attempts cannot all pass the limit; a success is
+    // forgiven. A known client id is limited per client and address (so
+    // nobody locks a client out from elsewhere, and others failing from the
+    // same address do not lock it out either); unknown ids per address.
+    let (limiter, key) = match &credential {
+        Some(_) => (&state.limits.by_client, client_key.as_str()),
+        None => (&state.limits.by_address, address.as_str()),
+    };
+    if let Err(retry_after) = limiter.reserve(key, now) {
+        return Ok(too_many(retry_after));
+    }
     // Unknown and revoked clients cost the same argon2 verification as a wrong
     // secret, so the answer's timing does not tell which client ids exist.
     let stored_hash = credential
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |c| c.secret_hash.clone());
     let secret = request.client_secret.clone();
-    let matches = crate::secret::run_hashing(move || verify_secret(&secret, &stored_hash))
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    let matches =
+        match crate::secret::run_hashing(move || verify_secret(&secret, &stored_hash)).await {
+            Ok(matches) => matches,
+            Err(crate::secret::HashingError::Busy) => return Ok(busy()),
+            Err(error) => return Err(Problem::internal(&error)),
+        };
     let credential = match credential {
         Some(c) if !c.revoked && matches => c,
         _ => {
-            state.limits.by_client.record_failure(&client_key, now);
-            state.limits.by_address.record_failure(&address, now);
             tracing::info!(client_id = ?request.client_id, "token refused: bad credentials");
             return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -289,6 +294,21 @@ fn dummy_hash() -> &'static str {
             .and_then(|secret| crate::secret::hash_secret(&secret))
             .unwrap_or_default()
     })
+}
+
+/// 503 `busy` with `Retry-After: 1`: the node's secret verifications are
+/// all taken and their queue stayed full.
+fn busy() -> Response {
+    let mut response = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "The node is busy verifying secrets; retry in a second.",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn too_many(retry_after: Duration) -> Response {

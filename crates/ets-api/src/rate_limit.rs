@@ -76,14 +76,40 @@ impl FailureLimiter {
         Err(round_up_secs(self.window.saturating_sub(waited)))
     }
 
+    /// Counts an attempt of `key` at `now` as a failure before it is made,
+    /// in one step with the check, so attempts that race cannot all pass:
+    /// at most `max_failures` within the window are let through. An attempt
+    /// that succeeds is forgiven with [`FailureLimiter::reset`].
+    ///
+    /// # Errors
+    /// As [`FailureLimiter::check`]; nothing is counted then.
+    pub fn reserve(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut state = self.lock();
+        self.tick(&mut state, now);
+        if let Some(failures) = state.keys.get_mut(key) {
+            self.expire(failures, now);
+            if failures.len() >= self.limit() {
+                let oldest = failures.front().copied().unwrap_or(now);
+                let waited = now.saturating_duration_since(oldest);
+                return Err(round_up_secs(self.window.saturating_sub(waited)));
+            }
+        }
+        self.note(&mut state, key, now);
+        Ok(())
+    }
+
     /// Notes one failure of `key` at `now`.
     pub fn record_failure(&self, key: &str, now: Instant) {
         let mut state = self.lock();
         self.tick(&mut state, now);
+        self.note(&mut state, key, now);
+    }
+
+    fn note(&self, state: &mut State, key: &str, now: Instant) {
         if !state.keys.contains_key(key) && state.keys.len() >= self.max_keys {
-            self.prune(&mut state, now);
+            self.prune(state, now);
             if state.keys.len() >= self.max_keys {
-                self.evict_oldest(&mut state);
+                self.evict_oldest(state);
             }
         }
         let failures = state.keys.entry(key.to_owned()).or_default();

@@ -2,7 +2,7 @@
 //! argon2id hashes, compared in constant time by argon2's verifier.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 
 /// A new client id: `ets_` and 16 random hex digits.
 ///
@@ -26,24 +26,97 @@ fn random_hex(bytes: usize) -> Result<String, SecretError> {
     Ok(hex::encode(buffer))
 }
 
-/// How many argon2 computations (each takes about 19 MiB for a moment) run at
-/// once on this node; the rest wait their turn. Bounds the memory a burst of
-/// token requests can take.
-pub const CONCURRENT_HASHES: usize = 4;
+/// How many threads compute argon2 (each takes about 19 MiB while it runs,
+/// and its allocator keeps that block for the next): the memory a burst of
+/// token requests can take is bounded by these threads, however many
+/// requests arrive. Before, any of tokio's blocking threads ran a hash, and
+/// each kept its own 19 MiB: 40 requests at once left the node at 600 MB.
+pub const HASHING_THREADS: usize = 2;
 
-static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+/// How many computations may wait for a thread; more are refused
+/// ([`HashingError::Busy`]) after waiting [`HASHING_WAIT`] for room.
+pub const HASHING_QUEUE: usize = 64;
 
-/// Runs an argon2 computation on a blocking thread, at most
-/// [`CONCURRENT_HASHES`] at a time.
+/// How long a computation waits for room in the queue before it is refused.
+pub const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hashing threads, started on first use.
+fn hashing_queue() -> &'static std::sync::mpsc::SyncSender<HashJob> {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::SyncSender<HashJob>> =
+        std::sync::OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<HashJob>(HASHING_QUEUE);
+        let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..HASHING_THREADS {
+            let receiver = std::sync::Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = {
+                            let queue = receiver
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            queue.recv()
+                        };
+                        let Ok(job) = job else { return };
+                        // A panic fails its own request (its answer is
+                        // dropped), never the thread.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a hashing thread");
+            }
+        }
+        sender
+    })
+}
+
+/// Why a hashing computation gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    /// The queue stayed full: the node is busy hashing (answer 503).
+    #[error("the node is busy verifying secrets")]
+    Busy,
+    /// The computation panicked.
+    #[error("a hashing computation failed")]
+    Failed,
+}
+
+/// Runs an argon2 computation on one of the [`HASHING_THREADS`] threads,
+/// waiting its turn in a queue of [`HASHING_QUEUE`].
 ///
 /// # Errors
-/// When the blocking task fails (it panicked).
+/// [`HashingError::Busy`] when the queue stays full for [`HASHING_WAIT`];
+/// [`HashingError::Failed`] when the computation panicked.
 pub async fn run_hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, tokio::task::JoinError> {
-    // The semaphore is never closed, so acquiring cannot fail.
-    let _permit = HASHING.acquire().await.ok();
-    tokio::task::spawn_blocking(work).await
+) -> Result<T, HashingError> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let mut job: HashJob = Box::new(move || {
+        let _ = answer.send(work());
+    });
+    let queue = hashing_queue();
+    let deadline = tokio::time::Instant::now() + HASHING_WAIT;
+    loop {
+        match queue.try_send(job) {
+            Ok(()) => break,
+            Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(HashingError::Busy);
+                }
+                job = back;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(HashingError::Failed);
+            }
+        }
+    }
+    answered.await.map_err(|_| HashingError::Failed)
 }
 
 /// The argon2id PHC string of a secret, with a fresh random salt.
@@ -60,14 +133,50 @@ pub fn hash_secret(secret: &str) -> Result<String, SecretError> {
     Ok(hash.to_string())
 }
 
-/// Whether `secret` matches the stored hash.
+/// Whether `secret` matches the stored hash (argon2's PHC string), compared
+/// in constant time.
+///
+/// argon2 works in a block of memory as large as the hash's `m` (19 MiB by
+/// default). Each thread keeps its block for its next verification instead
+/// of allocating one per call: on the [`HASHING_THREADS`] that run it, the
+/// memory verification takes is fixed, however many requests come.
 #[must_use]
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(secret.as_bytes(), &hash)
-            .is_ok()
-    })
+    thread_local! {
+        static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let Ok(hash) = PasswordHash::new(stored_hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks_needed = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let computed = BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < blocks_needed {
+            blocks.resize(blocks_needed, argon2::Block::default());
+        }
+        argon2.hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut blocks[..])
+    });
+    computed.is_ok()
+        && argon2::password_hash::Output::new(&out).is_ok_and(|output| output == expected)
 }
 
 /// Hashing failed (no randomness, or argon2 refused its input).
