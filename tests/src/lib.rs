@@ -74,10 +74,11 @@ impl TestServer {
     /// # Panics
     /// As [`TestServer::start`], and when the database keeps another zone.
     pub async fn start_in_zone(url: &str, zone: Option<ets_core::BusinessZone>) -> Self {
-        Self::start_configured(url, zone, ets_api::REQUEST_TIMEOUT).await
+        Self::start_configured(url, zone, ets_api::REQUEST_TIMEOUT, Vec::new()).await
     }
 
-    /// [`TestServer::start_in_zone`] with a request timeout of `timeout`.
+    /// [`TestServer::start_in_zone`] with a request timeout of `timeout`,
+    /// trusting the `X-Forwarded-For` of `proxies`.
     ///
     /// # Panics
     /// As [`TestServer::start_in_zone`].
@@ -85,6 +86,7 @@ impl TestServer {
         url: &str,
         zone: Option<ets_core::BusinessZone>,
         timeout: std::time::Duration,
+        proxies: Vec<std::net::IpAddr>,
     ) -> Self {
         let clock = Arc::new(SystemClock::default());
         let store = Store::open_configured(url, clock.clone(), zone)
@@ -95,7 +97,8 @@ impl TestServer {
         let state = AppState::load(store.clone(), ets_api::token::TokenConfig::default(), None)
             .await
             .expect("the signing key")
-            .with_request_timeout(timeout);
+            .with_request_timeout(timeout)
+            .with_trusted_proxies(proxies);
         let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         ets_api::spawn_sweeper(store.clone());

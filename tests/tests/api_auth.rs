@@ -296,6 +296,55 @@ async fn a_right_secret_is_answered_from_an_address_others_abuse() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 
+/// A token request for an unknown client id, through a proxy that says it
+/// came from `address`.
+async fn login_from(server: &TestServer, address: &str, n: u32) -> Answer {
+    let body = json!({"client_id": format!("ets_{n:016x}"), "client_secret": "guess"});
+    let bytes = serde_json::to_vec(&body).expect("json");
+    server
+        .send(
+            "POST",
+            "/v1/auth/token",
+            &[("X-Forwarded-For", address)],
+            &bytes,
+        )
+        .await
+}
+
+/// Behind a trusted reverse proxy the client's address is the one it
+/// forwards: one client's failures do not make another wait. A peer that is
+/// not trusted cannot name another address to escape its own limit.
+#[tokio::test]
+async fn the_address_limit_counts_the_forwarded_address_only_from_a_trusted_proxy() {
+    let db = TestDatabase::sqlite();
+    let localhost: std::net::IpAddr = "127.0.0.1".parse().expect("an address");
+    let proxied =
+        TestServer::start_configured(&db.url, None, ets_api::REQUEST_TIMEOUT, vec![localhost])
+            .await;
+    for n in 0..ets_api::auth::TOKEN_FAILURES_PER_ADDRESS {
+        assert_eq!(login_from(&proxied, "203.0.113.7", n).await.status, 401);
+    }
+    let answer = login_from(&proxied, "203.0.113.7", 99).await;
+    assert_problem(&answer, 429, "too_many_attempts", "the abusing address");
+    // Another client behind the same proxy, and a client that forges an
+    // address left of the proxy's: counted by what the proxy saw.
+    assert_eq!(login_from(&proxied, "198.51.100.9", 100).await.status, 401);
+    let forged = login_from(&proxied, "198.51.100.10, 203.0.113.7", 101).await;
+    assert_problem(&forged, 429, "too_many_attempts", "a forged hop");
+
+    let direct = TestServer::start(&TestDatabase::sqlite().url).await;
+    for n in 0..ets_api::auth::TOKEN_FAILURES_PER_ADDRESS {
+        let _ = login_from(&direct, &format!("192.0.2.{n}"), n).await;
+    }
+    let answer = login_from(&direct, "192.0.2.200", 200).await;
+    assert_problem(
+        &answer,
+        429,
+        "too_many_attempts",
+        "an untrusted peer's header",
+    );
+}
+
 /// Each token is refused 401 `unauthorized` on `GET /v1/instruments`.
 async fn assert_all_refused(server: &TestServer, db: &TestDatabase, tokens: &[(&str, String)]) {
     for (what, token) in tokens {

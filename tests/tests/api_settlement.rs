@@ -611,7 +611,7 @@ async fn a_download_outlasting_the_request_timeout_arrives_whole() {
     let trades = 20_000;
     for db in TestDatabase::each().await {
         let timeout = std::time::Duration::from_millis(500);
-        let server = TestServer::start_configured(&db.url, None, timeout).await;
+        let server = TestServer::start_configured(&db.url, None, timeout, Vec::new()).await;
         many_trades(&server, trades).await;
         let finance = server.token(Role::Finance, None).await;
         let today = server.store.business_date(server.store.now());

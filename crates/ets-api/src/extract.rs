@@ -310,19 +310,103 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The client's address, when the server was started with connection info.
+/// The client's address, when the server was started with connection info:
+/// the peer's, or, when the peer is a trusted proxy
+/// ([`AppState::trusted_proxies`]), the one it forwarded
+/// ([`client_address`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddress(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
+impl FromRequestParts<AppState> for PeerAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        Ok(Self(peer.map(|peer| {
+            client_address(peer, &forwarded, &state.trusted_proxies)
+        })))
+    }
+}
+
+/// The address a request comes from: the peer's, unless the peer is one of
+/// the `trusted` proxies; then the right-most address of `X-Forwarded-For`
+/// (its headers in order, each a comma-separated list) that is not a trusted
+/// proxy itself. An address a client wrote further left is never believed,
+/// and a peer that is not trusted cannot name another address at all.
+#[must_use]
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded: &[&str],
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded.iter().rev().flat_map(|header| header.rsplit(',')) {
+        let Ok(address) = hop.trim().parse::<std::net::IpAddr>() else {
+            // An address we cannot read ends what we may believe.
+            return client;
+        };
+        client = address;
+        if !trusted.contains(&address) {
+            return address;
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn only_a_trusted_peer_names_the_client_and_only_the_right_most_hop_counts() {
+        let proxy = ip("10.0.0.1");
+        let trusted = [proxy, ip("10.0.0.2")];
+        // Not trusted: its header is nobody's word.
+        assert_eq!(
+            client_address(ip("192.0.2.1"), &["203.0.113.7"], &trusted),
+            ip("192.0.2.1")
+        );
+        // Trusted: the right-most address that is not a proxy of ours.
+        assert_eq!(
+            client_address(proxy, &["203.0.113.7"], &trusted),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client_address(proxy, &["198.51.100.1, 203.0.113.7, 10.0.0.2"], &trusted),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client_address(proxy, &["198.51.100.1", "203.0.113.7"], &trusted),
+            ip("203.0.113.7")
+        );
+        // No header, or one we cannot read: the last address we could.
+        assert_eq!(client_address(proxy, &[], &trusted), proxy);
+        assert_eq!(
+            client_address(proxy, &["junk, 10.0.0.2"], &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_address(proxy, &["2001:db8::1"], &trusted),
+            ip("2001:db8::1")
+        );
     }
 }

@@ -68,6 +68,9 @@ pub struct AppState {
     /// How long a request may take to its answer's head (a download then
     /// streams for as long as it takes).
     pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address
+    /// (for the login limits); none by default.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 /// The finance settings: the published unit fees a paid allocation without
@@ -119,7 +122,15 @@ impl AppState {
             metrics: Arc::default(),
             finance: Arc::default(),
             request_timeout: REQUEST_TIMEOUT,
+            trusted_proxies: Arc::default(),
         }
+    }
+
+    /// The same state trusting these reverse proxies' `X-Forwarded-For`.
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 
     /// The same state with another request timeout.

@@ -144,6 +144,11 @@ enum Commands {
         /// (a settlement, an export) then streams for as long as it takes.
         #[arg(long, env = "ETS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
         request_timeout_secs: u64,
+        /// Reverse proxies (IP addresses, comma-separated) whose
+        /// `X-Forwarded-For` names the client's address for the login
+        /// limits; without it the peer's address is the client's.
+        #[arg(long, env = "ETS_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -291,9 +296,14 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             tokens,
             finance,
             request_timeout_secs,
+            trusted_proxies,
         } => {
             let timeout = std::time::Duration::from_secs(request_timeout_secs);
-            serve(listen, &database, &tokens, finance.settings(), timeout).await
+            let edge = Edge {
+                request_timeout: timeout,
+                trusted_proxies,
+            };
+            serve(listen, &database, &tokens, finance.settings(), edge).await
         }
         Commands::Migrate { database } => {
             open(&database).await?;
@@ -404,19 +414,27 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How the node meets its clients: the request timeout and the reverse
+/// proxies it trusts.
+struct Edge {
+    request_timeout: std::time::Duration,
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
 async fn serve(
     listen: SocketAddr,
     database: &Database,
     tokens: &TokenSettings,
     finance: ets_api::FinanceSettings,
-    request_timeout: std::time::Duration,
+    edge: Edge,
 ) -> Result<ExitCode, AnyError> {
     let store = open(database).await?;
     let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance)
-        .with_request_timeout(request_timeout);
+        .with_request_timeout(edge.request_timeout)
+        .with_trusted_proxies(edge.trusted_proxies);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind(listen).await?;
