@@ -133,6 +133,9 @@ async fn metrics_count_requests_by_route_and_show_the_pool_and_the_writer() {
     server.get("/healthz").await;
     let unauthorized = server.request("GET", "/v1/participants", None).await;
     assert_eq!(unauthorized.status, 401);
+    let wrong = json!({"client_id": "ets_0000000000000000", "client_secret": "x"});
+    let refused = server.request("POST", "/v1/auth/token", Some(&wrong)).await;
+    assert_eq!(refused.status, 401);
     let mut stream = tokio::net::TcpStream::connect(server.address)
         .await
         .expect("connect");
@@ -157,6 +160,9 @@ async fn metrics_count_requests_by_route_and_show_the_pool_and_the_writer() {
         "ets_http_request_duration_seconds_count{route=\"/healthz\"} 1",
         "ets_db_pool_connections{state=\"open\"}",
         "ets_ledger_commands_total{result=\"committed\"}",
+        "ets_writer_queue_depth 0",
+        "ets_writer_up 1",
+        "ets_logins_refused_total 1",
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }

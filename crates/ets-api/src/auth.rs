@@ -242,6 +242,7 @@ pub(crate) async fn token(
         None => (&state.limits.by_address, address.as_str()),
     };
     if let Err(retry_after) = limiter.reserve(key, now) {
+        state.metrics.login_refused();
         return Ok(too_many(retry_after));
     }
     // Unknown and revoked clients cost the same argon2 verification as a wrong
@@ -259,6 +260,7 @@ pub(crate) async fn token(
     let credential = match credential {
         Some(c) if !c.revoked && matches => c,
         _ => {
+            state.metrics.login_refused();
             tracing::info!(client_id = ?request.client_id, "token refused: bad credentials");
             return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,

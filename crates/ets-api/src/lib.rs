@@ -494,12 +494,19 @@ async fn healthz() -> impl IntoResponse {
 /// Readiness: the database answers.
 async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
     state.store.ready().await.map_err(|error| {
-        tracing::warn!(error = %error, "database not ready");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "The database does not answer.",
-        )
+        tracing::warn!(error = %error, "not ready");
+        match error {
+            ets_store::StoreError::Closed => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "writer_stopped",
+                "This node's writer has stopped; send writes to another node.",
+            ),
+            _ => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "The database does not answer.",
+            ),
+        }
     })?;
     Ok(Json(body::ReadinessBody::ready(state.store.backend_name())))
 }

@@ -41,9 +41,16 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    refused_logins: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a token request refused (a wrong secret, or too many).
+    pub(crate) fn login_refused(&self) {
+        self.refused_logins
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, elapsed_us: u64) {
         let mut requests = self
             .requests
@@ -97,6 +104,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     write_requests(&mut out, &state.metrics);
     write_latency(&mut out, &state.metrics);
     write_store(&mut out, &state.store.stats());
+    write_writer(&mut out, &state);
     (
         [(
             header::CONTENT_TYPE,
@@ -104,6 +112,36 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         )],
         out,
     )
+}
+
+/// The writer's queue and whether it runs; refused logins.
+fn write_writer(out: &mut String, state: &AppState) {
+    let _ = writeln!(
+        out,
+        "# HELP ets_writer_queue_depth Requests waiting for this node's writer."
+    );
+    let _ = writeln!(out, "# TYPE ets_writer_queue_depth gauge");
+    let _ = writeln!(out, "ets_writer_queue_depth {}", state.store.queue_depth());
+    let _ = writeln!(
+        out,
+        "# HELP ets_writer_up Whether this node's writer runs (1) or has stopped (0)."
+    );
+    let _ = writeln!(out, "# TYPE ets_writer_up gauge");
+    let _ = writeln!(
+        out,
+        "ets_writer_up {}",
+        u8::from(state.store.writer_running())
+    );
+    let _ = writeln!(
+        out,
+        "# HELP ets_logins_refused_total Token requests refused: a wrong secret or too many attempts."
+    );
+    let _ = writeln!(out, "# TYPE ets_logins_refused_total counter");
+    let refused = state
+        .metrics
+        .refused_logins
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(out, "ets_logins_refused_total {refused}");
 }
 
 /// Requests by method, route and status.

@@ -15,6 +15,9 @@ pub struct Problem {
     status: u16,
     detail: String,
     code: &'static str,
+    /// Seconds to wait before retrying (`Retry-After`), if the answer says.
+    #[serde(skip)]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -33,7 +36,15 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code,
+            retry_after: None,
         }
+    }
+
+    /// The same problem telling the client to retry after `seconds`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The stable code.
@@ -47,12 +58,18 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -156,6 +173,12 @@ impl From<ets_store::StoreError> for Problem {
                 "shutting_down",
                 "The server is shutting down; retry on another node.",
             ),
+            ets_store::StoreError::Overloaded => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "The node's write queue stayed full; retry in a second.",
+            )
+            .with_retry_after(1),
             other => Self::internal(&other),
         }
     }

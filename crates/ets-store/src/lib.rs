@@ -75,6 +75,10 @@ pub enum StoreError {
     /// The writer task is gone (the store is shutting down).
     #[error("the store is shutting down")]
     Closed,
+    /// The writer's queue stayed full for [`QUEUE_WAIT`]: nothing was
+    /// submitted.
+    #[error("the write queue is full")]
+    Overloaded,
     /// A bug or an unconfirmed commit; logged where it happened.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -91,6 +95,11 @@ pub enum StoreError {
         configured: BusinessZone,
     },
 }
+
+/// How long a request waits for room in the writer's queue (of
+/// `4 × MAX_BATCH`) before it is refused with [`StoreError::Overloaded`]:
+/// a queue that stays full is answered, never grown.
+pub const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The ledger's storage: reads go straight to the database, writes through
 /// the batching writer. Cheap to clone.
@@ -265,12 +274,30 @@ impl Store {
     /// `Command` when refused (nothing written), `Database` when the database
     /// failed (nothing written), `Closed` during shutdown.
     pub async fn submit(&self, request: Request) -> Result<Committed, StoreError> {
+        use tokio::sync::mpsc::error::SendTimeoutError;
         let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(writer::Job { request, reply })
+        match self
+            .writer
+            .send_timeout(writer::Job { request, reply }, QUEUE_WAIT)
             .await
-            .map_err(|_| StoreError::Closed)?;
+        {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => return Err(StoreError::Overloaded),
+            Err(SendTimeoutError::Closed(_)) => return Err(StoreError::Closed),
+        }
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Requests waiting in the writer's queue now.
+    #[must_use]
+    pub fn queue_depth(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
+    }
+
+    /// Whether the writer task is running.
+    #[must_use]
+    pub fn writer_running(&self) -> bool {
+        !self.writer.is_closed()
     }
 
     /// [`Store::submit`] without an idempotency key.

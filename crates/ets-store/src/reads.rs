@@ -33,11 +33,15 @@ const ACCOUNT_COLUMNS: &str = "owner, instrument, balance, held, version";
 const PARTICIPANT_COLUMNS: &str = "id, name, credit_code, region_code, industry";
 
 impl Store {
-    /// Checks that the database answers.
+    /// Checks that this node's writer runs and the database answers.
     ///
     /// # Errors
-    /// The database failure.
+    /// [`StoreError::Closed`] when the writer has stopped; the database
+    /// failure.
     pub async fn ready(&self) -> Result<(), StoreError> {
+        if !self.writer_running() {
+            return Err(StoreError::Closed);
+        }
         self.db.first("SELECT 1 AS one", &[], |_| Ok(())).await?;
         Ok(())
     }
