@@ -296,6 +296,28 @@ async fn a_right_secret_is_answered_from_an_address_others_abuse() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
 }
 
+/// An unknown client id waits after five failures as a known one does, so
+/// the limit does not tell which client ids exist.
+#[tokio::test]
+async fn an_unknown_client_id_is_limited_like_a_known_one() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db.url).await;
+    let (known, _) = server.credential(Role::Finance, None).await;
+    for client_id in [known.as_str(), "ets_00000000deadbeef"] {
+        for attempt in 1..=ets_api::auth::TOKEN_FAILURES_PER_CLIENT {
+            let answer = exchange(&server, client_id, "wrong").await;
+            assert_problem(
+                &answer,
+                401,
+                "invalid_client",
+                &format!("{client_id} {attempt}"),
+            );
+        }
+        let answer = exchange(&server, client_id, "wrong").await;
+        assert_problem(&answer, 429, "too_many_attempts", client_id);
+    }
+}
+
 /// A token request for an unknown client id, through a proxy that says it
 /// came from `address`.
 async fn login_from(server: &TestServer, address: &str, n: u32) -> Answer {
@@ -801,4 +823,19 @@ async fn a_regulator_lists_credentials_by_role_without_ever_a_secret() {
             (422, Some("invalid_query"))
         );
     }
+}
+
+/// The one answer that shows a new credential's secret is never cached.
+#[tokio::test]
+async fn a_new_credentials_secret_is_answered_no_store() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db.url).await;
+    let admin = server.token(Role::Admin, None).await;
+    let body = json!({"name": "inspector", "role": "regulator"});
+    let answer = server
+        .call("POST", "/v1/credentials", &admin, Some(&body))
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    assert!(answer.body["client_secret"].is_string());
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
 }

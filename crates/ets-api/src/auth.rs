@@ -234,16 +234,20 @@ pub(crate) async fn token(
     let credential = state.store.credential(&request.client_id).await?;
     // Each attempt is counted as a failure before the hash, in one step with
     // the check, so racing attempts cannot all pass the limit; a success is
-    // forgiven. A known client id is limited per client and address (so
-    // nobody locks a client out from elsewhere, and others failing from the
-    // same address do not lock it out either); unknown ids per address.
-    let (limiter, key) = match &credential {
-        Some(_) => (&state.limits.by_client, client_key.as_str()),
-        None => (&state.limits.by_address, address.as_str()),
-    };
-    if let Err(retry_after) = limiter.reserve(key, now) {
-        state.metrics.login_refused();
-        return Ok(too_many(retry_after));
+    // forgiven. Every client id, known or not, is limited per client and
+    // address (so nobody locks a client out from elsewhere, and the limit
+    // does not tell which ids exist). Unknown ids are also limited per
+    // address; a known id's failures are counted there but never checked, so
+    // others failing from its address do not lock its owner out.
+    let mut limits = vec![(&state.limits.by_client, client_key.as_str())];
+    if credential.is_none() {
+        limits.push((&state.limits.by_address, address.as_str()));
+    }
+    for (limiter, key) in limits {
+        if let Err(retry_after) = limiter.reserve(key, now) {
+            state.metrics.login_refused();
+            return Ok(too_many(retry_after));
+        }
     }
     // Unknown and revoked clients cost the same argon2 verification as a wrong
     // secret, so the answer's timing does not tell which client ids exist.
@@ -260,6 +264,9 @@ pub(crate) async fn token(
     let credential = match credential {
         Some(c) if !c.revoked && matches => c,
         _ => {
+            if credential.is_some() {
+                state.limits.by_address.record_failure(&address, now);
+            }
             state.metrics.login_refused();
             tracing::info!(client_id = ?request.client_id, "token refused: bad credentials");
             return Err(Problem::new(

@@ -100,7 +100,13 @@ pub(crate) async fn create_credential(
         role,
         participant_id: request.participant_id,
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    // A secret must not stay in any cache on the way.
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+        .into_response())
 }
 
 /// `DELETE /v1/credentials/{client_id}` (admin): its tokens stop working.
