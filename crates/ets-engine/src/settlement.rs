@@ -805,11 +805,21 @@ fn cell_text(value: &Value) -> String {
 /// One CSV record and its CRLF (RFC 4180): a cell with a comma, a quote, CR
 /// or LF is quoted, its quotes doubled. Every CSV the ledger writes is
 /// written record by record with it.
+///
+/// A text cell that a spreadsheet would run as a formula (it begins with
+/// `=`, `+`, `-`, `@`, a tab or CR, and is not a plain number such as
+/// `-12.50`) is written with a leading `'`, which spreadsheets show as text:
+/// a participant named `=HYPERLINK(…)` is a name in the file, never a link.
 pub fn write_record(out: &mut String, cells: impl Iterator<Item = String>) {
     for (index, cell) in cells.enumerate() {
         if index > 0 {
             out.push(',');
         }
+        let cell = if runs_as_formula(&cell) {
+            format!("'{cell}")
+        } else {
+            cell
+        };
         if cell.contains([',', '"', '\r', '\n']) {
             out.push('"');
             out.push_str(&cell.replace('"', "\"\""));
@@ -819,4 +829,16 @@ pub fn write_record(out: &mut String, cells: impl Iterator<Item = String>) {
         }
     }
     out.push_str("\r\n");
+}
+
+/// Whether a spreadsheet would take `cell` for a formula: it begins with
+/// `=`, `+`, `-`, `@`, a tab or CR, and is not a plain decimal.
+fn runs_as_formula(cell: &str) -> bool {
+    let plain_number = |text: &str| {
+        let unsigned = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        digits(whole) && digits(fraction)
+    };
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number(cell)
 }

@@ -896,3 +896,27 @@ proptest! {
         prop_assert!(start <= at && at < end);
     }
 }
+
+#[test]
+fn a_cell_a_spreadsheet_would_run_is_written_as_text() {
+    let mut out = String::new();
+    ets_engine::settlement::write_record(
+        &mut out,
+        [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "@SUM(A1)",
+            "-x",
+            "-12.50",
+            "12.50",
+            "苏州钢铁",
+            "a-b",
+        ]
+        .into_iter()
+        .map(str::to_owned),
+    );
+    assert_eq!(
+        out,
+        "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'@SUM(A1),'-x,-12.50,12.50,苏州钢铁,a-b\r\n"
+    );
+}
