@@ -99,8 +99,13 @@ impl TestServer {
             .expect("the signing key")
             .with_request_timeout(timeout)
             .with_trusted_proxies(proxies);
-        let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = ets_api::app(state);
+        tokio::spawn(ets_api::serve::serve(
+            listener,
+            app,
+            ets_api::serve::HEADER_READ_TIMEOUT,
+            std::future::pending(),
+        ));
         ets_api::spawn_sweeper(store.clone());
         Self {
             address,

@@ -18,6 +18,7 @@ pub mod problem;
 pub mod rate_limit;
 mod registry;
 pub mod secret;
+pub mod serve;
 pub mod settlement;
 mod submit;
 pub mod text;

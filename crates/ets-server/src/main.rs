@@ -149,6 +149,10 @@ enum Commands {
         /// limits; without it the peer's address is the client's.
         #[arg(long, env = "ETS_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Seconds a client may take to send a request's head; a slower
+        /// one's connection is closed.
+        #[arg(long, env = "ETS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+        header_read_timeout_secs: u64,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -297,11 +301,13 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             finance,
             request_timeout_secs,
             trusted_proxies,
+            header_read_timeout_secs,
         } => {
             let timeout = std::time::Duration::from_secs(request_timeout_secs);
             let edge = Edge {
                 request_timeout: timeout,
                 trusted_proxies,
+                header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
             };
             serve(listen, &database, &tokens, finance.settings(), edge).await
         }
@@ -414,11 +420,12 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// How the node meets its clients: the request timeout and the reverse
-/// proxies it trusts.
+/// How the node meets its clients: the request timeout, the reverse
+/// proxies it trusts, the time a client has to send a request's head.
 struct Edge {
     request_timeout: std::time::Duration,
     trusted_proxies: Vec<std::net::IpAddr>,
+    header_read_timeout: std::time::Duration,
 }
 
 async fn serve(
@@ -436,12 +443,10 @@ async fn serve(
         .with_request_timeout(edge.request_timeout)
         .with_trusted_proxies(edge.trusted_proxies);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
-    let app = ets_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = ets_api::app(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    ets_api::serve::serve(listener, app, edge.header_read_timeout, shutdown_signal()).await?;
     sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -35,7 +35,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, database: Option<&str>) -> Self {
+        Self::start_with(dir, database, &[])
+    }
+
+    /// [`Server::start`] with these settings in its environment.
+    fn start_with(dir: &Path, database: Option<&str>, settings: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
+        command.envs(settings.iter().copied());
         command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .current_dir(dir)
@@ -503,4 +509,29 @@ fn the_demo_days_settlement_exports_as_json_csv_and_xlsx_and_reconciles() {
         ],
     );
     assert!(!output.status.success());
+}
+
+/// A client that sends its request head too slowly (slowloris) loses its
+/// connection once the head's deadline passes; a prompt client is served.
+#[test]
+fn a_request_head_sent_too_slowly_loses_its_connection() {
+    use std::io::Read;
+    let dir = empty_folder();
+    let server = Server::start_with(&dir, None, &[("ETS_HEADER_READ_TIMEOUT_SECS", "1")]);
+    let mut slow = TcpStream::connect(&server.address).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\n").expect("a first part");
+    std::thread::sleep(Duration::from_millis(2_500));
+    // The server has closed it: the rest cannot make a request of it.
+    let _ = write!(slow, "\r\n");
+    let mut answer = Vec::new();
+    let read = slow.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        read.is_err() || !text.contains("200 OK"),
+        "a head of 2.5 s was served: {text}"
+    );
+    let (status, _) = server.get("/healthz");
+    assert_eq!(status, 200);
 }
