@@ -86,9 +86,13 @@ fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+        Some(_) => return Err(DecimalError::Plain),
+        None => (unsigned, ""),
+    };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !digits(fraction) {
+    if !digits(whole) || !(fraction.is_empty() || digits(fraction)) {
         return Err(DecimalError::Plain);
     }
     let significant_whole = whole.trim_start_matches('0').len();
@@ -287,6 +291,8 @@ mod tests {
         let exact = read("0.1234567890123456789012345678").expect("28 places");
         assert_eq!(exact.0.to_string(), "0.1234567890123456789012345678");
         assert_eq!(read("-12.5000").expect("kept").0.to_string(), "-12.5000");
+        assert_eq!(read("10").expect("whole").0.to_string(), "10");
+        assert_eq!(read("0").expect("zero").0.to_string(), "0");
         let error = read("12345678901234567890123456789")
             .expect_err("29 digits")
             .to_string();

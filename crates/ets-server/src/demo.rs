@@ -263,38 +263,32 @@ async fn create_instruments(store: &Store, actor: &Actor) -> Result<(), AnyError
             )
             .await?;
     }
-    let offsets = InstrumentSpec {
-        code: code("CCER-2025")?,
-        kind: InstrumentKind::CarbonOffset,
-        pollutant: None,
-        unit: "tCO2e".to_owned(),
-        scale: 0,
-        region_code: None,
-        vintage: Some(2025),
-        valid_from: None,
-        valid_to: None,
-        commission_rate: dec("0.0005")?,
-        price_band: None,
-    };
-    store
-        .execute(actor.clone(), Command::CreateInstrument(offsets))
-        .await?;
-    let carbon = InstrumentSpec {
-        code: code("CEA-2025")?,
-        kind: InstrumentKind::CarbonAllowance,
-        pollutant: None,
-        unit: "tCO2e".to_owned(),
-        scale: 0,
-        region_code: None,
-        vintage: Some(2025),
-        valid_from: None,
-        valid_to: None,
-        commission_rate: dec("0.0005")?,
-        price_band: Some(dec("0.10")?),
-    };
-    store
-        .execute(actor.clone(), Command::CreateInstrument(carbon))
-        .await?;
+    // The 2025 vintages: offsets (CCER, no price band) and allowances.
+    for (text, kind, price_band) in [
+        ("CCER-2025", InstrumentKind::CarbonOffset, None),
+        (
+            "CEA-2025",
+            InstrumentKind::CarbonAllowance,
+            Some(dec("0.10")?),
+        ),
+    ] {
+        let carbon = InstrumentSpec {
+            code: code(text)?,
+            kind,
+            pollutant: None,
+            unit: "tCO2e".to_owned(),
+            scale: 0,
+            region_code: None,
+            vintage: Some(2025),
+            valid_from: None,
+            valid_to: None,
+            commission_rate: dec("0.0005")?,
+            price_band,
+        };
+        store
+            .execute(actor.clone(), Command::CreateInstrument(carbon))
+            .await?;
+    }
     Ok(())
 }
 
