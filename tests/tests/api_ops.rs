@@ -163,7 +163,16 @@ async fn metrics_count_requests_by_route_and_show_the_pool_and_the_writer() {
         "ets_writer_queue_depth 0",
         "ets_writer_up 1",
         "ets_logins_refused_total 1",
+        "ets_writer_retries_total 0",
+        "ets_writer_answer_seconds_sum ",
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
+    // The signing key and the participant, at least, went through the writer.
+    let answered: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ets_writer_answer_seconds_count "))
+        .and_then(|n| n.parse().ok())
+        .expect("a count of answered writes");
+    assert!(answered >= 2, "{answered}");
 }

@@ -245,4 +245,21 @@ fn write_store(out: &mut String, stats: &StoreStats) {
         "ets_ledger_commands_total{{result=\"replayed\"}} {}",
         stats.replayed
     );
+    let _ = writeln!(
+        out,
+        "# HELP ets_writer_retries_total Batches retried after contention, and failed batches' requests retried one by one."
+    );
+    let _ = writeln!(out, "# TYPE ets_writer_retries_total counter");
+    let _ = writeln!(out, "ets_writer_retries_total {}", stats.retries);
+    let _ = writeln!(
+        out,
+        "# HELP ets_writer_answer_seconds Time from submitting a write to its answer, queueing and commit included."
+    );
+    let _ = writeln!(out, "# TYPE ets_writer_answer_seconds summary");
+    let _ = writeln!(
+        out,
+        "ets_writer_answer_seconds_sum {}",
+        seconds(stats.answer_micros)
+    );
+    let _ = writeln!(out, "ets_writer_answer_seconds_count {}", stats.answered);
 }

@@ -141,6 +141,12 @@ pub(crate) struct Counters {
     pub(crate) committed: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) replayed: AtomicU64,
+    /// Batches retried after contention, and requests retried one by one.
+    pub(crate) retries: AtomicU64,
+    /// Requests answered through [`Store::submit`], and the microseconds
+    /// they took from submission to answer, summed.
+    pub(crate) answered: AtomicU64,
+    pub(crate) answer_micros: AtomicU64,
 }
 
 /// A snapshot of the store's counters and pool, for metrics.
@@ -154,6 +160,14 @@ pub struct StoreStats {
     pub refused: u64,
     /// Idempotent replays answered.
     pub replayed: u64,
+    /// Retries: a batch again after contention, or a failed batch's requests
+    /// one by one.
+    pub retries: u64,
+    /// Requests answered by the writer (committed, refused or failed).
+    pub answered: u64,
+    /// Their time from submission to answer, queueing included, in
+    /// microseconds, summed.
+    pub answer_micros: u64,
     /// Open database connections.
     pub pool_size: u32,
     /// Idle database connections.
@@ -257,6 +271,9 @@ impl Store {
             committed: self.counters.committed.load(Ordering::Relaxed),
             refused: self.counters.refused.load(Ordering::Relaxed),
             replayed: self.counters.replayed.load(Ordering::Relaxed),
+            retries: self.counters.retries.load(Ordering::Relaxed),
+            answered: self.counters.answered.load(Ordering::Relaxed),
+            answer_micros: self.counters.answer_micros.load(Ordering::Relaxed),
             pool_size,
             pool_idle,
         }
@@ -276,6 +293,7 @@ impl Store {
     pub async fn submit(&self, request: Request) -> Result<Committed, StoreError> {
         use tokio::sync::mpsc::error::SendTimeoutError;
         let (reply, answer) = oneshot::channel();
+        let started = std::time::Instant::now();
         match self
             .writer
             .send_timeout(writer::Job { request, reply }, QUEUE_WAIT)
@@ -285,7 +303,13 @@ impl Store {
             Err(SendTimeoutError::Timeout(_)) => return Err(StoreError::Overloaded),
             Err(SendTimeoutError::Closed(_)) => return Err(StoreError::Closed),
         }
-        answer.await.map_err(|_| StoreError::Closed)?
+        let answered = answer.await.map_err(|_| StoreError::Closed)?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.counters.answered.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .answer_micros
+            .fetch_add(micros, Ordering::Relaxed);
+        answered
     }
 
     /// Requests waiting in the writer's queue now.

@@ -254,6 +254,9 @@ impl<B: WriteBackend> Writer<B> {
             }
             Err(error) if jobs.len() > 1 => {
                 tracing::warn!(error = %error, size = jobs.len(), "batch failed; retrying its requests one by one");
+                self.counters
+                    .retries
+                    .fetch_add(jobs.len() as u64, Ordering::Relaxed);
                 for job in jobs.drain(..) {
                     let single = vec![job.request.clone()];
                     let result = self.execute_guarded(single).await.and_then(|mut results| {
@@ -293,9 +296,12 @@ impl<B: WriteBackend> Writer<B> {
     async fn execute_guarded(&self, batch: Vec<Request>) -> Result<Results, StoreError> {
         let backend = self.backend.clone();
         let clock = Arc::clone(&self.clock);
-        tokio::spawn(async move { execute_with_retry(&backend, clock.as_ref(), &batch).await })
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
+        let counters = Arc::clone(&self.counters);
+        tokio::spawn(async move {
+            execute_with_retry(&backend, clock.as_ref(), &counters, &batch).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
     }
 }
 
@@ -305,6 +311,7 @@ impl<B: WriteBackend> Writer<B> {
 async fn execute_with_retry<B: WriteBackend>(
     backend: &B,
     clock: &dyn Clock,
+    counters: &Counters,
     batch: &[Request],
 ) -> Result<Results, StoreError> {
     let mut attempt = 0u32;
@@ -313,6 +320,7 @@ async fn execute_with_retry<B: WriteBackend>(
         match result {
             Err(StoreError::Database(error)) if attempt < 20 && B::is_transient(&error) => {
                 attempt += 1;
+                counters.retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5)).await;
             }
             other => return other,
