@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ets_core::Role;
 use ets_core::audit::{checkpoint_message, entry_json};
@@ -21,7 +20,9 @@ use crate::extract::{Caller, Params};
 use crate::market::trade_filter;
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
-use crate::settlement::{CHUNK_BYTES, CHUNKS_IN_FLIGHT, DownloadError, send, streamed};
+use crate::settlement::{
+    CHUNK_BYTES, CHUNKS_IN_FLIGHT, DownloadError, download_response, send, streamed,
+};
 use crate::token::SigningKey;
 
 /// Who may audit.
@@ -199,17 +200,11 @@ pub(crate) async fn trades(
             let _ = sender.send(Err(error)).await;
         }
     });
-    let mut response = streamed(download).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"trades.csv\""),
-    );
-    Ok(response)
+    Ok(download_response(
+        streamed(download).into_response(),
+        "text/csv; charset=utf-8",
+        Some("trades.csv"),
+    ))
 }
 
 /// The export into `sender`, in chunks.

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ets_core::{InstrumentCode, Role};
 use ets_engine::settlement::write_record;
@@ -267,17 +266,11 @@ pub(crate) async fn report(
             ];
             write_record(&mut text, cells.into_iter());
         }
-        let disposition = format!("attachment; filename=\"compliance-{period}.csv\"");
-        let mut response = text.into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&disposition) {
-            headers.insert(header::CONTENT_DISPOSITION, value);
-        }
-        return Ok(response);
+        return Ok(crate::settlement::download_response(
+            text.into_response(),
+            "text/csv; charset=utf-8",
+            Some(&format!("compliance-{period}.csv")),
+        ));
     }
     let one_more = usize::try_from(limit).map_or(usize::MAX, |n| n.saturating_add(1));
     let rows: Vec<ComplianceRow> = kept

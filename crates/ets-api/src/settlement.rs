@@ -330,17 +330,29 @@ pub(crate) async fn get(
     })?;
     let format = SettlementFormat::parse(query.format.as_deref().unwrap_or("json"))?;
     let download = settlement(&state.store, date, format).await?;
-    let mut response = streamed(download).into_response();
+    let file_name = (format != SettlementFormat::Json).then(|| format.file_name(date));
+    Ok(download_response(
+        streamed(download).into_response(),
+        format.content_type(),
+        file_name.as_deref(),
+    ))
+}
+
+/// A download's answer: its content type and, for a file, the attachment
+/// header that names it. Every download (settlements, exports, the
+/// compliance CSV) is answered through it.
+pub(crate) fn download_response(
+    mut response: Response,
+    content_type: &'static str,
+    file_name: Option<&str>,
+) -> Response {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    if format != SettlementFormat::Json {
-        let disposition = format!("attachment; filename=\"{}\"", format.file_name(date));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(file_name) = file_name {
+        let disposition = format!("attachment; filename=\"{file_name}\"");
         if let Ok(value) = HeaderValue::from_str(&disposition) {
             headers.insert(header::CONTENT_DISPOSITION, value);
         }
     }
-    Ok(response)
+    response
 }

@@ -716,6 +716,12 @@ async fn compliance_year(store: &Store, ids: &[Uuid]) -> Result<Value, AnyError>
     store
         .execute(bureau, record(5, year_2026, Some("COD"), dec("298.0000")?))
         .await?;
+    compliance_summary(store, period).await
+}
+
+/// The compliance report of `period` read back from the store, in short:
+/// how many records, how many compliant, and who is short.
+async fn compliance_summary(store: &Store, period: Period) -> Result<Value, AnyError> {
     let report = store.compliance(period).await?;
     let short: Vec<Value> = report
         .rows
