@@ -592,7 +592,9 @@ async fn read_slowly(server: &TestServer, path: &str, token: &str) -> (String, O
             break;
         }
         raw.extend_from_slice(&chunk[..read]);
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        // At most 16 KiB a read and 10 ms after each: the several megabytes
+        // below take 4 s at least, however fast the machine.
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let head_end = raw
         .windows(4)
@@ -622,7 +624,8 @@ async fn a_download_outlasting_the_request_timeout_arrives_whole() {
         assert!(status.contains(" 200 "), "{status}");
         let body = body.unwrap_or_else(|| panic!("{:?}: the download was cut short", db.kind));
         assert!(body.len() > 6 << 20, "a settlement of {} bytes", body.len());
-        // The premise: the download lasted many times the timeout.
+        // The premise, by construction (a read every 10 ms, at most 16 KiB
+        // each): the download lasted many times the timeout.
         assert!(took > timeout * 4, "{took:?}");
         let settlement: Value = serde_json::from_slice(&body).expect("whole JSON");
         assert_eq!(
