@@ -179,6 +179,13 @@ impl From<ets_store::StoreError> for Problem {
                 "The node's write queue stayed full; retry in a second.",
             )
             .with_retry_after(1),
+            ets_store::StoreError::Unconfirmed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "commit_unconfirmed",
+                "The database did not confirm whether this request was committed. \
+                 Retry with the same Idempotency-Key; without one, read the result before \
+                 sending it again.",
+            ),
             other => Self::internal(&other),
         }
     }

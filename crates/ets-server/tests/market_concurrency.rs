@@ -7,8 +7,18 @@
 //! the open orders need, rights and cash conserved (the CNY missing is the
 //! commission taken), every trade reported once, and the journal verifies.
 //!
+//! Once more with faults (one node on PostgreSQL behind [`FaultProxy`]):
+//! connections to the database cut mid-batch, stalled, and COMMITs whose
+//! answer is lost. The clients resend an order that failed with the same
+//! `Idempotency-Key` until it is answered, and a finance clerk makes
+//! deposits without a key, each with a reference of its own: afterwards
+//! every invariant above holds, every deposit answered 201 is in the ledger
+//! and none is there twice.
+//!
 //! The clients trade for 60 s; `ETS_MARKET_TEST_SECONDS` shortens that for
 //! local runs.
+
+mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use ets_core::{CreditCode, Decimal};
 use ets_testkit::TestDatabase;
+use proxy::FaultProxy;
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ets-ledger");
@@ -183,8 +194,8 @@ impl Http {
     }
 
     /// Sends a request; one failure on a reused connection (closed by the
-    /// server meanwhile) is retried on a new one. POSTs carry an
-    /// `Idempotency-Key`, so the retry is safe.
+    /// server meanwhile) is retried on a new one, unless it is a POST without
+    /// an `Idempotency-Key`.
     fn send(
         &mut self,
         method: &str,
@@ -201,9 +212,12 @@ impl Http {
             request.push_str("Content-Type: application/json\r\n");
         }
         request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        // A POST without a key is never sent twice.
+        let resendable =
+            method != "POST" || headers.iter().any(|(name, _)| *name == "Idempotency-Key");
         let reused = self.stream.is_some();
         match self.exchange(request.as_bytes()) {
-            Err(_) if reused => self.exchange(request.as_bytes()),
+            Err(_) if reused && resendable => self.exchange(request.as_bytes()),
             other => other,
         }
     }
@@ -310,19 +324,50 @@ impl Api {
             .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
     }
 
+    /// A POST carries a new `Idempotency-Key`.
     fn try_call(
         &mut self,
         method: &str,
         path: &str,
         body: Option<&Value>,
     ) -> std::io::Result<(u16, Value)> {
+        let key = (method == "POST").then(|| uuid::Uuid::new_v4().to_string());
+        self.try_call_keyed(method, path, body, key.as_deref())
+    }
+
+    fn try_call_keyed(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> std::io::Result<(u16, Value)> {
         let authorization = format!("Bearer {}", self.token);
-        let key = uuid::Uuid::new_v4().to_string();
         let mut headers = vec![("Authorization", authorization.as_str())];
-        if method == "POST" {
-            headers.push(("Idempotency-Key", key.as_str()));
+        if let Some(key) = key {
+            headers.push(("Idempotency-Key", key));
         }
         self.http.send(method, path, &headers, body)
+    }
+
+    /// Under faults: sends until the answer is not a server error (or a
+    /// broken connection), the same request with the same key each time.
+    fn call_until_answered(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        let key = (method == "POST").then(|| uuid::Uuid::new_v4().to_string());
+        for _ in 1..100 {
+            match self.try_call_keyed(method, path, body, key.as_deref()) {
+                Ok((status, _)) if status >= 500 => {}
+                Err(_) => {}
+                answered => return answered,
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.try_call_keyed(method, path, body, key.as_deref())
     }
 
     fn expect(&mut self, method: &str, path: &str, body: Option<&Value>, expected: u16) -> Value {
@@ -467,6 +512,7 @@ struct Market {
     /// Two enterprise credentials per participant, in participant order.
     credentials: Vec<(String, String)>,
     regulator: (String, String),
+    finance: (String, String),
 }
 
 fn set_up(admin: &mut Api, address: &str) -> Market {
@@ -480,7 +526,7 @@ fn set_up(admin: &mut Api, address: &str) -> Market {
     };
     let finance = credential(admin, "finance", None);
     let regulator = credential(admin, "regulator", None);
-    let mut finance = Api::login(address, &finance.0, &finance.1);
+    let mut clerk = Api::login(address, &finance.0, &finance.1);
     let counties = ["320505", "320506", "320507", "320509", "320571", "320581"];
     let mut participants = Vec::new();
     let mut credentials = Vec::new();
@@ -503,7 +549,7 @@ fn set_up(admin: &mut Api, address: &str) -> Market {
             admin.expect("POST", "/v1/allocations", Some(&body), 201);
         }
         let body = json!({ "participant_id": id, "amount": endowment(n, DEPOSIT_CNY).to_string(), "reference": format!("OPENING-{n}") });
-        finance.expect("POST", "/v1/cash/deposits", Some(&body), 201);
+        clerk.expect("POST", "/v1/cash/deposits", Some(&body), 201);
         credentials.push(credential(admin, "enterprise", Some(&id)));
         credentials.push(credential(admin, "enterprise", Some(&id)));
         participants.push(id);
@@ -512,6 +558,7 @@ fn set_up(admin: &mut Api, address: &str) -> Market {
         participants,
         credentials,
         regulator,
+        finance,
     }
 }
 
@@ -532,7 +579,13 @@ struct Tally {
 
 /// One client: orders on random instruments, about half of them crossing;
 /// every 12th request or so cancels one of its resting orders.
-fn client(mut api: Api, number: usize, start: &Barrier, deadline_after: Duration) -> Tally {
+fn client(
+    mut api: Api,
+    number: usize,
+    start: &Barrier,
+    deadline_after: Duration,
+    faults: bool,
+) -> Tally {
     let instruments = instruments();
     let mut random = XorShift::seeded(number);
     let mut tally = Tally::default();
@@ -542,7 +595,13 @@ fn client(mut api: Api, number: usize, start: &Barrier, deadline_after: Duration
     while Instant::now() < deadline {
         if !resting.is_empty() && random.below(12) == 0 {
             let id = resting.swap_remove(random.below(resting.len() as u64) as usize);
-            match api.try_call("DELETE", &format!("/v1/orders/{id}"), None) {
+            let path = format!("/v1/orders/{id}");
+            let answer = if faults {
+                api.call_until_answered("DELETE", &path, None)
+            } else {
+                api.try_call("DELETE", &path, None)
+            };
+            match answer {
                 Ok((200, order)) => {
                     if order["status"] != "cancelled" || decimal(&order["held"]) != Decimal::ZERO {
                         tally.failures.push(format!("a cancel answered {order}"));
@@ -573,7 +632,12 @@ fn client(mut api: Api, number: usize, start: &Barrier, deadline_after: Duration
             "instrument": instrument.code, "side": side,
             "quantity": quantity.to_string(), "price": price.to_string(),
         });
-        match api.try_call("POST", "/v1/orders", Some(&body)) {
+        let answer = if faults {
+            api.call_until_answered("POST", "/v1/orders", Some(&body))
+        } else {
+            api.try_call("POST", "/v1/orders", Some(&body))
+        };
+        match answer {
             Ok((201, order)) => {
                 if let Err(wrong) = check_new_order(
                     &order,
@@ -603,6 +667,46 @@ fn client(mut api: Api, number: usize, start: &Barrier, deadline_after: Duration
         }
     }
     tally
+}
+
+/// What the depositor sent.
+#[derive(Default)]
+struct Deposits {
+    /// Answered 201: reference → participant.
+    acknowledged: BTreeMap<String, String>,
+    /// Answered with a server error, or not at all: applied once or not.
+    unknown: BTreeMap<String, String>,
+    failures: Vec<String>,
+}
+
+/// A finance clerk's deposits of 1.00 CNY without an `Idempotency-Key`,
+/// each with a reference of its own, one after another until the deadline.
+fn depositor(mut api: Api, participants: &[String], deadline_after: Duration) -> Deposits {
+    let mut deposits = Deposits::default();
+    let deadline = Instant::now() + deadline_after;
+    let mut n = 0;
+    while Instant::now() < deadline {
+        let reference = format!("FAULT-{n:06}");
+        let participant = participants[n % participants.len()].clone();
+        n += 1;
+        let body =
+            json!({ "participant_id": participant, "amount": "1.00", "reference": reference });
+        match api.try_call_keyed("POST", "/v1/cash/deposits", Some(&body), None) {
+            Ok((201, _)) => {
+                deposits.acknowledged.insert(reference, participant);
+            }
+            Ok((status, _)) if status >= 500 => {
+                deposits.unknown.insert(reference, participant);
+            }
+            Err(_) => {
+                deposits.unknown.insert(reference, participant);
+            }
+            Ok((status, answer)) => deposits
+                .failures
+                .push(format!("deposit {reference}: {status} {answer}")),
+        }
+    }
+    deposits
 }
 
 /// The answer to a new order: what was asked, fills within the limit and
@@ -717,14 +821,16 @@ fn check_order(order: &Value, rate: Decimal) -> Result<(), String> {
 }
 
 /// Trades through `nodes` servers on one database, then checks everything.
-fn run_market(dir: &Path, database_url: &str, nodes: usize) {
+/// With `proxy`, the servers reach the database through it (`serve_url`),
+/// and it breaks connections while the clients trade.
+fn run_market(dir: &Path, database_url: &str, nodes: usize, proxy: Option<(&FaultProxy, &str)>) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let (admin_id, admin_secret) = admin_credential(dir, database_url);
-    let servers: Vec<Server> = (0..nodes)
-        .map(|_| Server::start(dir, database_url))
-        .collect();
+    let serve_url = proxy.map_or(database_url, |(_, url)| url);
+    let servers: Vec<Server> = (0..nodes).map(|_| Server::start(dir, serve_url)).collect();
     let mut admin = Api::login(&servers[0].address, &admin_id, &admin_secret);
     let market = set_up(&mut admin, &servers[0].address);
+    let faults = proxy.is_some();
 
     // The clients of one enterprise are 2n and 2n + 1: on two nodes there is
     // one on each, racing for the same accounts.
@@ -741,10 +847,18 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
                 (client_id.clone(), secret.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
                 let api = Api::login(&address, &client_id, &secret);
-                client(api, number, &start, time)
+                client(api, number, &start, time, faults)
             })
         })
         .collect();
+    let clerk = faults.then(|| {
+        let api = Api::login(&servers[0].address, &market.finance.0, &market.finance.1);
+        let participants = market.participants.clone();
+        std::thread::spawn(move || depositor(api, &participants, time))
+    });
+    if let Some((proxy, _)) = proxy {
+        proxy.arm(true);
+    }
     let mut accepted = BTreeMap::new();
     let mut cancelled = BTreeSet::new();
     let mut reported_trades = Vec::new();
@@ -757,6 +871,13 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
         refused += tally.refused;
         too_late += tally.cancels_too_late;
         failures.extend(tally.failures);
+    }
+    let deposits = clerk.map(|thread| thread.join().expect("the depositor"));
+    if let Some((proxy, _)) = proxy {
+        proxy.arm(false);
+    }
+    if let Some(deposits) = &deposits {
+        failures.extend(deposits.failures.iter().cloned());
     }
     let traded_for = began.elapsed();
     let complaints: Vec<String> = servers.iter().flat_map(Server::complaints).collect();
@@ -978,6 +1099,55 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
         );
     }
 
+    // Deposits without a key: each at most once, every one answered 201
+    // there, and none there that was answered otherwise.
+    let mut deposited_later: BTreeMap<String, Decimal> = BTreeMap::new();
+    if let Some(deposits) = &deposits {
+        let mut found: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        for participant in &market.participants {
+            let path = format!("/v1/participants/{participant}/history?instrument=CNY");
+            for movement in admin.all(&path) {
+                let reference = movement["reference"].as_str().unwrap_or_default();
+                if reference.starts_with("FAULT-") {
+                    let entry = found
+                        .entry(reference.to_owned())
+                        .or_insert_with(|| (participant.clone(), 0));
+                    entry.1 += 1;
+                    *deposited_later.entry(participant.clone()).or_default() +=
+                        decimal(&movement["quantity"]);
+                }
+            }
+        }
+        for (reference, (participant, times)) in &found {
+            assert_eq!(
+                *times, 1,
+                "the deposit {reference} was applied {times} times"
+            );
+            let sent_to = deposits
+                .acknowledged
+                .get(reference)
+                .or_else(|| deposits.unknown.get(reference));
+            assert_eq!(
+                sent_to,
+                Some(participant),
+                "{reference} is not a deposit sent"
+            );
+        }
+        for reference in deposits.acknowledged.keys() {
+            assert!(
+                found.contains_key(reference),
+                "the deposit {reference} was answered 201 but is not in the ledger"
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "deposits without a key: {} answered 201, {} unanswered of which {} applied",
+            deposits.acknowledged.len(),
+            deposits.unknown.len(),
+            found.len() - deposits.acknowledged.len()
+        );
+    }
+
     // Holds are what the open orders need; rights and cash are conserved.
     let mut total_cash = Decimal::ZERO;
     let mut total_rights: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -1017,6 +1187,10 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
             );
             if code == "CNY" {
                 let expected = endowment(n, DEPOSIT_CNY)
+                    + deposited_later
+                        .get(participant)
+                        .copied()
+                        .unwrap_or_default()
                     + cash_moves.get(participant).copied().unwrap_or_default();
                 assert_eq!(balance, expected, "{participant}: cash against its trades");
                 total_cash += balance;
@@ -1049,7 +1223,10 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize) {
             instrument.code
         );
     }
-    let deposited: Decimal = (0..ENTERPRISES).map(|n| endowment(n, DEPOSIT_CNY)).sum();
+    let deposited: Decimal = (0..ENTERPRISES)
+        .map(|n| endowment(n, DEPOSIT_CNY))
+        .chain(deposited_later.values().copied())
+        .sum();
     assert_eq!(
         deposited - total_cash,
         commissions,
@@ -1120,16 +1297,30 @@ fn working_folder() -> std::path::PathBuf {
     dir
 }
 
-/// `run_market` with `nodes` server processes on a fresh PostgreSQL database;
-/// skipped (loudly) without `TEST_DATABASE_URL`.
-async fn run_market_on_postgres(nodes: usize) {
+/// `run_market` with `nodes` server processes on a fresh PostgreSQL database,
+/// through a [`FaultProxy`] if `faults`; skipped (loudly) without
+/// `TEST_DATABASE_URL`.
+async fn run_market_on_postgres(nodes: usize, faults: bool) {
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
     let url = db.url.clone();
     let run = tokio::task::spawn_blocking(move || {
         let dir = working_folder();
-        run_market(&dir, &url, nodes);
+        if faults {
+            let seed = std::env::var("ETS_FAULT_SEED")
+                .ok()
+                .and_then(|seed| seed.parse().ok())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+            let _ = writeln!(std::io::stderr(), "fault seed: ETS_FAULT_SEED={seed}");
+            let (upstream, proxied) = through_port(&url);
+            let proxy = FaultProxy::start(&upstream, seed);
+            let proxied = proxied(proxy.port);
+            run_market(&dir, &url, nodes, Some((&proxy, &proxied)));
+            let _ = writeln!(std::io::stderr(), "faults: {:?}", proxy.faults);
+        } else {
+            run_market(&dir, &url, nodes, None);
+        }
         let _ = std::fs::remove_dir_all(dir);
     })
     .await;
@@ -1139,10 +1330,23 @@ async fn run_market_on_postgres(nodes: usize) {
     }
 }
 
+/// A PostgreSQL URL's `host:port`, and the same URL with another local port.
+fn through_port(url: &str) -> (String, impl Fn(u16) -> String) {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, host_port)) => (format!("{user}@"), host_port.to_owned()),
+        None => (String::new(), authority.to_owned()),
+    };
+    let (scheme, path) = (scheme.to_owned(), path.to_owned());
+    let proxied = move |port: u16| format!("{scheme}://{user}127.0.0.1:{port}/{path}");
+    (host_port, proxied)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
  {
-    run_market_on_postgres(2).await;
+    run_market_on_postgres(2, false).await;
 }
 
 /// One node alone applies each batch while the one before it commits (the
@@ -1151,13 +1355,20 @@ async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_un
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn one_node_on_postgresql_keeps_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
  {
-    run_market_on_postgres(1).await;
+    run_market_on_postgres(1, false).await;
+}
+
+/// Connections to PostgreSQL cut, stalled and COMMITs lost under load: the
+/// same invariants, and no request applied twice, keyed or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn connections_to_postgresql_cut_stalled_and_commits_lost_under_load_change_no_outcome() {
+    run_market_on_postgres(1, true).await;
 }
 
 #[test]
 fn one_node_on_sqlite_keeps_the_book_the_holds_and_the_totals_right_under_32_racing_clients() {
     let db = TestDatabase::sqlite();
     let dir = working_folder();
-    run_market(&dir, &db.url, 1);
+    run_market(&dir, &db.url, 1, None);
     let _ = std::fs::remove_dir_all(dir);
 }

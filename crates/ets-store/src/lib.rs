@@ -79,9 +79,14 @@ pub enum StoreError {
     /// submitted.
     #[error("the write queue is full")]
     Overloaded,
-    /// A bug or an unconfirmed commit; logged where it happened.
+    /// A bug; logged where it happened. Nothing was written.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The connection to the database was lost while it committed, and the
+    /// database could not be asked afterwards whether it did: the request
+    /// may or may not have been applied, and is not applied again.
+    #[error("the database did not confirm the commit")]
+    Unconfirmed,
     /// The database counts its business days in another zone than the one
     /// configured: a ledger's days never move.
     #[error(

@@ -68,7 +68,7 @@ impl PostgresBackend {
         batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        crate::writer::batch::execute(self, batch, now, crate::entropy()).await
+        crate::writer::batch::execute(self, batch, now, crate::entropy(), &Default::default()).await
     }
 }
 
@@ -92,9 +92,16 @@ impl WriteBackend for PostgresBackend {
     }
 
     async fn begin_locked(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
-        // `BEGIN` and the journal head lock, in one round trip.
+        // `BEGIN` and the journal head lock, in one round trip. A writer
+        // whose connection is lost without PostgreSQL noticing (a half-open
+        // TCP connection) would hold the head lock, and stop every writer,
+        // until the kernel gave up on it: the session ends itself instead
+        // once it waits that long for its next statement.
         let row = conn
-            .fetch_one("BEGIN; SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(
+                "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '15s'; \
+                 SELECT seq, hash, at FROM journal_head WHERE id = 1 FOR UPDATE",
+            )
             .await?;
         head_of(&row)
     }
@@ -109,12 +116,15 @@ impl WriteBackend for PostgresBackend {
         conn.close_on_drop();
     }
 
-    async fn committed(&self, head: &JournalHead) -> Result<bool, sqlx::Error> {
-        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM journal WHERE seq = $1")
-            .bind(head.seq)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(hash.as_deref() == Some(head.hash.as_str()))
+    async fn journal_hash(
+        &self,
+        conn: &mut Self::Conn,
+        seq: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT hash FROM journal WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&mut **conn)
+            .await
     }
 
     fn is_transient(error: &sqlx::Error) -> bool {

@@ -146,7 +146,7 @@ impl SqliteBackend {
         batch: &[Request],
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Committed, CommandError>>, StoreError> {
-        crate::writer::batch::execute(self, batch, now, crate::entropy()).await
+        crate::writer::batch::execute(self, batch, now, crate::entropy(), &Default::default()).await
     }
 }
 
@@ -209,12 +209,15 @@ impl WriteBackend for SqliteBackend {
         conn.close_on_drop();
     }
 
-    async fn committed(&self, head: &JournalHead) -> Result<bool, sqlx::Error> {
-        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM journal WHERE seq = ?1")
-            .bind(head.seq)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(hash.as_deref() == Some(head.hash.as_str()))
+    async fn journal_hash(
+        &self,
+        conn: &mut Self::Conn,
+        seq: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT hash FROM journal WHERE seq = ?1")
+            .bind(seq)
+            .fetch_optional(&mut **conn)
+            .await
     }
 
     fn is_transient(error: &sqlx::Error) -> bool {

@@ -6,6 +6,8 @@
 
 use std::future::Future;
 use std::ops::DerefMut;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ets_core::JournalHead;
@@ -59,12 +61,12 @@ pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Never puts the connection back in the pool (its state is unknown).
     fn discard(conn: &mut Self::Conn);
-    /// Whether the journal holds `head` (its hash is unique to the batch
-    /// that wrote it): after a failed COMMIT, whether it committed.
-    fn committed(
+    /// The hash of the journal entry `seq`, if there is one.
+    fn journal_hash(
         &self,
-        head: &JournalHead,
-    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+        conn: &mut Self::Conn,
+        seq: i64,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send;
     /// Whether a failure is contention that a retry overcomes (serialization
     /// failures, deadlocks, a busy database).
     fn is_transient(error: &sqlx::Error) -> bool;
@@ -77,16 +79,58 @@ pub(crate) enum BatchFailure {
     /// Applying the batch panicked (a bug); nothing was written.
     Panicked,
     /// COMMIT failed: the outcome must be checked before anything is retried.
-    CommitUnknown {
-        error: sqlx::Error,
-        head: JournalHead,
-        results: Results,
-    },
+    CommitUnknown { error: sqlx::Error, moved: bool },
 }
 
 impl From<sqlx::Error> for BatchFailure {
     fn from(error: sqlx::Error) -> Self {
         Self::Database(error)
+    }
+}
+
+/// What a batch that moves the journal head is about to commit: the head it
+/// leaves and its results, set just before its COMMIT is sent and taken once
+/// the outcome is known. If the task committing it dies in between (a
+/// panic), the writer finds it here, asks the database whether it committed
+/// ([`confirm`]) and answers with these results, instead of applying the
+/// requests a second time.
+pub(crate) type Committing = Arc<Mutex<Option<(JournalHead, Results)>>>;
+
+fn lock(committing: &Committing) -> std::sync::MutexGuard<'_, Option<(JournalHead, Results)>> {
+    committing.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A connection that may be inside a write transaction. Dropped while the
+/// transaction is open (a panic, or a cancelled task), it never goes back
+/// to the pool: the transaction dies with the connection instead of being
+/// carried into the next borrower's.
+struct Held<B: WriteBackend> {
+    conn: B::Conn,
+    open: bool,
+}
+
+impl<B: WriteBackend> Held<B> {
+    fn new(conn: B::Conn) -> Self {
+        Self { conn, open: false }
+    }
+
+    async fn begin(&mut self, backend: &B) -> Result<Head, sqlx::Error> {
+        self.open = true;
+        backend.begin_locked(&mut self.conn).await
+    }
+
+    async fn end(&mut self, backend: &B, commit: bool) -> Result<(), sqlx::Error> {
+        backend.end(&mut self.conn, commit).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl<B: WriteBackend> Drop for Held<B> {
+    fn drop(&mut self) {
+        if self.open {
+            B::discard(&mut self.conn);
+        }
     }
 }
 
@@ -110,22 +154,34 @@ pub(crate) enum NotPrepared {
 /// write, commit, in one transaction.
 ///
 /// # Errors
-/// The database failure (nothing written), or an internal error.
+/// The database failure (nothing written), [`StoreError::Unconfirmed`], or
+/// an internal error.
 pub(crate) async fn execute<B: WriteBackend>(
     backend: &B,
     batch: &[Request],
     now: DateTime<Utc>,
     entropy: u32,
+    committing: &Committing,
 ) -> Result<Results, StoreError> {
-    let mut conn = backend.connect_writer().await?;
+    let mut conn = Held::new(backend.connect_writer().await?);
     // Taken out for the batch: it goes back only if the batch ends cleanly,
     // so a failure (or a panic) leaves an empty one behind.
     let mut cache = backend.memory().take();
-    let result = match backend.begin_locked(&mut conn).await {
+    let result = match conn.begin(backend).await {
         Ok(head) => {
             cache.begin(&head.0, head.1);
-            match apply(backend, &mut conn, &mut cache, batch, head, now, entropy).await {
-                Ok(changes) => write(backend, &mut conn, changes).await,
+            match apply(
+                backend,
+                &mut conn.conn,
+                &mut cache,
+                batch,
+                head,
+                now,
+                entropy,
+            )
+            .await
+            {
+                Ok(changes) => write(backend, &mut conn, changes, committing).await,
                 Err(failure) => Err(failure),
             }
         }
@@ -134,7 +190,7 @@ pub(crate) async fn execute<B: WriteBackend>(
     if result.is_ok() {
         backend.memory().put_back(cache);
     }
-    finish(backend, conn, result).await
+    finish(backend, conn, result, committing).await
 }
 
 /// Loads what the batch needs (from the working set, else the database),
@@ -168,23 +224,28 @@ async fn apply<B: WriteBackend>(
 /// rolls back if it writes nothing.
 async fn write<B: WriteBackend>(
     backend: &B,
-    conn: &mut B::Conn,
+    conn: &mut Held<B>,
     changes: Changes,
+    committing: &Committing,
 ) -> Result<Results, BatchFailure> {
     if changes.is_empty() {
-        backend.end(conn, false).await?;
+        conn.end(backend, false).await?;
         return Ok(changes.results);
     }
     let started = std::time::Instant::now();
-    crate::write::persist(&mut **conn, &changes).await?;
+    crate::write::persist(&mut *conn.conn, &changes).await?;
     let persisted_at = started.elapsed();
-    if let Err(error) = backend.end(conn, true).await {
-        return Err(BatchFailure::CommitUnknown {
-            error,
-            head: changes.head,
-            results: changes.results,
-        });
+    // A batch that writes no journal entry leaves the head where it was, so
+    // whether it committed cannot be read back; it only records refusals,
+    // and applying it again is harmless.
+    let moved = !changes.journal.is_empty();
+    if moved {
+        *lock(committing) = Some((changes.head.clone(), changes.results.clone()));
     }
+    if let Err(error) = conn.end(backend, true).await {
+        return Err(BatchFailure::CommitUnknown { error, moved });
+    }
+    lock(committing).take();
     tracing::debug!(
         requests = changes.results.len(),
         persist_us = persisted_at.as_micros(),
@@ -253,49 +314,58 @@ async fn prepare_on<B: WriteBackend>(
 /// written.
 ///
 /// # Errors
-/// The database failure, or an internal error.
+/// The database failure (nothing written), [`StoreError::Unconfirmed`], or
+/// an internal error.
 pub(crate) async fn commit_prepared<B: WriteBackend>(
     backend: &B,
     prepared: Prepared,
+    committing: &Committing,
 ) -> Result<Option<Results>, StoreError> {
-    let mut conn = backend.connect_writer().await?;
-    let result = match backend.begin_locked(&mut conn).await {
-        Ok((head, _)) if head == prepared.base => write(backend, &mut conn, prepared.changes).await,
+    let mut conn = Held::new(backend.connect_writer().await?);
+    let result = match conn.begin(backend).await {
+        Ok((head, _)) if head == prepared.base => {
+            write(backend, &mut conn, prepared.changes, committing).await
+        }
         Ok(_) => {
             roll_back(backend, &mut conn).await;
             return Ok(None);
         }
         Err(error) => Err(BatchFailure::Database(error)),
     };
-    finish(backend, conn, result).await.map(Some)
+    finish(backend, conn, result, committing).await.map(Some)
 }
 
 /// Ends a batch's transaction: after a failure, rolls back (or discards the
-/// connection); after a failed COMMIT, finds out whether it committed.
+/// connection); after a failed COMMIT, finds out whether it committed. Only
+/// a batch known not to have committed fails with an error that lets the
+/// writer apply its requests again.
 async fn finish<B: WriteBackend>(
     backend: &B,
-    mut conn: B::Conn,
+    mut conn: Held<B>,
     result: Result<Results, BatchFailure>,
+    committing: &Committing,
 ) -> Result<Results, StoreError> {
     match result {
         Ok(results) => Ok(results),
-        Err(BatchFailure::CommitUnknown {
-            error,
-            head,
-            results,
-        }) => {
-            B::discard(&mut conn);
+        Err(BatchFailure::CommitUnknown { error, moved }) => {
+            B::discard(&mut conn.conn);
             drop(conn);
-            match backend.committed(&head).await {
-                Ok(true) => Ok(results),
-                Ok(false) => Err(error.into()),
-                Err(_) => {
-                    tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
-                    Err(StoreError::Internal(
-                        "the database did not confirm the commit; retry with the same Idempotency-Key",
-                    ))
-                }
+            if !moved {
+                return Err(error.into());
             }
+            let Some((head, results)) = lock(committing).clone() else {
+                return Err(StoreError::Internal("a commit without its head"));
+            };
+            let outcome = match confirm(backend, &head).await {
+                Some(true) => Ok(results),
+                Some(false) => Err(error.into()),
+                None => {
+                    tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
+                    Err(StoreError::Unconfirmed)
+                }
+            };
+            lock(committing).take();
+            outcome
         }
         Err(failure) => {
             roll_back(backend, &mut conn).await;
@@ -307,9 +377,51 @@ async fn finish<B: WriteBackend>(
     }
 }
 
+/// How many times [`confirm`] asks, and the longest pause between two asks.
+const CONFIRM_ATTEMPTS: u32 = 12;
+const CONFIRM_PAUSE_MAX: Duration = Duration::from_secs(2);
+
+/// After a COMMIT whose answer was lost: whether the batch that leaves
+/// `head` committed (its hash is unique to that batch). The head lock is
+/// taken first, so the transaction that sent the COMMIT has ended, one way
+/// or the other, when the journal is read. Asked again for a while if the
+/// database does not answer; `None` if it never did.
+pub(crate) async fn confirm<B: WriteBackend>(backend: &B, head: &JournalHead) -> Option<bool> {
+    let mut pause = Duration::from_millis(50);
+    for attempt in 1..=CONFIRM_ATTEMPTS {
+        match confirm_once(backend, head).await {
+            Ok(committed) => {
+                tracing::warn!(
+                    seq = head.seq,
+                    committed,
+                    "the outcome of a lost COMMIT, read back"
+                );
+                return Some(committed);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, attempt, "cannot read back the outcome of a lost COMMIT yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(CONFIRM_PAUSE_MAX);
+            }
+        }
+    }
+    None
+}
+
+async fn confirm_once<B: WriteBackend>(
+    backend: &B,
+    head: &JournalHead,
+) -> Result<bool, sqlx::Error> {
+    let mut conn = Held::new(backend.connect_writer().await?);
+    conn.begin(backend).await?;
+    let hash = backend.journal_hash(&mut conn.conn, head.seq).await;
+    roll_back(backend, &mut conn).await;
+    Ok(hash?.as_deref() == Some(head.hash.as_str()))
+}
+
 /// Rolls back; a connection in an unknown state never goes back to the pool.
-async fn roll_back<B: WriteBackend>(backend: &B, conn: &mut B::Conn) {
-    if backend.end(conn, false).await.is_err() {
-        B::discard(conn);
+async fn roll_back<B: WriteBackend>(backend: &B, conn: &mut Held<B>) {
+    if conn.end(backend, false).await.is_err() {
+        B::discard(&mut conn.conn);
     }
 }

@@ -24,7 +24,7 @@ use ets_engine::command::{Committed, Request};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use batch::WriteBackend;
-use batch::{NotPrepared, Prepared, Results};
+use batch::{Committing, NotPrepared, Prepared, Results};
 
 use crate::{Counters, MAX_BATCH, StoreError};
 
@@ -66,6 +66,7 @@ type Landed = Result<Result<Option<Results>, StoreError>, tokio::task::JoinError
 struct Flight {
     jobs: Vec<Job>,
     requests: Vec<Request>,
+    committing: Committing,
     commit: tokio::task::JoinHandle<Result<Option<Results>, StoreError>>,
 }
 
@@ -176,11 +177,14 @@ impl<B: WriteBackend> Writer<B> {
         match prepared {
             Ok(prepared) => {
                 let backend = self.backend.clone();
+                let committing = Committing::default();
+                let slot = Arc::clone(&committing);
                 Some(Flight {
                     jobs: taken,
                     requests,
+                    committing,
                     commit: tokio::spawn(async move {
-                        batch::commit_prepared(&backend, prepared).await
+                        batch::commit_prepared(&backend, prepared, &slot).await
                     }),
                 })
             }
@@ -221,7 +225,13 @@ impl<B: WriteBackend> Writer<B> {
                 return true;
             }
             Ok(outcome) => outcome,
-            Err(_) => Err(StoreError::Internal("the batch failed; see the log")),
+            Err(_) => match self.after_panic(&flight.committing).await {
+                Ok(results) => {
+                    self.answer(flight.jobs, Ok(results)).await;
+                    return true;
+                }
+                Err(error) => Err(error),
+            },
         };
         // Nothing of it was written (or that is unknown, and it is not
         // retried as a batch): what the writer applied on it is void.
@@ -242,8 +252,11 @@ impl<B: WriteBackend> Writer<B> {
         false
     }
 
-    /// Answers each job of a batch; if the batch failed as a whole, retries
-    /// each job alone so that one bad request cannot fail the others.
+    /// Answers each job of a batch; if the batch failed as a whole and
+    /// nothing of it was written, retries each job alone so that one bad
+    /// request cannot fail the others. After a commit that the database did
+    /// not confirm, nothing is retried: a request without an
+    /// `Idempotency-Key` could be applied twice.
     async fn answer(&self, mut jobs: Vec<Job>, result: Result<Results, StoreError>) {
         match result {
             Ok(results) => {
@@ -252,7 +265,7 @@ impl<B: WriteBackend> Writer<B> {
                     let _ = job.reply.send(result.map_err(StoreError::from));
                 }
             }
-            Err(error) if jobs.len() > 1 => {
+            Err(error) if jobs.len() > 1 && !matches!(error, StoreError::Unconfirmed) => {
                 tracing::warn!(error = %error, size = jobs.len(), "batch failed; retrying its requests one by one");
                 self.counters
                     .retries
@@ -266,6 +279,11 @@ impl<B: WriteBackend> Writer<B> {
                             .map_err(StoreError::from)
                     });
                     let _ = job.reply.send(result);
+                }
+            }
+            Err(StoreError::Unconfirmed) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Unconfirmed));
                 }
             }
             Err(error) => {
@@ -297,11 +315,36 @@ impl<B: WriteBackend> Writer<B> {
         let backend = self.backend.clone();
         let clock = Arc::clone(&self.clock);
         let counters = Arc::clone(&self.counters);
-        tokio::spawn(async move {
-            execute_with_retry(&backend, clock.as_ref(), &counters, &batch).await
+        let committing = Committing::default();
+        let slot = Arc::clone(&committing);
+        let executed = tokio::spawn(async move {
+            execute_with_retry(&backend, clock.as_ref(), &counters, &batch, &slot).await
         })
-        .await
-        .unwrap_or_else(|_| Err(StoreError::Internal("the batch failed; see the log")))
+        .await;
+        match executed {
+            Ok(result) => result,
+            Err(_) => self.after_panic(&committing).await,
+        }
+    }
+
+    /// After the task of a batch died (a panic): its results if it
+    /// committed. An internal error if it did not (nothing was written: its
+    /// requests may be applied again); [`StoreError::Unconfirmed`] if that
+    /// cannot be known.
+    async fn after_panic(&self, committing: &Committing) -> Result<Results, StoreError> {
+        let pending = committing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((head, results)) = pending else {
+            // It died before sending COMMIT; its connection was discarded.
+            return Err(StoreError::Internal("the batch failed; see the log"));
+        };
+        match batch::confirm(&self.backend, &head).await {
+            Some(true) => Ok(results),
+            Some(false) => Err(StoreError::Internal("the batch failed; see the log")),
+            None => Err(StoreError::Unconfirmed),
+        }
     }
 }
 
@@ -313,10 +356,12 @@ async fn execute_with_retry<B: WriteBackend>(
     clock: &dyn Clock,
     counters: &Counters,
     batch: &[Request],
+    committing: &Committing,
 ) -> Result<Results, StoreError> {
     let mut attempt = 0u32;
     loop {
-        let result = batch::execute(backend, batch, clock.now(), crate::entropy()).await;
+        let result =
+            batch::execute(backend, batch, clock.now(), crate::entropy(), committing).await;
         match result {
             Err(StoreError::Database(error)) if attempt < 20 && B::is_transient(&error) => {
                 attempt += 1;
