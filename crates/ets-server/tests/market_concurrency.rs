@@ -7,17 +7,20 @@
 //! the open orders need, rights and cash conserved (the CNY missing is the
 //! commission taken), every trade reported once, and the journal verifies.
 //!
-//! Once more with faults (one node on PostgreSQL behind [`FaultProxy`]):
-//! connections to the database cut mid-batch, stalled, and COMMITs whose
-//! answer is lost. The clients resend an order that failed with the same
-//! `Idempotency-Key` until it is answered, and a finance clerk makes
-//! deposits without a key, each with a reference of its own: afterwards
-//! every invariant above holds, every deposit answered 201 is in the ledger
-//! and none is there twice.
+//! Then with one node disrupted while the clients trade ([`Disruption`]):
+//! its connections to PostgreSQL cut mid-batch, stalled, and COMMITs whose
+//! answer is lost ([`FaultProxy`]); the server killed with SIGKILL and
+//! started again, on both databases; PostgreSQL (a [`Cluster`] of the
+//! test's own) crashed and started again, `/readyz` 503 meanwhile. The
+//! clients resend an order that failed with the same `Idempotency-Key`
+//! until it is answered, and a finance clerk makes deposits without a key,
+//! each with a reference of its own: afterwards every invariant above holds,
+//! every deposit answered 201 is in the ledger and none is there twice.
 //!
-//! The clients trade for 60 s; `ETS_MARKET_TEST_SECONDS` shortens that for
-//! local runs.
+//! The clients trade for 60 s (30 s when disrupted);
+//! `ETS_MARKET_TEST_SECONDS` shortens that for local runs.
 
+mod cluster;
 mod proxy;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +32,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Barrier, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use cluster::Cluster;
 use ets_core::{CreditCode, Decimal};
 use ets_testkit::TestDatabase;
 use proxy::FaultProxy;
@@ -350,8 +354,9 @@ impl Api {
         self.http.send(method, path, &headers, body)
     }
 
-    /// Under faults: sends until the answer is not a server error (or a
-    /// broken connection), the same request with the same key each time.
+    /// Under faults: sends until the answer is not a server error or a
+    /// broken connection (for at most 90 s), the same request with the same
+    /// key each time.
     fn call_until_answered(
         &mut self,
         method: &str,
@@ -359,15 +364,18 @@ impl Api {
         body: Option<&Value>,
     ) -> std::io::Result<(u16, Value)> {
         let key = (method == "POST").then(|| uuid::Uuid::new_v4().to_string());
-        for _ in 1..100 {
-            match self.try_call_keyed(method, path, body, key.as_deref()) {
-                Ok((status, _)) if status >= 500 => {}
-                Err(_) => {}
-                answered => return answered,
+        let give_up = Instant::now() + Duration::from_secs(90);
+        loop {
+            let answer = self.try_call_keyed(method, path, body, key.as_deref());
+            let failed = match &answer {
+                Ok((status, _)) => *status >= 500,
+                Err(_) => true,
+            };
+            if !failed || Instant::now() > give_up {
+                return answer;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.try_call_keyed(method, path, body, key.as_deref())
     }
 
     fn expect(&mut self, method: &str, path: &str, body: Option<&Value>, expected: u16) -> Value {
@@ -405,9 +413,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path, database_url: &str) -> Self {
+    /// Starts a server listening on `listen` (`127.0.0.1:0`: any port).
+    fn start(dir: &Path, database_url: &str, listen: &str) -> Self {
         let mut child = Command::new(BINARY)
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .args(["--log-format", "json", "serve", "--listen", listen])
             .current_dir(dir)
             .env("DATABASE_URL", database_url)
             // Request logs would cost the two cores more than the test can spare.
@@ -669,6 +678,31 @@ fn client(
     tally
 }
 
+/// Crashes the database under load and starts it again: `/readyz` says
+/// `database_unavailable` while it is down and 200 once it is back, without
+/// the server being restarted.
+fn restart_database(cluster: &Cluster, address: &str) {
+    cluster.crash();
+    let mut http = Http::new(address);
+    let (status, problem) = http.send("GET", "/readyz", &[], None).expect("/readyz");
+    assert_eq!(status, 503, "/readyz with the database down: {problem}");
+    assert_eq!(problem["code"], "database_unavailable", "{problem}");
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.start();
+    let back = Instant::now();
+    loop {
+        let (status, answer) = http.send("GET", "/readyz", &[], None).expect("/readyz");
+        if status == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(60),
+            "the server is not ready a minute after the database came back: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// What the depositor sent.
 #[derive(Default)]
 struct Deposits {
@@ -697,9 +731,11 @@ fn depositor(mut api: Api, participants: &[String], deadline_after: Duration) ->
             }
             Ok((status, _)) if status >= 500 => {
                 deposits.unknown.insert(reference, participant);
+                std::thread::sleep(Duration::from_millis(50));
             }
             Err(_) => {
                 deposits.unknown.insert(reference, participant);
+                std::thread::sleep(Duration::from_millis(50));
             }
             Ok((status, answer)) => deposits
                 .failures
@@ -820,22 +856,40 @@ fn check_order(order: &Value, rate: Decimal) -> Result<(), String> {
     Ok(())
 }
 
+/// What goes wrong while the clients trade.
+#[derive(Clone, Copy)]
+enum Disruption<'a> {
+    /// The servers reach the database through this proxy, at this URL.
+    Proxy(&'a FaultProxy, &'a str),
+    /// The first server is killed (SIGKILL) and started again, twice.
+    KillNine,
+    /// The database (a cluster of the test's own) crashes and starts again.
+    DatabaseRestart(&'a Cluster),
+}
+
 /// Trades through `nodes` servers on one database, then checks everything.
-/// With `proxy`, the servers reach the database through it (`serve_url`),
-/// and it breaks connections while the clients trade.
-fn run_market(dir: &Path, database_url: &str, nodes: usize, proxy: Option<(&FaultProxy, &str)>) {
+/// With a disruption, clients resend what failed with its key, and a clerk
+/// makes deposits without one.
+fn run_market(dir: &Path, database_url: &str, nodes: usize, disruption: Option<Disruption>) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let (admin_id, admin_secret) = admin_credential(dir, database_url);
+    let proxy = match disruption {
+        Some(Disruption::Proxy(proxy, url)) => Some((proxy, url)),
+        _ => None,
+    };
     let serve_url = proxy.map_or(database_url, |(_, url)| url);
-    let servers: Vec<Server> = (0..nodes).map(|_| Server::start(dir, serve_url)).collect();
+    let mut servers: Vec<Server> = (0..nodes)
+        .map(|_| Server::start(dir, serve_url, "127.0.0.1:0"))
+        .collect();
     let mut admin = Api::login(&servers[0].address, &admin_id, &admin_secret);
     let market = set_up(&mut admin, &servers[0].address);
-    let faults = proxy.is_some();
+    let faults = disruption.is_some();
 
     // The clients of one enterprise are 2n and 2n + 1: on two nodes there is
     // one on each, racing for the same accounts.
     let start = Arc::new(Barrier::new(CLIENTS));
-    let time = trading_time();
+    // A disrupted market trades half as long: its checks are the same.
+    let time = trading_time() / if faults { 2 } else { 1 };
     let began = Instant::now();
     let threads: Vec<_> = market
         .credentials
@@ -858,6 +912,22 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize, proxy: Option<(&Faul
     });
     if let Some((proxy, _)) = proxy {
         proxy.arm(true);
+    }
+    match disruption {
+        Some(Disruption::KillNine) => {
+            for _ in 0..2 {
+                std::thread::sleep(time / 3);
+                let killed = servers.remove(0);
+                let address = killed.address.clone();
+                drop(killed);
+                servers.insert(0, Server::start(dir, serve_url, &address));
+            }
+        }
+        Some(Disruption::DatabaseRestart(cluster)) => {
+            std::thread::sleep(time / 3);
+            restart_database(cluster, &servers[0].address);
+        }
+        _ => {}
     }
     let mut accepted = BTreeMap::new();
     let mut cancelled = BTreeSet::new();
@@ -1316,7 +1386,7 @@ async fn run_market_on_postgres(nodes: usize, faults: bool) {
             let (upstream, proxied) = through_port(&url);
             let proxy = FaultProxy::start(&upstream, seed);
             let proxied = proxied(proxy.port);
-            run_market(&dir, &url, nodes, Some((&proxy, &proxied)));
+            run_market(&dir, &url, nodes, Some(Disruption::Proxy(&proxy, &proxied)));
             let _ = writeln!(std::io::stderr(), "faults: {:?}", proxy.faults);
         } else {
             run_market(&dir, &url, nodes, None);
@@ -1363,6 +1433,54 @@ async fn one_node_on_postgresql_keeps_the_book_the_holds_and_the_totals_right_un
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn connections_to_postgresql_cut_stalled_and_commits_lost_under_load_change_no_outcome() {
     run_market_on_postgres(1, true).await;
+}
+
+/// SIGKILL twice under load, then the same listen address again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_server_killed_under_load_on_postgresql_loses_nothing_answered_and_doubles_nothing() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let url = db.url.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let dir = working_folder();
+        run_market(&dir, &url, 1, Some(Disruption::KillNine));
+        let _ = std::fs::remove_dir_all(dir);
+    })
+    .await;
+    drop(db);
+    if let Err(failure) = run {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+#[test]
+fn a_server_killed_under_load_on_sqlite_loses_nothing_answered_and_doubles_nothing() {
+    let db = TestDatabase::sqlite();
+    let dir = working_folder();
+    run_market(&dir, &db.url, 1, Some(Disruption::KillNine));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A cluster of the test's own crashes under load and comes back; the
+/// server recovers without a restart.
+#[test]
+fn postgresql_crashing_under_load_and_coming_back_loses_nothing_answered_and_doubles_nothing() {
+    let Some(cluster) = Cluster::create() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "!! skipped: no PostgreSQL programs (pg_config --bindir) to make a cluster with"
+        );
+        return;
+    };
+    let dir = working_folder();
+    run_market(
+        &dir,
+        &cluster.url(),
+        1,
+        Some(Disruption::DatabaseRestart(&cluster)),
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

@@ -31,6 +31,8 @@ use crate::{Store, StoreError};
 
 const ACCOUNT_COLUMNS: &str = "owner, instrument, balance, held, version";
 const PARTICIPANT_COLUMNS: &str = "id, name, credit_code, region_code, industry";
+/// How long `/readyz` waits for the database.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store {
     /// Checks that this node's writer runs and the database answers.
@@ -42,7 +44,15 @@ impl Store {
         if !self.writer_running() {
             return Err(StoreError::Closed);
         }
-        self.db.first("SELECT 1 AS one", &[], |_| Ok(())).await?;
+        // A load balancer asks often and wants an answer now: a database
+        // that does not answer within READY_WAIT is unavailable (the pool
+        // itself would keep trying to connect for its acquire timeout).
+        tokio::time::timeout(
+            READY_WAIT,
+            self.db.first("SELECT 1 AS one", &[], |_| Ok(())),
+        )
+        .await
+        .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
         Ok(())
     }
 
