@@ -535,3 +535,49 @@ fn a_request_head_sent_too_slowly_loses_its_connection() {
     let (status, _) = server.get("/healthz");
     assert_eq!(status, 200);
 }
+
+/// A head the server cannot read gets problem+json with a stable code, as
+/// every other error does (hyper answers these itself, with an empty body,
+/// before any handler runs), and the connection is closed.
+#[test]
+fn an_unreadable_request_head_is_answered_with_problem_json() {
+    use std::io::Read;
+    let dir = empty_folder();
+    let server = Server::start(&dir, None);
+    let long_url = format!("GET /v1/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let big_head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(300_000)
+    );
+    let cases = [
+        (long_url.as_str(), 414, "uri_too_long"),
+        (big_head.as_str(), 431, "headers_too_large"),
+        ("NOT HTTP AT ALL\r\n\r\n", 400, "malformed_request"),
+    ];
+    for (request, status, code) in cases {
+        let mut stream = TcpStream::connect(&server.address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        // The server may answer and close before it has read everything.
+        let _ = stream.write_all(request.as_bytes());
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{code}: {head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        let problem: Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(problem["code"], code, "{problem}");
+        assert_eq!(problem["status"], status, "{problem}");
+    }
+    let (status, _) = server.get("/healthz");
+    assert_eq!(status, 200);
+}
