@@ -950,3 +950,120 @@ async fn a_regulator_exports_the_trade_history_with_both_parties_as_csv() {
         );
     }
 }
+
+/// The market's daily figures: every method's trades, per business day,
+/// days without trades omitted; open and close by execution order, the
+/// average weighted by quantity; refused periods change nothing.
+#[tokio::test]
+async fn the_daily_statistics_sum_every_trade_of_each_business_day() {
+    use ets_core::Clock;
+    for db in TestDatabase::each().await {
+        let market = Market::new(&db.url).await;
+        let (seller, seller_token) = market.enterprise(1, "320505", "10", "0").await;
+        let (buyer, buyer_token) = market.enterprise(2, "320506", "0", "10000.00").await;
+        let first_day = market.server.store.business_date(market.server.clock.now());
+
+        market.order(&seller_token, "sell", "4", "250").await;
+        market.order(&seller_token, "sell", "3.5", "248.50").await;
+        market.order(&buyer_token, "buy", "6", "251.00").await;
+        let body = json!({"buyer_participant_id": buyer, "instrument": SO2, "quantity": "1", "price": "260.00"});
+        let offer = market
+            .server
+            .call("POST", "/v1/negotiated-trades", &seller_token, Some(&body))
+            .await;
+        assert_eq!(offer.status, 201, "{}", offer.body);
+        let id = offer.body["id"].as_str().expect("id");
+        let accepted = market
+            .server
+            .call(
+                "POST",
+                &format!("/v1/negotiated-trades/{id}/accept"),
+                &buyer_token,
+                None,
+            )
+            .await;
+        assert_eq!(accepted.status, 200, "{}", accepted.body);
+        // Two days later (nothing on the day between; tokens renewed), one
+        // more trade.
+        market.server.clock.advance(chrono::Duration::days(2));
+        let third_day = market.server.store.business_date(market.server.clock.now());
+        let buyer_token = market.server.token(Role::Enterprise, Some(buyer)).await;
+        let seller_token = market.server.token(Role::Enterprise, Some(seller)).await;
+        let regulator = market.server.token(Role::Regulator, None).await;
+        let admin = market.server.token(Role::Admin, None).await;
+        market.order(&buyer_token, "buy", "1", "251.00").await;
+
+        let path = format!("/v1/markets/{SO2}/stats?from={first_day}&to={third_day}");
+        let stats = market.server.call("GET", &path, &seller_token, None).await;
+        assert_eq!(stats.status, 200, "{}", stats.body);
+        assert_eq!(
+            stats.body,
+            json!({"instrument": SO2, "items": [
+                // 3.5 × 248.50 + 2.5 × 250.00 + 1 × 260.00 = 1754.75 over 7
+                {"date": first_day.to_string(), "open": "248.50", "high": "260.00", "low": "248.50",
+                 "close": "260.00", "vwap": "250.6786", "quantity": "7.0000", "value": "1754.75",
+                 "trades": 3},
+                {"date": third_day.to_string(), "open": "250.00", "high": "250.00", "low": "250.00",
+                 "close": "250.00", "vwap": "250.0000", "quantity": "1.0000", "value": "250.00",
+                 "trades": 1},
+            ]})
+        );
+        // Without a period: the 90 days to today, so both days again.
+        let default = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/markets/{SO2}/stats"),
+                &regulator,
+                None,
+            )
+            .await;
+        assert_eq!(default.body, stats.body);
+        // A period without trades has no rows; one day alone.
+        let only_third = market
+            .server
+            .call(
+                "GET",
+                &format!("/v1/markets/{SO2}/stats?from={third_day}"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(only_third.body["items"].as_array().map(Vec::len), Some(1));
+
+        for (query, status, code) in [
+            (
+                format!("from={third_day}&to={first_day}"),
+                422,
+                "invalid_query",
+            ),
+            ("from=2026-02-30".to_owned(), 422, "invalid_query"),
+            (
+                "from=2024-01-01&to=2026-01-01".to_owned(),
+                422,
+                "invalid_query",
+            ),
+        ] {
+            let answer = market
+                .server
+                .call(
+                    "GET",
+                    &format!("/v1/markets/{SO2}/stats?{query}"),
+                    &admin,
+                    None,
+                )
+                .await;
+            assert_eq!(
+                (answer.status, answer.body["code"].as_str()),
+                (status, Some(code)),
+                "{query}: {}",
+                answer.body
+            );
+        }
+        let unknown = market
+            .server
+            .call("GET", "/v1/markets/NOX-320500-2026/stats", &admin, None)
+            .await;
+        assert_eq!(unknown.status, 404, "{}", unknown.body);
+    }
+}

@@ -81,6 +81,7 @@ enum Endpoint {
     CancelOwnOrder,
     CancelOtherOrder,
     Book,
+    MarketStats,
     ListTrades,
     ProposeNegotiated,
     ListNegotiated,
@@ -202,6 +203,7 @@ const TABLE: &[(Endpoint, [Expect; 5])] = &[
         [Forbidden, NotFound, Forbidden, Forbidden, Unauthorized],
     ),
     (Endpoint::Book, [OK, OK, OK, OK, Unauthorized]),
+    (Endpoint::MarketStats, [OK, OK, OK, OK, Unauthorized]),
     (Endpoint::ListTrades, [OK, OK, OK, OK, Unauthorized]),
     (
         Endpoint::ProposeNegotiated,
@@ -626,6 +628,7 @@ impl World {
                 ("DELETE", format!("/v1/orders/{id}"), None)
             }
             Endpoint::Book => ("GET", format!("/v1/markets/{instrument}/book"), None),
+            Endpoint::MarketStats => ("GET", format!("/v1/markets/{instrument}/stats"), None),
             Endpoint::ListTrades => ("GET", "/v1/trades".to_owned(), None),
             Endpoint::ProposeNegotiated => (
                 "POST",

@@ -435,6 +435,51 @@ pub(crate) struct BookBody {
     asks: Vec<BookLevelBody>,
 }
 
+/// `GET /v1/markets/{instrument}/stats`: one row per business day with
+/// trades, prices in fen, the average at four places, quantities at the
+/// instrument's scale.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatsBody {
+    instrument: InstrumentCode,
+    items: Vec<DayStatsBody>,
+}
+
+#[derive(Debug, Serialize)]
+struct DayStatsBody {
+    date: NaiveDate,
+    open: String,
+    high: String,
+    low: String,
+    close: String,
+    vwap: String,
+    quantity: String,
+    value: String,
+    trades: u64,
+}
+
+impl StatsBody {
+    pub(crate) fn new(instrument: &Instrument, days: &[ets_engine::stats::DayStats]) -> Self {
+        let items = days
+            .iter()
+            .map(|day| DayStatsBody {
+                date: day.date,
+                open: price(day.open),
+                high: price(day.high),
+                low: price(day.low),
+                close: price(day.close),
+                vwap: fixed(day.vwap, ets_engine::stats::VWAP_PLACES),
+                quantity: fixed(day.quantity, instrument.scale),
+                value: money(day.value),
+                trades: day.trades,
+            })
+            .collect();
+        Self {
+            instrument: instrument.code.clone(),
+            items,
+        }
+    }
+}
+
 /// `BookLevel`: the quantity at the instrument's scale.
 #[derive(Debug, Serialize)]
 pub(crate) struct BookLevelBody {

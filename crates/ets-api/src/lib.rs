@@ -310,6 +310,11 @@ fn market_routes() -> Vec<Route> {
             "/v1/markets/{instrument}/book",
             get(market::book),
         ),
+        (
+            Method::GET,
+            "/v1/markets/{instrument}/stats",
+            get(market::stats),
+        ),
         (Method::GET, "/v1/trades", get(market::list_trades)),
         (Method::POST, "/v1/negotiated-trades", post(market::propose)),
         (

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use ets_core::matching::Side;
 use ets_core::{InstrumentCode, Role};
 use ets_engine::{
@@ -15,7 +15,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::body::{BookBody, NegotiatedTradeBody, OrderBody, OrderPlacedBody, TradeBody};
+use crate::body::{
+    BookBody, NegotiatedTradeBody, OrderBody, OrderPlacedBody, StatsBody, TradeBody,
+};
 use crate::dto::{DecimalString, instant};
 use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
@@ -180,6 +182,61 @@ pub(crate) async fn book(
         .book(&code, usize::try_from(depth).unwrap_or(usize::MAX))
         .await?;
     Ok(Json(BookBody::new(&instrument, &book)))
+}
+
+/// `?from=&to=` of the market's daily statistics: business days.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Days the statistics cover without `from`: the console's 90.
+const STATS_DEFAULT_DAYS: u64 = 90;
+/// The longest period one request may ask for.
+const STATS_MAX_DAYS: i64 = 366;
+
+/// `GET /v1/markets/{instrument}/stats` (any role): per business day from
+/// `from` to `to` (both included; by default the 90 days to today), the
+/// open, high, low and close prices, the volume-weighted average, the
+/// quantity and value traded and the trades, every method; days without
+/// trades omitted. Market-wide figures: no participant appears.
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(code): Path<String>,
+    Params(query): Params<StatsQuery>,
+) -> Result<Json<StatsBody>, Problem> {
+    let date = |text: &Option<String>| -> Result<Option<NaiveDate>, Problem> {
+        text.as_deref()
+            .map(|text| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .filter(|date| (1..=9999).contains(&date.year()))
+                    .ok_or_else(|| invalid_query("from and to must be dates, YYYY-MM-DD."))
+            })
+            .transpose()
+    };
+    let store = &state.store;
+    let to = date(&query.to)?.unwrap_or_else(|| store.business_date(store.now()));
+    let from = match date(&query.from)? {
+        Some(from) => from,
+        None => to
+            .checked_sub_days(Days::new(STATS_DEFAULT_DAYS - 1))
+            .unwrap_or(NaiveDate::MIN),
+    };
+    if from > to || (to - from).num_days() >= STATS_MAX_DAYS {
+        return Err(invalid_query(
+            "from must not be after to, and a period is at most 366 days.",
+        ));
+    }
+    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
+    let instrument = store
+        .instrument(&code)
+        .await?
+        .ok_or_else(|| Problem::not_found("instrument"))?;
+    let days = store.daily_stats(&code, from, to).await?;
+    Ok(Json(StatsBody::new(&instrument, &days)))
 }
 
 /// `?instrument=&participant_id=&method=&from=&to=&limit=&cursor=` of trades.

@@ -24,6 +24,7 @@ pub mod memory;
 pub mod negotiated;
 pub mod payload;
 pub mod settlement;
+pub mod stats;
 
 pub use auctions::{Auction, AuctionBid, AuctionStatus, Closed, NewAuction, NewBid, Source};
 pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Reclamation};

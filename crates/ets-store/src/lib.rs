@@ -21,6 +21,7 @@ mod reads;
 mod rows;
 mod settlement;
 mod sqlite;
+mod stats;
 mod write;
 mod writer;
 
