@@ -258,8 +258,7 @@ pub(crate) async fn token(
     let matches =
         match crate::secret::run_hashing(move || verify_secret(&secret, &stored_hash)).await {
             Ok(matches) => matches,
-            Err(crate::secret::HashingError::Busy) => return Ok(busy()),
-            Err(error) => return Err(Problem::internal(&error)),
+            Err(error) => return Err(error.into()),
         };
     let credential = match credential {
         Some(c) if !c.revoked && matches => c,
@@ -303,21 +302,6 @@ fn dummy_hash() -> &'static str {
             .and_then(|secret| crate::secret::hash_secret(&secret))
             .unwrap_or_default()
     })
-}
-
-/// 503 `busy` with `Retry-After: 1`: the node's secret verifications are
-/// all taken and their queue stayed full.
-fn busy() -> Response {
-    let mut response = Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        "The node is busy verifying secrets; retry in a second.",
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }
 
 fn too_many(retry_after: Duration) -> Response {

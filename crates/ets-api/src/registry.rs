@@ -281,8 +281,7 @@ pub(crate) async fn get_instrument(
 /// hashing threads, off the async workers.
 async fn hash_off_the_runtime(secret: String) -> Result<String, Problem> {
     secret::run_hashing(move || secret::hash_secret(&secret))
-        .await
-        .map_err(|e| Problem::internal(&e))?
+        .await?
         .map_err(|e| Problem::internal(&e))
 }
 

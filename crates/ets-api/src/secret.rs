@@ -2,7 +2,7 @@
 //! argon2id hashes, compared in constant time by argon2's verifier.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 
 /// A new client id: `ets_` and 16 random hex digits.
 ///
@@ -86,6 +86,20 @@ pub enum HashingError {
     Failed,
 }
 
+impl From<HashingError> for crate::problem::Problem {
+    fn from(error: HashingError) -> Self {
+        match error {
+            HashingError::Busy => Self::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "The node is busy verifying secrets; retry in a second.",
+            )
+            .with_retry_after(1),
+            HashingError::Failed => Self::internal(&error),
+        }
+    }
+}
+
 /// Runs an argon2 computation on one of the [`HASHING_THREADS`] threads,
 /// waiting its turn in a queue of [`HASHING_QUEUE`].
 ///
@@ -126,26 +140,52 @@ pub async fn run_hashing<T: Send + 'static>(
 pub fn hash_secret(secret: &str) -> Result<String, SecretError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|_| SecretError)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|_| SecretError)?;
-    let hash = Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|_| SecretError)?;
+    let encoded_salt = SaltString::encode_b64(&salt).map_err(|_| SecretError)?;
+    let params = argon2::Params::default();
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    let argon2 = Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        params.clone(),
+    );
+    with_blocks(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(secret.as_bytes(), &salt, &mut out, blocks)
+    })
+    .map_err(|_| SecretError)?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(argon2::Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params).map_err(|_| SecretError)?,
+        salt: Some(encoded_salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&out).map_err(|_| SecretError)?),
+    };
     Ok(hash.to_string())
 }
 
-/// Whether `secret` matches the stored hash (argon2's PHC string), compared
-/// in constant time.
+/// Runs `hash` in this thread's argon2 block of at least `needed` blocks.
 ///
 /// argon2 works in a block of memory as large as the hash's `m` (19 MiB by
-/// default). Each thread keeps its block for its next verification instead
-/// of allocating one per call: on the [`HASHING_THREADS`] that run it, the
-/// memory verification takes is fixed, however many requests come.
-#[must_use]
-pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
+/// default). Each thread keeps its block for its next hash instead of
+/// allocating one per call (the allocator kept each of those: every secret
+/// made left 19 MiB behind): on the [`HASHING_THREADS`] that run it, the
+/// memory hashing takes is fixed, however many requests come.
+fn with_blocks<T>(needed: usize, hash: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
     thread_local! {
         static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
             const { std::cell::RefCell::new(Vec::new()) };
     }
+    BLOCKS.with_borrow_mut(|blocks| {
+        if blocks.len() < needed {
+            blocks.resize(needed, argon2::Block::default());
+        }
+        hash(&mut blocks[..])
+    })
+}
+
+/// Whether `secret` matches the stored hash (argon2's PHC string), compared
+/// in constant time, in this thread's block ([`with_blocks`]).
+#[must_use]
+pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
     let Ok(hash) = PasswordHash::new(stored_hash) else {
         return false;
     };
@@ -169,11 +209,8 @@ pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
     let blocks_needed = params.block_count();
     let argon2 = Argon2::new(algorithm, version, params);
     let mut out = vec![0u8; expected.len()];
-    let computed = BLOCKS.with_borrow_mut(|blocks| {
-        if blocks.len() < blocks_needed {
-            blocks.resize(blocks_needed, argon2::Block::default());
-        }
-        argon2.hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut blocks[..])
+    let computed = with_blocks(blocks_needed, |blocks| {
+        argon2.hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, blocks)
     });
     computed.is_ok()
         && argon2::password_hash::Output::new(&out).is_ok_and(|output| output == expected)
@@ -197,6 +234,31 @@ mod tests {
         assert!(verify_secret(&secret, &hash));
         assert!(!verify_secret("wrong", &hash));
         assert!(!verify_secret(&secret, "not a hash"));
+        // The stock verifier reads it as the PHC string argon2 itself makes,
+        // with argon2's default parameters.
+        let parsed = PasswordHash::new(&hash).expect("a PHC string");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            argon2::password_hash::PasswordVerifier::verify_password(
+                &Argon2::default(),
+                secret.as_bytes(),
+                &parsed
+            )
+            .is_ok()
+        );
+        // And a hash argon2 made itself verifies here.
+        let salt = SaltString::encode_b64(b"sixteen byte slt").expect("salt");
+        let stock = argon2::password_hash::PasswordHasher::hash_password(
+            &Argon2::default(),
+            secret.as_bytes(),
+            &salt,
+        )
+        .expect("hash")
+        .to_string();
+        assert!(verify_secret(&secret, &stock));
     }
 
     #[test]

@@ -316,10 +316,22 @@ impl Client {
             return Err("the token expired and this client has no credential".into());
         };
         let body = json!({ "client_id": client_id, "client_secret": secret });
-        let reply = self
+        // A busy node (503, verifying others' secrets) is asked again a
+        // second later, as its Retry-After says, for up to a minute.
+        let mut reply = self
             .connection
             .send("POST", "/v1/auth/token", &[], Some(&body))
             .await?;
+        for _ in 0..60 {
+            if reply.status != 503 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            reply = self
+                .connection
+                .send("POST", "/v1/auth/token", &[], Some(&body))
+                .await?;
+        }
         self.token = reply.body["access_token"]
             .as_str()
             .ok_or_else(|| format!("no token: {} {}", reply.status, reply.body))?
@@ -329,7 +341,8 @@ impl Client {
 
     /// A request with the bearer token, and a fresh `Idempotency-Key` on a
     /// POST so that a resend after a lost connection changes nothing. An
-    /// expired token is renewed once.
+    /// expired token is renewed once; a busy or overloaded node (503:
+    /// nothing written) is asked again a second later, for up to a minute.
     async fn call(
         &mut self,
         method: &str,
@@ -337,7 +350,14 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Reply, AnyError> {
         let key = Uuid::new_v4().to_string();
-        let reply = self.send(method, path, body, &key).await?;
+        let mut reply = self.send(method, path, body, &key).await?;
+        for _ in 0..60 {
+            if reply.status != 503 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            reply = self.send(method, path, body, &key).await?;
+        }
         if reply.status == 401 && self.credential.is_some() {
             self.refresh_token().await?;
             return self.send(method, path, body, &key).await;
