@@ -1004,3 +1004,94 @@ async fn a_body_that_is_not_declared_application_json_is_415() {
         }
     }
 }
+
+/// A write that cannot be answered within the request timeout (another
+/// process holds SQLite's write lock) is 408 problem+json; it stays queued
+/// and commits once the lock is gone, and its retry with the same key
+/// replays it: the deposit is there once.
+#[tokio::test]
+async fn a_write_not_answered_in_time_is_408_and_its_retry_with_the_key_finds_it_once() {
+    use sqlx::Connection as _;
+    let db = TestDatabase::sqlite();
+    let server =
+        TestServer::start_configured(&db.url, None, Duration::from_millis(500), Vec::new()).await;
+    let admin = server.token(Role::Admin, None).await;
+    let finance = server.token(Role::Finance, None).await;
+    let body = json!({"name": "超时企业", "credit_code": credit_code(71), "region_code": "320505"});
+    let participant = server
+        .call("POST", "/v1/participants", &admin, Some(&body))
+        .await;
+    assert_eq!(participant.status, 201, "{}", participant.body);
+    let id = participant.body["id"].as_str().expect("an id").to_owned();
+
+    let mut blocker = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("a second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .expect("the write lock");
+    let deposit =
+        json!({"participant_id": id, "amount": "12.34", "reference": "SLOW-1"}).to_string();
+    let authorization = format!("Bearer {finance}");
+    let headers = [
+        ("Authorization", authorization.as_str()),
+        ("Idempotency-Key", "slow-deposit-1"),
+    ];
+    let timed_out = server
+        .send("POST", "/v1/cash/deposits", &headers, deposit.as_bytes())
+        .await;
+    assert_eq!(timed_out.status, 408, "{}", timed_out.body);
+    assert_eq!(
+        timed_out.body["code"], "request_timeout",
+        "{}",
+        timed_out.body
+    );
+    assert!(
+        timed_out
+            .headers
+            .iter()
+            .any(|(name, value)| name == "content-type" && value == "application/problem+json"),
+        "{:?}",
+        timed_out.headers
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .expect("release");
+
+    // The retry finds it in flight (409) until it commits, then replays it.
+    let mut replayed = None;
+    for _ in 0..100 {
+        let retry = server
+            .send("POST", "/v1/cash/deposits", &headers, deposit.as_bytes())
+            .await;
+        if retry.status == 201 {
+            replayed = Some(retry);
+            break;
+        }
+        assert_eq!(retry.status, 409, "{}", retry.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let replayed = replayed.expect("the deposit committed once the lock was gone");
+    let holdings = server
+        .call(
+            "GET",
+            &format!("/v1/participants/{id}/holdings"),
+            &admin,
+            None,
+        )
+        .await;
+    let cash = holdings.body["holdings"]
+        .as_array()
+        .expect("holdings")
+        .iter()
+        .find(|row| row["instrument"] == "CNY")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        cash["balance"], "12.34",
+        "one deposit: {} {}",
+        holdings.body, replayed.body
+    );
+}

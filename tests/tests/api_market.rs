@@ -1011,12 +1011,7 @@ async fn the_daily_statistics_sum_every_trade_of_each_business_day() {
         // Without a period: the 90 days to today, so both days again.
         let default = market
             .server
-            .call(
-                "GET",
-                &format!("/v1/markets/{SO2}/stats"),
-                &regulator,
-                None,
-            )
+            .call("GET", &format!("/v1/markets/{SO2}/stats"), &regulator, None)
             .await;
         assert_eq!(default.body, stats.body);
         // A period without trades has no rows; one day alone.

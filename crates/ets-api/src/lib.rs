@@ -37,7 +37,6 @@ use axum::routing::{MethodRouter, delete, get, post};
 use ets_store::Store;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -430,6 +429,31 @@ pub fn spawn_sweeper(store: Store) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// A request whose answer has not begun within the request timeout is 408
+/// problem+json, like every other refusal. A write may still commit after it
+/// (it waits in the writer's queue): the detail says to retry with the same
+/// key. A download that has begun is never cut: only the answer's start is
+/// timed.
+async fn answer_in_time(
+    State(timeout): State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "The server did not answer within {} ms. A write may still be applied: \
+                 retry it with the same Idempotency-Key.",
+                timeout.as_millis()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// The whole HTTP application, ready to serve or to call in tests.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -447,7 +471,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, answer_in_time))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
