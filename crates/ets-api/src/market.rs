@@ -22,7 +22,7 @@ use crate::dto::{DecimalString, instant};
 use crate::extract::{Caller, Creating, Params};
 use crate::page::{Page, checked_limit, decode_cursor};
 use crate::problem::Problem;
-use crate::registry::unexpected;
+use crate::registry::{known_instrument, unexpected};
 use crate::submit::submit_created;
 
 /// `POST /v1/orders`.
@@ -171,15 +171,13 @@ pub(crate) async fn book(
     if !(1..=MAX_DEPTH).contains(&depth) {
         return Err(invalid_query("depth must be 1 to 500."));
     }
-    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
-    let instrument = state
-        .store
-        .instrument(&code)
-        .await?
-        .ok_or_else(|| Problem::not_found("instrument"))?;
+    let instrument = known_instrument(&state.store, &code).await?;
     let book = state
         .store
-        .book(&code, usize::try_from(depth).unwrap_or(usize::MAX))
+        .book(
+            &instrument.code,
+            usize::try_from(depth).unwrap_or(usize::MAX),
+        )
         .await?;
     Ok(Json(BookBody::new(&instrument, &book)))
 }
@@ -230,12 +228,8 @@ pub(crate) async fn stats(
             "from must not be after to, and a period is at most 366 days.",
         ));
     }
-    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
-    let instrument = store
-        .instrument(&code)
-        .await?
-        .ok_or_else(|| Problem::not_found("instrument"))?;
-    let days = store.daily_stats(&code, from, to).await?;
+    let instrument = known_instrument(store, &code).await?;
+    let days = store.daily_stats(&instrument.code, from, to).await?;
     Ok(Json(StatsBody::new(&instrument, &days)))
 }
 

@@ -268,13 +268,24 @@ pub(crate) async fn get_instrument(
     _caller: Caller,
     Path(code): Path<String>,
 ) -> Result<Json<InstrumentBody>, Problem> {
-    let code = InstrumentCode::parse(&code).map_err(|_| Problem::not_found("instrument"))?;
-    let instrument = state
-        .store
+    let instrument = known_instrument(&state.store, &code).await?;
+    Ok(Json(InstrumentBody::from(&instrument)))
+}
+
+/// The instrument a path names; 404 if there is none (or the code is not
+/// one).
+///
+/// # Errors
+/// `not_found`, or the store's failure.
+pub(crate) async fn known_instrument(
+    store: &ets_store::Store,
+    code: &str,
+) -> Result<ets_core::Instrument, Problem> {
+    let code = InstrumentCode::parse(code).map_err(|_| Problem::not_found("instrument"))?;
+    store
         .instrument(&code)
         .await?
-        .ok_or_else(|| Problem::not_found("instrument"))?;
-    Ok(Json(InstrumentBody::from(&instrument)))
+        .ok_or_else(|| Problem::not_found("instrument"))
 }
 
 /// argon2 takes tens of milliseconds of CPU and 19 MiB: it runs on the
