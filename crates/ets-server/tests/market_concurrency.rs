@@ -1367,29 +1367,41 @@ fn working_folder() -> std::path::PathBuf {
     dir
 }
 
+/// What breaks in a market on the shared PostgreSQL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnPostgres {
+    Nothing,
+    /// A [`FaultProxy`] between the servers and the database.
+    Faults,
+    /// [`Disruption::KillNine`].
+    KillNine,
+}
+
 /// `run_market` with `nodes` server processes on a fresh PostgreSQL database,
-/// through a [`FaultProxy`] if `faults`; skipped (loudly) without
+/// disrupted as `breaking` says; skipped (loudly) without
 /// `TEST_DATABASE_URL`.
-async fn run_market_on_postgres(nodes: usize, faults: bool) {
+async fn run_market_on_postgres(nodes: usize, breaking: OnPostgres) {
     let Some(db) = TestDatabase::postgres().await else {
         return;
     };
     let url = db.url.clone();
     let run = tokio::task::spawn_blocking(move || {
         let dir = working_folder();
-        if faults {
-            let seed = std::env::var("ETS_FAULT_SEED")
-                .ok()
-                .and_then(|seed| seed.parse().ok())
-                .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
-            let _ = writeln!(std::io::stderr(), "fault seed: ETS_FAULT_SEED={seed}");
-            let (upstream, proxied) = through_port(&url);
-            let proxy = FaultProxy::start(&upstream, seed);
-            let proxied = proxied(proxy.port);
-            run_market(&dir, &url, nodes, Some(Disruption::Proxy(&proxy, &proxied)));
-            let _ = writeln!(std::io::stderr(), "faults: {:?}", proxy.faults);
-        } else {
-            run_market(&dir, &url, nodes, None);
+        match breaking {
+            OnPostgres::Faults => {
+                let seed = std::env::var("ETS_FAULT_SEED")
+                    .ok()
+                    .and_then(|seed| seed.parse().ok())
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+                let _ = writeln!(std::io::stderr(), "fault seed: ETS_FAULT_SEED={seed}");
+                let (upstream, proxied) = through_port(&url);
+                let proxy = FaultProxy::start(&upstream, seed);
+                let proxied = proxied(proxy.port);
+                run_market(&dir, &url, nodes, Some(Disruption::Proxy(&proxy, &proxied)));
+                let _ = writeln!(std::io::stderr(), "faults: {:?}", proxy.faults);
+            }
+            OnPostgres::KillNine => run_market(&dir, &url, nodes, Some(Disruption::KillNine)),
+            OnPostgres::Nothing => run_market(&dir, &url, nodes, None),
         }
         let _ = std::fs::remove_dir_all(dir);
     })
@@ -1416,7 +1428,7 @@ fn through_port(url: &str) -> (String, impl Fn(u16) -> String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
  {
-    run_market_on_postgres(2, false).await;
+    run_market_on_postgres(2, OnPostgres::Nothing).await;
 }
 
 /// One node alone applies each batch while the one before it commits (the
@@ -1425,33 +1437,20 @@ async fn two_nodes_on_postgresql_keep_the_book_the_holds_and_the_totals_right_un
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn one_node_on_postgresql_keeps_the_book_the_holds_and_the_totals_right_under_32_racing_clients()
  {
-    run_market_on_postgres(1, false).await;
+    run_market_on_postgres(1, OnPostgres::Nothing).await;
 }
 
 /// Connections to PostgreSQL cut, stalled and COMMITs lost under load: the
 /// same invariants, and no request applied twice, keyed or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn connections_to_postgresql_cut_stalled_and_commits_lost_under_load_change_no_outcome() {
-    run_market_on_postgres(1, true).await;
+    run_market_on_postgres(1, OnPostgres::Faults).await;
 }
 
 /// SIGKILL twice under load, then the same listen address again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_server_killed_under_load_on_postgresql_loses_nothing_answered_and_doubles_nothing() {
-    let Some(db) = TestDatabase::postgres().await else {
-        return;
-    };
-    let url = db.url.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        let dir = working_folder();
-        run_market(&dir, &url, 1, Some(Disruption::KillNine));
-        let _ = std::fs::remove_dir_all(dir);
-    })
-    .await;
-    drop(db);
-    if let Err(failure) = run {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    run_market_on_postgres(1, OnPostgres::KillNine).await;
 }
 
 #[test]

@@ -78,8 +78,9 @@ pub(crate) enum BatchFailure {
     Database(sqlx::Error),
     /// Applying the batch panicked (a bug); nothing was written.
     Panicked,
-    /// COMMIT failed: the outcome must be checked before anything is retried.
-    CommitUnknown { error: sqlx::Error, moved: bool },
+    /// COMMIT failed: the outcome must be read back ([`read_back`]) before
+    /// anything is retried.
+    CommitUnknown(sqlx::Error),
 }
 
 impl From<sqlx::Error> for BatchFailure {
@@ -237,13 +238,12 @@ async fn write<B: WriteBackend>(
     let persisted_at = started.elapsed();
     // A batch that writes no journal entry leaves the head where it was, so
     // whether it committed cannot be read back; it only records refusals,
-    // and applying it again is harmless.
-    let moved = !changes.journal.is_empty();
-    if moved {
+    // and applying it again is harmless: its slot stays empty.
+    if !changes.journal.is_empty() {
         *lock(committing) = Some((changes.head.clone(), changes.results.clone()));
     }
     if let Err(error) = conn.end(backend, true).await {
-        return Err(BatchFailure::CommitUnknown { error, moved });
+        return Err(BatchFailure::CommitUnknown(error));
     }
     lock(committing).take();
     tracing::debug!(
@@ -347,25 +347,10 @@ async fn finish<B: WriteBackend>(
 ) -> Result<Results, StoreError> {
     match result {
         Ok(results) => Ok(results),
-        Err(BatchFailure::CommitUnknown { error, moved }) => {
+        Err(BatchFailure::CommitUnknown(error)) => {
             B::discard(&mut conn.conn);
             drop(conn);
-            if !moved {
-                return Err(error.into());
-            }
-            let Some((head, results)) = lock(committing).clone() else {
-                return Err(StoreError::Internal("a commit without its head"));
-            };
-            let outcome = match confirm(backend, &head).await {
-                Some(true) => Ok(results),
-                Some(false) => Err(error.into()),
-                None => {
-                    tracing::error!(error = %error, seq = head.seq, "COMMIT failed and its outcome is unknown");
-                    Err(StoreError::Unconfirmed)
-                }
-            };
-            lock(committing).take();
-            outcome
+            read_back(backend, committing, error.into()).await
         }
         Err(failure) => {
             roll_back(backend, &mut conn).await;
@@ -377,6 +362,33 @@ async fn finish<B: WriteBackend>(
     }
 }
 
+/// After a COMMIT whose outcome is unknown (its answer was lost, or the task
+/// that sent it died): the batch's results if it committed; `not_written`,
+/// an error that lets the writer apply its requests again, if it did not
+/// (or if its slot is empty: it moved no head, and nothing it wrote
+/// matters twice); [`StoreError::Unconfirmed`] if the database never said.
+pub(crate) async fn read_back<B: WriteBackend>(
+    backend: &B,
+    committing: &Committing,
+    not_written: StoreError,
+) -> Result<Results, StoreError> {
+    // Cloned, not taken: if this task dies too, the writer reads it back.
+    let pending = lock(committing).clone();
+    let Some((head, results)) = pending else {
+        return Err(not_written);
+    };
+    let outcome = match confirm(backend, &head).await {
+        Some(true) => Ok(results),
+        Some(false) => Err(not_written),
+        None => {
+            tracing::error!(error = %not_written, seq = head.seq, "COMMIT failed and its outcome is unknown");
+            Err(StoreError::Unconfirmed)
+        }
+    };
+    lock(committing).take();
+    outcome
+}
+
 /// How many times [`confirm`] asks, and the longest pause between two asks.
 const CONFIRM_ATTEMPTS: u32 = 12;
 const CONFIRM_PAUSE_MAX: Duration = Duration::from_secs(2);
@@ -386,7 +398,7 @@ const CONFIRM_PAUSE_MAX: Duration = Duration::from_secs(2);
 /// taken first, so the transaction that sent the COMMIT has ended, one way
 /// or the other, when the journal is read. Asked again for a while if the
 /// database does not answer; `None` if it never did.
-pub(crate) async fn confirm<B: WriteBackend>(backend: &B, head: &JournalHead) -> Option<bool> {
+async fn confirm<B: WriteBackend>(backend: &B, head: &JournalHead) -> Option<bool> {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=CONFIRM_ATTEMPTS {
         match confirm_once(backend, head).await {

@@ -329,22 +329,12 @@ impl<B: WriteBackend> Writer<B> {
 
     /// After the task of a batch died (a panic): its results if it
     /// committed. An internal error if it did not (nothing was written: its
-    /// requests may be applied again); [`StoreError::Unconfirmed`] if that
-    /// cannot be known.
+    /// requests may be applied again; its slot is empty if it died before
+    /// sending COMMIT, and its connection was discarded);
+    /// [`StoreError::Unconfirmed`] if that cannot be known.
     async fn after_panic(&self, committing: &Committing) -> Result<Results, StoreError> {
-        let pending = committing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let Some((head, results)) = pending else {
-            // It died before sending COMMIT; its connection was discarded.
-            return Err(StoreError::Internal("the batch failed; see the log"));
-        };
-        match batch::confirm(&self.backend, &head).await {
-            Some(true) => Ok(results),
-            Some(false) => Err(StoreError::Internal("the batch failed; see the log")),
-            None => Err(StoreError::Unconfirmed),
-        }
+        let not_written = StoreError::Internal("the batch failed; see the log");
+        batch::read_back(&self.backend, committing, not_written).await
     }
 }
 
