@@ -226,22 +226,7 @@ impl TestServer {
         stream.write_all(&request).await.expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.expect("read");
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("head and body");
-        let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let body = &raw[split + 4..];
+        let (status, headers, body) = split_response(&raw).expect("head and body");
         let chunked = headers
             .iter()
             .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
@@ -272,6 +257,20 @@ impl TestServer {
         token: &str,
         extra: &str,
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        self.download_or_nothing(path, token, extra)
+            .await
+            .expect("head and body")
+    }
+
+    /// [`TestServer::download_raw_with`], or `None` when the connection
+    /// closed before a whole head arrived: a download that fails before
+    /// its first chunk is flushed goes out as nothing at all.
+    pub async fn download_or_nothing(
+        &self,
+        path: &str,
+        token: &str,
+        extra: &str,
+    ) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n{extra}\r\n",
@@ -281,22 +280,7 @@ impl TestServer {
         let mut raw = Vec::new();
         // A connection the server drops mid-body may end in a reset.
         let _ = stream.read_to_end(&mut raw).await;
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("head and body");
-        let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        (status, headers, raw[split + 4..].to_vec())
+        split_response(&raw).map(|(status, headers, body)| (status, headers, body.to_vec()))
     }
 
     /// `GET path`.
@@ -370,6 +354,25 @@ fn check_documented(method: &str, path: &str, answer: &Answer) {
     ) {
         panic!("the answer breaks api-spec/openapi.yaml: {mismatch}");
     }
+}
+
+/// An HTTP/1.1 answer as read off the wire: the status, the header lines
+/// (lower-cased names) and the body's bytes as sent; `None` before the
+/// head's blank line.
+fn split_response(raw: &[u8]) -> Option<(u16, Vec<(String, String)>, &[u8])> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some((status, headers, &raw[split + 4..]))
 }
 
 /// The body of a chunked answer (RFC 9112 §7.1), as a streamed download

@@ -344,7 +344,8 @@ async fn a_day_that_does_not_reconcile_is_never_printed() {
     // longer add up to their trades. The CSV, made whole before
     // it is answered, is a 500; the JSON and the workbook, already streaming
     // when the last trade is counted, end without their last chunk, so no
-    // reader can take them for a whole settlement.
+    // reader can take them for a whole settlement (or, when the check is
+    // done before the head leaves, end with nothing sent).
     for db in TestDatabase::each().await {
         let server = TestServer::start(&db.url).await;
         a_day(&server).await;
@@ -393,9 +394,15 @@ async fn a_day_that_does_not_reconcile_is_never_printed() {
         assert_eq!(csv.status, 500, "{}", csv.body);
         assert_eq!(csv.body["code"], "internal_error");
         for format in ["json", "xlsx"] {
-            let (status, headers, body) = server
-                .download_raw(&format!("{path}?format={format}"), &finance)
-                .await;
+            // The check fails after the head is sent but, on a busy
+            // machine, may fail before hyper has flushed it: then the
+            // connection closes with nothing on it, which prints nothing.
+            let Some((status, headers, body)) = server
+                .download_or_nothing(&format!("{path}?format={format}"), &finance, "")
+                .await
+            else {
+                continue;
+            };
             assert_eq!(status, 200, "{format}: the answer began before the check");
             assert!(
                 headers
