@@ -43,7 +43,7 @@ pub struct Answer {
     /// Status code.
     pub status: u16,
     /// Header lines, lower-cased names.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Body parsed as JSON (`Null` when it is not JSON).
     pub body: Value,
 }
@@ -193,7 +193,7 @@ impl TestServer {
     ///
     /// # Panics
     /// On any socket failure, a malformed answer, or an undocumented one.
-    pub async fn download(&self, path: &str, token: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub async fn download(&self, path: &str, token: &str) -> (u16, Headers, Vec<u8>) {
         let authorization = format!("Authorization: Bearer {token}\r\n");
         let (status, headers, body) = self.exchange("GET", path, &authorization, &[]).await;
         let answer = Answer {
@@ -214,7 +214,7 @@ impl TestServer {
         path: &str,
         extra: &str,
         body: &[u8],
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    ) -> (u16, Headers, Vec<u8>) {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
@@ -241,11 +241,7 @@ impl TestServer {
     /// `GET path` with the bearer `token` over a fresh connection, the body
     /// as it came on the wire (chunked or not), for a test of a download
     /// the server cuts short; see [`dechunk`].
-    pub async fn download_raw(
-        &self,
-        path: &str,
-        token: &str,
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub async fn download_raw(&self, path: &str, token: &str) -> (u16, Headers, Vec<u8>) {
         self.download_raw_with(path, token, "").await
     }
 
@@ -256,7 +252,7 @@ impl TestServer {
         path: &str,
         token: &str,
         extra: &str,
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    ) -> (u16, Headers, Vec<u8>) {
         self.download_or_nothing(path, token, extra)
             .await
             .expect("head and body")
@@ -270,7 +266,7 @@ impl TestServer {
         path: &str,
         token: &str,
         extra: &str,
-    ) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+    ) -> Option<(u16, Headers, Vec<u8>)> {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n{extra}\r\n",
@@ -356,10 +352,13 @@ fn check_documented(method: &str, path: &str, answer: &Answer) {
     }
 }
 
+/// Header lines as read off the wire: lower-cased names, trimmed values.
+pub type Headers = Vec<(String, String)>;
+
 /// An HTTP/1.1 answer as read off the wire: the status, the header lines
 /// (lower-cased names) and the body's bytes as sent; `None` before the
 /// head's blank line.
-fn split_response(raw: &[u8]) -> Option<(u16, Vec<(String, String)>, &[u8])> {
+fn split_response(raw: &[u8]) -> Option<(u16, Headers, &[u8])> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8(raw[..split].to_vec()).expect("an ASCII head");
     let mut lines = head.lines();
