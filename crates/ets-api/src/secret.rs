@@ -20,6 +20,27 @@ pub fn new_secret() -> Result<String, SecretError> {
     random_hex(32)
 }
 
+/// A new console password: 15 random bytes in lowercase base32, 24
+/// letters and digits, easy to type from a printout.
+///
+/// # Errors
+/// When the OS has no randomness to give.
+pub fn new_password() -> Result<String, SecretError> {
+    let mut buffer = [0u8; 15];
+    getrandom::fill(&mut buffer).map_err(|_| SecretError)?;
+    Ok(ets_core::totp::base32(&buffer).to_ascii_lowercase())
+}
+
+/// A new TOTP secret ([`ets_core::totp::SECRET_BYTES`] random bytes).
+///
+/// # Errors
+/// When the OS has no randomness to give.
+pub fn new_totp_secret() -> Result<Vec<u8>, SecretError> {
+    let mut buffer = vec![0u8; ets_core::totp::SECRET_BYTES];
+    getrandom::fill(&mut buffer).map_err(|_| SecretError)?;
+    Ok(buffer)
+}
+
 fn random_hex(bytes: usize) -> Result<String, SecretError> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|_| SecretError)?;

@@ -16,6 +16,7 @@ pub mod instrument;
 pub mod journal;
 pub mod ledger;
 pub mod matching;
+pub mod totp;
 
 pub use access::{Participant, Role};
 pub use account::{Account, AccountKey, Owner, SystemAccount};

@@ -24,7 +24,8 @@ use crate::auctions::{self, Auction, AuctionBid};
 use crate::authority::{self, Pledge, Reclamation};
 use crate::command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
-    LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, Request, Transaction,
+    LedgerCommand, NewAllocation, NewCredential, NewPerson, NewSigningKey, Outcome, PersonSecrets,
+    Request, Transaction,
 };
 use crate::compliance::{self, ComplianceState, Emission, Surrender};
 use crate::finance::{self, Payment, PaymentSource, StoredInvoice};
@@ -34,6 +35,7 @@ use crate::payload::{
     AllocationCreated, CredentialCreated, CredentialRevoked, InstrumentCreated, ParticipantCreated,
     Payload, SigningKeyCreated, TransactionPayload,
 };
+use crate::people;
 
 /// What a batch must read before it can be applied.
 #[derive(Debug, Default)]
@@ -44,6 +46,8 @@ pub struct Needs {
     pub participants: BTreeSet<Uuid>,
     pub credit_codes: BTreeSet<String>,
     pub client_ids: BTreeSet<String>,
+    /// Console people by login.
+    pub logins: BTreeSet<String>,
     pub idempotency: BTreeSet<(String, String)>,
     pub signing_key: bool,
     /// The parts of order books the batch's incoming orders may reach.
@@ -96,6 +100,11 @@ impl Needs {
                 }
                 Command::RevokeCredential { client_id } => {
                     needs.client_ids.insert(client_id.clone());
+                }
+                Command::CreatePerson(NewPerson { login, .. })
+                | Command::ResetPerson { login, .. }
+                | Command::DisablePerson { login } => {
+                    needs.logins.insert(login.clone());
                 }
                 Command::Ledger(ledger) => {
                     for leg in &ledger.legs {
@@ -396,6 +405,8 @@ pub struct Loaded {
     pub credit_codes: BTreeSet<String>,
     /// Client id → still active.
     pub credentials: BTreeMap<String, bool>,
+    /// Console login → still active.
+    pub people: BTreeMap<String, bool>,
     pub idempotency: BTreeMap<(String, String), StoredIdempotency>,
     /// The kids of the stored signing keys, oldest first (read when
     /// [`Needs::signing_key`]).
@@ -429,6 +440,7 @@ impl Loaded {
             participants: BTreeSet::new(),
             credit_codes: BTreeSet::new(),
             credentials: BTreeMap::new(),
+            people: BTreeMap::new(),
             idempotency: BTreeMap::new(),
             signing_kids: Vec::new(),
             market: Market::default(),
@@ -451,6 +463,12 @@ pub struct Changes {
     pub instruments: Vec<Instrument>,
     pub credentials: Vec<NewCredential>,
     pub revoked: Vec<String>,
+    /// Console people added.
+    pub people: Vec<NewPerson>,
+    /// Console people given new secrets: their sessions end.
+    pub people_reset: Vec<(String, PersonSecrets)>,
+    /// Console people disabled: their sessions end.
+    pub people_disabled: Vec<String>,
     pub transactions: Vec<Transaction>,
     pub accounts: Vec<Account>,
     pub holds: Vec<Hold>,
@@ -520,6 +538,9 @@ pub fn apply_batch(
         instruments: Vec::new(),
         credentials: Vec::new(),
         revoked: Vec::new(),
+        people: Vec::new(),
+        people_reset: Vec::new(),
+        people_disabled: Vec::new(),
         transactions: Vec::new(),
         accounts: Vec::new(),
         holds: Vec::new(),
@@ -610,7 +631,7 @@ fn apply_request(
 
 /// The outcome of one applied command: its journal kind, its journal payload
 /// and what the caller is answered.
-type Applied<'a> = (&'a str, Payload, Outcome);
+pub(crate) type Applied<'a> = (&'a str, Payload, Outcome);
 
 /// Applies one command to the working set: one function per command, each
 /// checking before it changes anything, so a refused command leaves no trace.
@@ -624,6 +645,9 @@ fn apply_command<'a>(
         Command::CreateInstrument(spec) => create_instrument(spec, loaded, changes),
         Command::CreateCredential(credential) => create_credential(credential, loaded, changes),
         Command::RevokeCredential { client_id } => revoke_credential(client_id, loaded, changes),
+        Command::CreatePerson(person) => people::create(person, loaded, changes),
+        Command::ResetPerson { login, secrets } => people::reset(login, secrets, loaded, changes),
+        Command::DisablePerson { login } => people::disable(login, loaded, changes),
         Command::CreateSigningKey(key) => create_signing_key(key, loaded, changes),
         Command::RotateSigningKey(key) => rotate_signing_key(key, loaded, changes),
         Command::Ledger(command) => apply_ledger_command(command, loaded, changes),

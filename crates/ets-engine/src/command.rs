@@ -33,6 +33,21 @@ pub enum Command {
         /// Which credential.
         client_id: String,
     },
+    /// Add a person who uses the web console; the password arrives hashed.
+    CreatePerson(NewPerson),
+    /// Give an active person a new password and TOTP secret, ending their
+    /// console sessions.
+    ResetPerson {
+        /// Whom.
+        login: String,
+        /// The new password's hash and TOTP secret.
+        secrets: PersonSecrets,
+    },
+    /// Disable a person: no more logins, every console session ended.
+    DisablePerson {
+        /// Whom.
+        login: String,
+    },
     /// One ledger transaction of legs, journaled under `kind`.
     Ledger(LedgerCommand),
     /// Allocate (issue) rights to a participant, free or for a paid-use fee.
@@ -233,6 +248,37 @@ impl std::fmt::Debug for NewCredential {
     }
 }
 
+/// What a console person logs in with: an argon2id PHC string of the
+/// password and the RFC 6238 secret in base32. `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonSecrets {
+    /// argon2id hash of the password.
+    pub password_hash: String,
+    /// The TOTP secret, base32.
+    pub totp_secret: String,
+}
+
+impl std::fmt::Debug for PersonSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonSecrets").finish_non_exhaustive()
+    }
+}
+
+/// A person of the web console to store (SPEC §9): an administrator, a
+/// regulator or a finance clerk, never an enterprise (enterprises use the
+/// API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPerson {
+    /// What they log in as; unique.
+    pub login: String,
+    /// Their name, as the console shows it.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Password hash and TOTP secret.
+    pub secrets: PersonSecrets,
+}
+
 /// A ledger transaction: legs applied together or not at all.
 #[derive(Debug, Clone)]
 pub struct LedgerCommand {
@@ -426,6 +472,11 @@ pub enum Outcome {
         /// The revoked client id.
         client_id: String,
     },
+    /// A console person was created, reset or disabled.
+    Person {
+        /// Their login.
+        login: String,
+    },
     /// A ledger transaction was committed.
     Ledger(Transaction),
     /// Rights were allocated.
@@ -517,6 +568,19 @@ pub enum CommandError {
     /// An enterprise credential must name its participant, others must not.
     #[error("an enterprise credential needs a participant; other roles must not have one")]
     CredentialParticipantMismatch,
+    /// A person with this login already exists.
+    #[error("a person with this login already exists")]
+    DuplicatePerson,
+    /// No such active person.
+    #[error("no such active person")]
+    UnknownPerson,
+    /// A login is 1 to 64 of ASCII letters, digits and `.`, `_`, `-`, `@`;
+    /// a name is not blank and holds no control character.
+    #[error("a login is 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-', '@'; a name is not blank")]
+    InvalidPerson,
+    /// Console people are administrators, regulators or finance staff.
+    #[error("a console person is an admin, a regulator or finance; enterprises use the API")]
+    PersonRole,
     /// A signing key is already stored.
     #[error("a signing key is already stored")]
     SigningKeyExists,
@@ -625,6 +689,10 @@ impl CommandError {
             Self::DuplicateCredential => "duplicate_credential",
             Self::UnknownCredential => "unknown_credential",
             Self::CredentialParticipantMismatch => "credential_participant_mismatch",
+            Self::DuplicatePerson => "duplicate_person",
+            Self::UnknownPerson => "unknown_person",
+            Self::PersonRole => "person_role",
+            Self::InvalidPerson => "invalid_person",
             Self::SigningKeyExists => "signing_key_exists",
             Self::CashNotAllocatable => "invalid_instrument",
             Self::IdempotencyKeyReused => "idempotency_key_reused",

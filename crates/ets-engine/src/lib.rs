@@ -23,6 +23,7 @@ pub mod market;
 pub mod memory;
 pub mod negotiated;
 pub mod payload;
+pub mod people;
 pub mod settlement;
 pub mod stats;
 
@@ -31,8 +32,8 @@ pub use authority::{NewPledge, NewReclamation, Pledge, RECLAMATION_REASONS, Recl
 pub use batch::{Changes, Ids, Loaded, Needs, StoredIdempotency, apply_batch, apply_batch_guarded};
 pub use command::{
     Allocation, Command, CommandError, Committed, IdempotencyKey, InstalledKey, Invoice,
-    LedgerCommand, NewAllocation, NewCredential, NewSigningKey, Outcome, PaidUse, Request,
-    Transaction,
+    LedgerCommand, NewAllocation, NewCredential, NewPerson, NewSigningKey, Outcome, PaidUse,
+    PersonSecrets, Request, Transaction,
 };
 pub use compliance::{
     ComplianceRow, ComplianceState, ComplianceStatus, Emission, EmissionKey, EmissionKind,

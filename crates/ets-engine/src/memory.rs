@@ -34,7 +34,7 @@ use crate::auctions::{Auction, AuctionBid, AuctionStatus};
 use crate::authority::{Pledge, Reclamation};
 use crate::batch::{Changes, Loaded, Needs, StoredIdempotency, apply_batch};
 use crate::command::{
-    Allocation, Command, CommandError, Committed, NewCredential, Request, Transaction,
+    Allocation, Command, CommandError, Committed, NewCredential, NewPerson, Request, Transaction,
 };
 use crate::compliance::{
     ComplianceRow, Emission, Period, PollutantHolding, Surrender, SurrenderKind, compliance_rows,
@@ -61,6 +61,9 @@ pub struct Memory {
     /// Credit code → participant (unique, as in the database).
     credit_codes: BTreeMap<String, Uuid>,
     credentials: BTreeMap<String, StoredCredential>,
+    /// Console people by login: as created or last reset, and whether still
+    /// active.
+    people: BTreeMap<String, (NewPerson, bool)>,
     /// The stored signing keys' kids, oldest first.
     signing_kids: Vec<String>,
     accounts: BTreeMap<AccountKey, Account>,
@@ -106,6 +109,7 @@ impl Memory {
             participants: BTreeMap::new(),
             credit_codes: BTreeMap::new(),
             credentials: BTreeMap::new(),
+            people: BTreeMap::new(),
             signing_kids: Vec::new(),
             accounts: BTreeMap::new(),
             holds: BTreeMap::new(),
@@ -221,6 +225,11 @@ impl Memory {
             loaded.signing_kids.clone_from(&self.signing_kids);
         }
         self.load_credentials(&needs, &mut loaded);
+        for login in &needs.logins {
+            if let Some((_, active)) = self.people.get(login) {
+                loaded.people.insert(login.clone(), *active);
+            }
+        }
         self.load_compliance(&needs, &mut loaded);
         loaded
     }
@@ -499,6 +508,20 @@ impl Memory {
         for client_id in &changes.revoked {
             if let Some(stored) = self.credentials.get_mut(client_id) {
                 stored.revoked_at = Some(changes.at);
+            }
+        }
+        for person in &changes.people {
+            let stored = (person.clone(), true);
+            insert_new(&mut self.people, person.login.clone(), stored, "person");
+        }
+        for (login, secrets) in &changes.people_reset {
+            if let Some((person, _)) = self.people.get_mut(login) {
+                person.secrets = secrets.clone();
+            }
+        }
+        for login in &changes.people_disabled {
+            if let Some((_, active)) = self.people.get_mut(login) {
+                *active = false;
             }
         }
         for installed in &changes.signing_keys {

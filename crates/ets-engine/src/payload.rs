@@ -87,6 +87,10 @@ pub enum Payload {
     CredentialCreated(CredentialCreated),
     /// `credential.revoked`.
     CredentialRevoked(CredentialRevoked),
+    /// `person.created`.
+    PersonCreated(PersonCreated),
+    /// `person.reset`, `person.disabled`.
+    PersonChanged(PersonChanged),
     /// `signing_key.created`, `signing_key.rotated`.
     SigningKeyCreated(SigningKeyCreated),
     /// `allocation.created`.
@@ -160,6 +164,8 @@ impl Payload {
             "instrument.created" => Self::InstrumentCreated(read(kind, payload)?),
             "credential.created" => Self::CredentialCreated(read(kind, payload)?),
             "credential.revoked" => Self::CredentialRevoked(read(kind, payload)?),
+            "person.created" => Self::PersonCreated(read(kind, payload)?),
+            "person.reset" | "person.disabled" => Self::PersonChanged(read(kind, payload)?),
             "signing_key.created" | "signing_key.rotated" => {
                 Self::SigningKeyCreated(read(kind, payload)?)
             }
@@ -369,6 +375,27 @@ impl From<&NewCredential> for CredentialCreated {
 pub struct CredentialRevoked {
     /// Which credential.
     pub client_id: String,
+}
+
+/// `person.created`: a console person without their password's hash or
+/// TOTP secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonCreated {
+    /// What they log in as.
+    pub login: String,
+    /// Their name.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+/// `person.reset` (new password and TOTP secret) and `person.disabled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonChanged {
+    /// Whom.
+    pub login: String,
 }
 
 /// `signing_key.created` and `signing_key.rotated`: only the public half.

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use ets_api::AppState;
 use ets_core::{Actor, Role};
-use ets_store::{Command, NewCredential, Store};
+use ets_store::{Command, NewCredential, NewPerson, PersonSecrets, Store};
 use uuid::Uuid;
 
 /// The database used when none is given: a SQLite file in the working folder.
@@ -164,6 +164,12 @@ enum Commands {
         #[command(subcommand)]
         command: CredentialCommand,
     },
+    /// Manage the web console's people (administrators, regulators,
+    /// finance staff).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Fill an empty database with a realistic city (a dozen enterprises,
     /// rights, allocations, cash) and print one credential of each role.
     Demo {
@@ -225,6 +231,41 @@ enum CredentialCommand {
         /// The participant an enterprise credential is bound to.
         #[arg(long)]
         participant: Option<Uuid>,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person and print `{"login", "password", "totp_uri"}`: a
+    /// generated password, shown this once and stored as an argon2id hash,
+    /// and the TOTP secret for an authenticator app.
+    Create {
+        /// admin, regulator or finance.
+        #[arg(long)]
+        role: String,
+        /// Their name, as the console shows it.
+        #[arg(long)]
+        name: String,
+        /// What they log in as.
+        #[arg(long)]
+        login: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Give a person a new password and TOTP secret (printed as by
+    /// `create`), ending their console sessions.
+    Reset {
+        #[arg(long)]
+        login: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Disable a person: no more logins, their sessions ended.
+    Disable {
+        #[arg(long)]
+        login: String,
         #[command(flatten)]
         database: Database,
     },
@@ -325,6 +366,7 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
                     database,
                 },
         } => create_credential(&role, &name, participant, &database).await,
+        Commands::User { command } => user(command).await,
         Commands::Demo { database, out_dir } => {
             let store = open(&database).await?;
             let summary = demo::run(&store, &out_dir).await?;
@@ -498,6 +540,60 @@ async fn create_credential(
     tracing::info!(client_id = %client_id, role = role.as_str(), "credential created");
     emit(&serde_json::json!({ "client_id": client_id, "client_secret": secret }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ets-ledger user …`: each change one journaled command, actor `cli`.
+async fn user(command: UserCommand) -> Result<ExitCode, AnyError> {
+    let (database, login, command) = match command {
+        UserCommand::Create {
+            role,
+            name,
+            login,
+            database,
+        } => {
+            let role = Role::parse(&role)?;
+            let (secrets, printed) = person_secrets(&login)?;
+            let person = NewPerson {
+                login: login.clone(),
+                name,
+                role,
+                secrets,
+            };
+            (database, Some(printed), Command::CreatePerson(person))
+        }
+        UserCommand::Reset { login, database } => {
+            let (secrets, printed) = person_secrets(&login)?;
+            let command = Command::ResetPerson { login, secrets };
+            (database, Some(printed), command)
+        }
+        UserCommand::Disable { login, database } => {
+            let printed = serde_json::json!({ "login": login, "disabled": true });
+            (database, Some(printed), Command::DisablePerson { login })
+        }
+    };
+    let store = open(&database).await?;
+    store.execute(Actor::cli(), command).await?;
+    if let Some(printed) = login {
+        emit(&printed)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new password and TOTP secret for `login`: what is stored, and what is
+/// printed once (`{"login", "password", "totp_uri"}`).
+fn person_secrets(login: &str) -> Result<(PersonSecrets, serde_json::Value), AnyError> {
+    let password = ets_api::secret::new_password()?;
+    let totp = ets_api::secret::new_totp_secret()?;
+    let secrets = PersonSecrets {
+        password_hash: ets_api::secret::hash_secret(&password)?,
+        totp_secret: ets_core::totp::base32(&totp),
+    };
+    let printed = serde_json::json!({
+        "login": login,
+        "password": password,
+        "totp_uri": ets_core::totp::uri("ets-ledger", login, &totp),
+    });
+    Ok((secrets, printed))
 }
 
 /// A command's result: one JSON line on stdout (logs go to stderr).

@@ -12,6 +12,7 @@
 
 mod cache;
 mod compliance;
+mod console;
 mod database;
 mod export;
 mod load;
@@ -35,12 +36,13 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use compliance::{ComplianceReport, EmissionFilter};
+pub use console::{ConsoleSession, LoginOutcome, Person};
 pub use ets_engine::{
     Allocation, Answer, Auction, AuctionBid, AuctionStatus, Closed, Command, CommandError,
     Committed, IdempotencyKey, Invoice, LedgerCommand, NewAllocation, NewAuction, NewBid,
-    NewCredential, NewOrder, NewPledge, NewProposal, NewReclamation, NewSigningKey, Order,
-    OrderStatus, Outcome, PaidUse, Placed, Pledge, Proposal, ProposalStatus, RECLAMATION_REASONS,
-    Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
+    NewCredential, NewOrder, NewPerson, NewPledge, NewProposal, NewReclamation, NewSigningKey,
+    Order, OrderStatus, Outcome, PaidUse, PersonSecrets, Placed, Pledge, Proposal, ProposalStatus,
+    RECLAMATION_REASONS, Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
 };
 pub use export::TradeRecord;
 pub use postgres::PostgresBackend;

@@ -114,6 +114,11 @@ pub(crate) trait BatchReads: Send {
         &mut self,
         client_ids: &[String],
     ) -> impl Future<Output = Read<Vec<(String, bool)>>> + Send;
+    /// Console people by login: whether each is still active.
+    fn people(
+        &mut self,
+        logins: &[String],
+    ) -> impl Future<Output = Read<Vec<(String, bool)>>> + Send;
     /// The current emission records of these participants.
     fn emissions(
         &mut self,
@@ -227,6 +232,10 @@ pub(crate) async fn load(
     if !needs.client_ids.is_empty() {
         let ids: Vec<String> = needs.client_ids.iter().cloned().collect();
         loaded.credentials.extend(reads.credentials(&ids).await?);
+    }
+    if !needs.logins.is_empty() {
+        let logins: Vec<String> = needs.logins.iter().cloned().collect();
+        loaded.people.extend(reads.people(&logins).await?);
     }
     load_compliance(reads, &needs, &mut loaded).await?;
     Ok(loaded)

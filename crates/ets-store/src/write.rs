@@ -13,6 +13,10 @@ pub(crate) trait BatchWrites: Send {
         &mut self,
         changes: &Changes,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Console people added, reset (their sessions end) and disabled (the
+    /// same).
+    fn people(&mut self, changes: &Changes)
+    -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Accounts, ledger transactions and their postings, holds, journal
     /// entries and the head, idempotency records, orders and trades.
     fn ledger(&mut self, changes: &Changes)
@@ -55,6 +59,12 @@ pub(crate) async fn persist(
     changes: &Changes,
 ) -> Result<(), sqlx::Error> {
     writes.registry(changes).await?;
+    if !(changes.people.is_empty()
+        && changes.people_reset.is_empty()
+        && changes.people_disabled.is_empty())
+    {
+        writes.people(changes).await?;
+    }
     writes.ledger(changes).await?;
     writes.allocations(changes).await?;
     writes.finance(changes).await?;

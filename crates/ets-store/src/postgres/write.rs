@@ -87,6 +87,59 @@ impl BatchWrites for PgConnection {
         Ok(())
     }
 
+    async fn people(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
+        let conn = self;
+        for p in &changes.people {
+            sqlx::query(
+                "INSERT INTO people (login, name, role, password_hash, totp_secret, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.login)
+            .bind(&p.name)
+            .bind(p.role.as_str())
+            .bind(&p.secrets.password_hash)
+            .bind(&p.secrets.totp_secret)
+            .bind(changes.at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for (login, secrets) in &changes.people_reset {
+            sqlx::query(
+                "UPDATE people SET password_hash = $2, totp_secret = $3, totp_last_step = NULL, \
+                 reset_at = $4 WHERE login = $1",
+            )
+            .bind(login)
+            .bind(&secrets.password_hash)
+            .bind(&secrets.totp_secret)
+            .bind(changes.at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for login in &changes.people_disabled {
+            sqlx::query("UPDATE people SET disabled_at = $2 WHERE login = $1")
+                .bind(login)
+                .bind(changes.at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let ended: Vec<&String> = changes
+            .people_reset
+            .iter()
+            .map(|(login, _)| login)
+            .chain(&changes.people_disabled)
+            .collect();
+        for login in ended {
+            sqlx::query(
+                "UPDATE console_sessions SET ended_at = $2 WHERE login = $1 AND ended_at IS NULL",
+            )
+            .bind(login)
+            .bind(changes.at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn ledger(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
         let query = sqlx::query(PERSIST_BATCH).bind(changes.at);
         let query = bind_ledger(query, changes);

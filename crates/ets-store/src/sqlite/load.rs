@@ -297,6 +297,19 @@ impl BatchReads for SqliteConnection {
             .collect())
     }
 
+    async fn people(&mut self, logins: &[String]) -> Read<Vec<(String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT login, disabled_at IS NULL AS active FROM people WHERE login IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json_list(logins))
+        .fetch_all(&mut *self)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get("login"), row.get("active")))
+            .collect())
+    }
+
     async fn emissions(&mut self, participants: &[Uuid]) -> Read<Vec<Emission>> {
         let sql = format!(
             "SELECT {EMISSION_COLUMNS} FROM emissions \
