@@ -295,7 +295,7 @@ pub(crate) async fn token(
 
 /// An argon2id hash of a random secret nobody knows, made once: what an
 /// unknown client's secret is verified against.
-fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
         crate::secret::new_secret()

@@ -28,7 +28,7 @@ use crate::extract::Caller;
 /// Money: CNY at two places.
 const MONEY_SCALE: u32 = 2;
 
-fn price(value: Decimal) -> String {
+pub(crate) fn price(value: Decimal) -> String {
     fixed(value, PRICE_SCALE)
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 mod authority;
 mod body;
 mod compliance;
+mod console;
 pub mod dto;
 pub mod extract;
 mod finance;
@@ -464,6 +465,7 @@ pub fn app(state: AppState) -> Router {
             router.route(path, handler)
         });
     router
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(text::clean_uri))
