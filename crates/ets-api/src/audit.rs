@@ -26,7 +26,7 @@ use crate::settlement::{
 use crate::token::SigningKey;
 
 /// Who may audit.
-const AUDITORS: &[Role] = &[Role::Regulator, Role::Admin];
+pub(crate) const AUDITORS: &[Role] = &[Role::Regulator, Role::Admin];
 
 /// `?after_seq=&limit=&cursor=` of the journal.
 #[derive(Debug, Deserialize)]
@@ -192,6 +192,12 @@ pub(crate) async fn trades(
         query.from.as_deref(),
         query.to.as_deref(),
     )?;
+    Ok(trade_export(&state, filter))
+}
+
+/// The trades `filter` keeps as a CSV download, streamed (see [`trades`]);
+/// the console's download is this too.
+pub(crate) fn trade_export(state: &AppState, filter: TradeFilter) -> Response {
     let (sender, download) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let store = state.store.clone();
     tokio::spawn(async move {
@@ -200,11 +206,11 @@ pub(crate) async fn trades(
             let _ = sender.send(Err(error)).await;
         }
     });
-    Ok(download_response(
+    download_response(
         streamed(download).into_response(),
         "text/csv; charset=utf-8",
         Some("trades.csv"),
-    ))
+    )
 }
 
 /// The export into `sender`, in chunks.

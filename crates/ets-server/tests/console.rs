@@ -118,6 +118,15 @@ fn scenario(database: &str, name: &str) {
     assert!(browser.url().ends_with("/console/"), "{}", browser.url());
     assert_eq!(browser.text("h1"), "市场概览");
     assert!(browser.text("header .who").contains("李监管"));
+    // The code that opened the session is taken, even within its 30 s.
+    browser.goto(&format!("{base}/console/login"));
+    sign_in(&browser, "li.jian", password, &first_code);
+    assert!(browser.exists("#login-error"), "a code is accepted once");
+    browser.goto(&format!("{base}/console/"));
+    assert!(
+        browser.exists("#instruments"),
+        "the failed login left the session open"
+    );
     let session = browser
         .cookies()
         .into_iter()
@@ -175,7 +184,10 @@ fn scenario(database: &str, name: &str) {
         head["head_hash"].as_str().expect("a hash")
     );
 
+    trades_as_the_api_lists_them(&browser, &server, &token, &base);
+
     // English on request, remembered.
+    browser.goto(&format!("{base}/console/"));
     browser.click_to_next_page("header nav a[hreflang=en]");
     browser.wait_for("#instruments");
     assert_eq!(browser.text("h1"), "Market overview");
@@ -183,15 +195,50 @@ fn scenario(database: &str, name: &str) {
     assert_eq!(browser.text("h1"), "Market overview");
     browser.screenshot(&screenshots().join(format!("overview-en-{name}.png")));
 
-    // Signing out ends the session: the console asks for a login again.
+    // Signing out ends the session on the server: the cookie, put back,
+    // opens nothing.
+    let cookie = session["value"].as_str().expect("the cookie").to_owned();
     browser.click_to_next_page("#sign-out");
     browser.wait_for("form.login");
+    browser.add_cookie("ets_session", &cookie, "/console");
     browser.goto(&format!("{base}/console/"));
-    assert!(browser.url().ends_with("/console/login"));
+    assert!(
+        browser.url().ends_with("/console/login"),
+        "{}",
+        browser.url()
+    );
 
-    // The code that opened the session is taken.
-    sign_in(&browser, "li.jian", password, &first_code);
-    assert!(browser.exists("#login-error"), "a code is accepted once");
+    // Finance reads the trades but may not download the regulator's export.
+    let clerk = run_json(
+        &dir,
+        database,
+        &[
+            "user",
+            "create",
+            "--role",
+            "finance",
+            "--name",
+            "赵财务",
+            "--login",
+            "zhao.cw",
+        ],
+    );
+    sign_in(
+        &browser,
+        "zhao.cw",
+        clerk["password"].as_str().expect("a password"),
+        &code(clerk["totp_uri"].as_str().expect("a URI"), 0),
+    );
+    browser.goto(&format!("{base}/console/trades"));
+    assert!(browser.exists("#trades"));
+    assert!(
+        !browser.exists("#download-csv"),
+        "no link to what finance may not download"
+    );
+    browser.goto(&format!("{base}/console/trades.csv"));
+    assert!(browser.exists("#forbidden"), "refused, not merely hidden");
+    browser.goto(&format!("{base}/console/"));
+    browser.click_to_next_page("#sign-out");
 
     // Two failures so far; three more wrong passwords lock the login here,
     // and the right password and a fresh code are then refused unchecked.
@@ -207,6 +254,70 @@ fn scenario(database: &str, name: &str) {
     assert!(!browser.exists("#instruments"));
 }
 
+/// The trades page lists what `GET /v1/trades` lists, field for field,
+/// filters as it filters, and downloads what `GET /v1/audit/trades` does.
+fn trades_as_the_api_lists_them(browser: &Browser, server: &Server, token: &str, base: &str) {
+    browser.click_to_next_page("header nav.pages a[href='/console/trades']");
+    browser.wait_for("#trades");
+    browser.screenshot(&screenshots().join("trades-zh.png"));
+    let (status, listed) = server.call("GET", "/v1/trades?limit=50", Some(token), None);
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed["items"].as_array().expect("items").clone();
+    let ids: Vec<String> = browser
+        .texts("#trades tbody tr td:nth-child(2)")
+        .into_iter()
+        .collect();
+    let api_ids: Vec<String> = listed
+        .iter()
+        .map(|t| t["id"].as_str().expect("an id").to_owned())
+        .collect();
+    assert_eq!(ids, api_ids, "the same trades in the same order");
+    for trade in &listed {
+        let row = format!(
+            "#trades tr[data-trade='{}']",
+            trade["id"].as_str().expect("id")
+        );
+        for field in ["quantity", "price", "value"] {
+            let shown = browser.text(&format!("{row} .{field}")).replace(',', "");
+            assert_eq!(shown, trade[field].as_str().expect("a figure"), "{field}");
+        }
+        let buyer = browser.text(&format!("{row} .buyer"));
+        assert!(buyer.contains(trade["buyer_participant_id"].as_str().expect("a buyer")));
+    }
+
+    // Filtered by method: the API's negotiated trades, and only those.
+    browser.goto(&format!("{base}/console/trades?method=negotiated"));
+    let (_, negotiated) = server.call("GET", "/v1/trades?method=negotiated", Some(token), None);
+    let count = negotiated["items"].as_array().map_or(0, Vec::len);
+    assert!(count >= 1, "the demo settles a negotiated trade");
+    assert_eq!(browser.texts("#trades tbody tr").len(), count);
+
+    // A bad filter is the API's refusal, on the page.
+    browser.goto(&format!("{base}/console/trades?participant_id=nobody"));
+    assert!(browser.text("p.error").contains("participant_id"));
+
+    // The download is the regulator's export of the same filter, byte for byte.
+    browser.goto(&format!("{base}/console/trades?method=negotiated"));
+    let link = browser
+        .attribute("#download-csv", "href")
+        .expect("a download link");
+    assert!(link.contains("method=negotiated"), "{link}");
+    let session = browser
+        .cookies()
+        .into_iter()
+        .find(|c| c["name"] == "ets_session")
+        .and_then(|c| c["value"].as_str().map(str::to_owned))
+        .expect("the session");
+    let (status, csv) = server.get_text(&link, &format!("Cookie: ets_session={session}\r\n"));
+    assert_eq!(status, 200, "{csv}");
+    let (_, exported) = server.get_text(
+        "/v1/audit/trades?format=csv&method=negotiated",
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
+    assert!(csv.starts_with('\u{feff}'), "CSV with a BOM");
+    assert_eq!(csv, exported);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_regulator_signs_in_and_sees_the_market_as_the_api_answers_it() {
     for db in TestDatabase::each().await {
@@ -217,6 +328,100 @@ async fn a_regulator_signs_in_and_sees_the_market_as_the_api_answers_it() {
             "sqlite"
         };
         tokio::task::spawn_blocking(move || scenario(&url, name))
+            .await
+            .expect("the scenario");
+    }
+}
+
+const FORM: &str = "Content-Type: application/x-www-form-urlencoded\r\n";
+
+/// Logs `login` in over HTTP: the session cookie.
+fn http_sign_in(server: &Server, login: &str, person: &Value) -> String {
+    let body = format!(
+        "login={login}&password={}&totp={}",
+        person["password"].as_str().expect("a password"),
+        code(person["totp_uri"].as_str().expect("a URI"), 0)
+    );
+    let (status, head, _) = server.exchange_text("POST", "/console/login", FORM, &body);
+    assert_eq!(status, 303, "{head}");
+    head.lines()
+        .find_map(|line| line.strip_prefix("set-cookie: ets_session="))
+        .and_then(|rest| rest.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+fn forms_and_attempts(database: &str) {
+    let dir = empty_folder();
+    let person = |login: &str| {
+        run_json(
+            &dir,
+            database,
+            &[
+                "user", "create", "--role", "admin", "--name", "运维", "--login", login,
+            ],
+        )
+    };
+    person("target");
+    let clerk = person("clerk");
+    let server = Server::start(&dir, Some(database));
+
+    // Twelve wrong passwords for one login at once: five are checked, the
+    // rest refused unchecked, whatever order they arrive in.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let attempts: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| {
+                    let body = "login=target&password=guess&totp=123456";
+                    server.exchange_text("POST", "/console/login", FORM, body).0
+                })
+            })
+            .collect();
+        attempts
+            .into_iter()
+            .map(|attempt| attempt.join().expect("an attempt"))
+            .collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + locked, 12, "{statuses:?}");
+    assert!(checked <= 5, "at most five checked: {statuses:?}");
+
+    // A form posted from another site's page is refused before it counts.
+    let cross = format!("{FORM}Origin: https://evil.example\r\n");
+    let (status, _, _) = server.exchange_text("POST", "/console/login", &cross, "login=clerk");
+    assert_eq!(status, 403);
+
+    // A logout without the session's CSRF token ends nothing.
+    let cookie = http_sign_in(&server, "clerk", &clerk);
+    let with_cookie = format!("Cookie: ets_session={cookie}\r\n");
+    let (status, _, page) = server.exchange_text("GET", "/console/", &with_cookie, "");
+    assert_eq!(status, 200);
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_owned();
+    let headers = format!("{FORM}{with_cookie}");
+    let (status, _, _) =
+        server.exchange_text("POST", "/console/logout", &headers, "csrf=0123456789abcdef");
+    assert_eq!(status, 403);
+    let (status, _, _) = server.exchange_text("GET", "/console/", &with_cookie, "");
+    assert_eq!(status, 200, "the session is still open");
+    let (status, _, _) =
+        server.exchange_text("POST", "/console/logout", &headers, &format!("csrf={csrf}"));
+    assert_eq!(status, 303);
+    let (status, head, _) = server.exchange_text("GET", "/console/", &with_cookie, "");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /console/login"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forms_from_elsewhere_forged_tokens_and_bursts_of_guesses_change_nothing() {
+    for db in TestDatabase::each().await {
+        let url = db.url.clone();
+        tokio::task::spawn_blocking(move || forms_and_attempts(&url))
             .await
             .expect("the scenario");
     }

@@ -51,7 +51,9 @@ pub struct ConsoleSession {
     pub created_at: DateTime<Utc>,
     /// Their last page.
     pub last_seen_at: DateTime<Utc>,
-    /// Whether it was ended (logout, reset, disabled) or its person disabled.
+    /// Whether it was ended (logout, reset, disabled), its person is
+    /// disabled, or it began before its person's last reset (a login whose
+    /// check was under way while the reset committed).
     pub ended: bool,
 }
 
@@ -223,7 +225,8 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<ConsoleSession>, StoreError> {
         let sql = "SELECT s.login, p.name, p.role, s.created_at, s.last_seen_at, \
-             (s.ended_at IS NOT NULL OR p.disabled_at IS NOT NULL) AS ended \
+             (s.ended_at IS NOT NULL OR p.disabled_at IS NOT NULL \
+             OR (p.reset_at IS NOT NULL AND s.created_at < p.reset_at)) AS ended \
              FROM console_sessions s JOIN people p ON p.login = s.login \
              WHERE s.token_hash = $1";
         self.db

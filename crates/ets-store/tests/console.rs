@@ -108,6 +108,14 @@ async fn people_logins_and_sessions_are_kept_on_each_database() {
             .expect("read")
             .expect("stored");
         assert_eq!(stored.password_hash, "hash-2");
+        // A login checked while the reset committed opens its session
+        // after it, with the time its check began: ended all the same.
+        store
+            .open_session("hash-of-a-racing-login", "zhao.cw", here, now)
+            .await
+            .expect("opened");
+        let racing = store.console_session("hash-of-a-racing-login").await;
+        assert!(racing.expect("read").expect("found").ended);
         // The new secret's codes start again.
         assert!(store.use_totp_step("zhao.cw", 50).await.expect("step"));
 

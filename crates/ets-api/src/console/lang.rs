@@ -35,7 +35,25 @@ pub(crate) enum Text {
     Entries,
     HeadHash,
     Forbidden,
+    FormExpired,
     Language,
+    Trades,
+    Participant,
+    Method,
+    From,
+    To,
+    Filter,
+    DownloadCsv,
+    NextPage,
+    ExecutedAt,
+    TradeId,
+    Buyer,
+    Seller,
+    Quantity,
+    Price,
+    Value,
+    AnyMethod,
+    NoneFound,
 }
 
 impl Lang {
@@ -101,15 +119,49 @@ impl Lang {
             Text::Journal => ("审计日志", "Journal"),
             Text::Entries => ("条目数", "Entries"),
             Text::HeadHash => ("最新哈希", "Head hash"),
+            Text::FormExpired => (
+                "此表单已失效，请刷新页面后重试。",
+                "This form has expired; reload the page and try again.",
+            ),
             Text::Forbidden => (
                 "您的角色无权使用此页面。",
                 "Your role may not use this page.",
             ),
             Text::Language => ("English", "中文"),
+            Text::Trades => ("成交记录", "Trades"),
+            Text::Participant => ("参与方编号", "Participant id"),
+            Text::Method => ("交易方式", "Method"),
+            Text::From => ("起始日", "From"),
+            Text::To => ("截止日", "To"),
+            Text::Filter => ("筛选", "Filter"),
+            Text::DownloadCsv => ("下载 CSV", "Download CSV"),
+            Text::NextPage => ("下一页", "Next page"),
+            Text::ExecutedAt => ("成交时间", "Executed at"),
+            Text::TradeId => ("成交编号", "Trade id"),
+            Text::Buyer => ("买方", "Buyer"),
+            Text::Seller => ("卖方", "Seller"),
+            Text::Quantity => ("数量", "Quantity"),
+            Text::Price => ("价格", "Price"),
+            Text::Value => ("金额", "Value"),
+            Text::AnyMethod => ("全部", "Any"),
+            Text::NoneFound => ("没有符合条件的记录。", "Nothing matches."),
         };
         match self {
             Self::Zh => zh,
             Self::En => en,
+        }
+    }
+
+    /// A trade method's name.
+    pub(crate) fn method(self, method: &str) -> &'static str {
+        match (self, method) {
+            (Self::Zh, "order_book") => "集中竞价",
+            (Self::Zh, "negotiated") => "协议转让",
+            (Self::Zh, "auction") => "拍卖",
+            (Self::En, "order_book") => "order book",
+            (Self::En, "negotiated") => "negotiated",
+            (Self::En, "auction") => "auction",
+            _ => "—",
         }
     }
 

@@ -10,11 +10,12 @@
 mod chart;
 mod lang;
 mod session;
+mod trades;
 
 use axum::Form;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Days;
@@ -41,7 +42,7 @@ const OVERVIEW_INSTRUMENTS: i64 = 50;
 
 /// The console's routes, under `/console`.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route(
             "/console",
             get(|| async { Redirect::permanent("/console/") }),
@@ -49,7 +50,47 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/", get(overview))
         .route("/console/login", get(login_page).post(sign_in))
         .route("/console/logout", post(sign_out))
-        .route("/console/assets/console.css", get(stylesheet))
+        .route("/console/trades", get(trades::list))
+        .route("/console/trades.csv", get(trades::download))
+        .route("/console/assets/console.css", get(stylesheet));
+    router.layer(axum::middleware::from_fn(same_site_posts))
+}
+
+/// A console form posted from another site is refused before any handler
+/// runs: the browser says so (`Sec-Fetch-Site: cross-site`), or the
+/// `Origin` it sends is not this server. Without this a page elsewhere
+/// could post five wrong logins and lock a person out of their own
+/// address, or log them in as someone else. (The session cookie is
+/// `SameSite=Strict` and forms carry a CSRF token besides.)
+async fn same_site_posts(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST && cross_site(request.headers()) {
+        let body = html! { p class="error" { "Cross-site form refused." } };
+        return respond(
+            StatusCode::FORBIDDEN,
+            page(Lang::Zh, "403", None, &body),
+            &[],
+        );
+    }
+    next.run(request).await
+}
+
+/// Whether a request's headers say it came from another site's page.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match (text("origin"), text("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            !origin_host.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// The page's language, from `?lang=`, the cookie, or Chinese.
@@ -88,6 +129,10 @@ fn respond(status: StatusCode, markup: Markup, cookies: &[String]) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
@@ -122,6 +167,12 @@ fn page(lang: Lang, heading: &str, person: Option<&Person>, body: &Markup) -> Ma
             body {
                 header {
                     span class="brand" { (lang.text(Text::Title)) }
+                    @if person.is_some() {
+                        nav class="pages" {
+                            a href="/console/" { (lang.text(Text::Overview)) }
+                            a href="/console/trades" { (lang.text(Text::Trades)) }
+                        }
+                    }
                     nav {
                         a href={ "?lang=" (other.key()) } hreflang=(other.code()) lang=(other.code()) {
                             (lang.text(Text::Language))
@@ -188,8 +239,11 @@ async fn sign_in(
     PageLang(lang, _): PageLang,
     PeerAddress(peer): PeerAddress,
     Tls(tls): Tls,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Problem> {
+    // A session this browser had is ended by a new login, never kept beside it.
+    let earlier_session = session::cookie(&headers, SESSION_COOKIE).map(str::to_owned);
     let store = &state.store;
     let now = store.now();
     let address = peer.map_or_else(|| "unknown".to_owned(), |peer| peer.to_string());
@@ -214,7 +268,23 @@ async fn sign_in(
             .await?;
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, Text::Locked));
     }
-    let person = store.person(&form.login).await?;
+    let person = store.person(&form.login).await?.filter(|p| !p.disabled);
+    // Unknown logins from one address share the API's limit on unknown
+    // client ids (the hashing threads serve both): a run of made-up names
+    // cannot keep them busy. A known login is limited by its own lockout,
+    // so others' failures never lock it out of an address.
+    if person.is_none()
+        && state
+            .limits
+            .by_address
+            .reserve(&address, std::time::Instant::now())
+            .is_err()
+    {
+        store
+            .set_login_outcome(attempt, LoginOutcome::Locked)
+            .await?;
+        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, Text::Locked));
+    }
     let stored_hash = person.as_ref().map_or_else(
         || crate::auth::dummy_hash().to_owned(),
         |p| p.password_hash.clone(),
@@ -223,7 +293,7 @@ async fn sign_in(
     let password_right =
         crate::secret::run_hashing(move || crate::secret::verify_secret(&password, &stored_hash))
             .await?;
-    let Some(person) = person.filter(|p| !p.disabled && password_right) else {
+    let Some(person) = person.filter(|_| password_right) else {
         return Ok(refuse(StatusCode::UNAUTHORIZED, Text::WrongCredentials));
     };
     let step = ets_core::totp::from_base32(&person.totp_secret)
@@ -237,6 +307,9 @@ async fn sign_in(
             .set_login_outcome(attempt, LoginOutcome::WrongCode)
             .await?;
         return Ok(refuse(StatusCode::UNAUTHORIZED, Text::WrongCredentials));
+    }
+    if let Some(earlier) = earlier_session {
+        store.end_session(&token_hash(&earlier), now).await?;
     }
     let token = crate::secret::new_secret().map_err(|e| Problem::internal(&e))?;
     store
@@ -262,10 +335,17 @@ struct CsrfForm {
     csrf: String,
 }
 
-/// A form whose CSRF token is not its session's: refused, nothing done.
-fn forged(lang: Lang, person: &Person) -> Response {
-    let body = html! { p class="error" { (lang.text(Text::Forbidden)) } };
-    let heading = lang.text(Text::Forbidden);
+/// A page or action the person's role may not use, or a form whose CSRF
+/// token is not its session's: 403, nothing done.
+fn refused(person: &Person) -> Response {
+    refused_with(person, Text::Forbidden)
+}
+
+/// [`refused`], saying `why`.
+fn refused_with(person: &Person, why: Text) -> Response {
+    let lang = person.lang;
+    let body = html! { p class="error" id="forbidden" { (lang.text(why)) } };
+    let heading = lang.text(why);
     respond(
         StatusCode::FORBIDDEN,
         page(lang, heading, Some(person), &body),
@@ -281,7 +361,7 @@ async fn sign_out(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, Problem> {
     if form.csrf != person.csrf {
-        return Ok(forged(person.lang, &person));
+        return Ok(refused_with(&person, Text::FormExpired));
     }
     let store = &state.store;
     let now = store.now();
@@ -414,6 +494,7 @@ async fn stylesheet() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("console.css"),
@@ -423,7 +504,43 @@ async fn stylesheet() -> Response {
 
 #[cfg(test)]
 mod tests {
+    use super::cross_site;
     use super::session::csrf_of;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_form_from_another_site_is_told_apart() {
+        let host = ("host", "ledger.example:8080");
+        assert!(
+            !cross_site(&headers(&[host])),
+            "no Origin: a tool, not a page"
+        );
+        assert!(!cross_site(&headers(&[
+            host,
+            ("origin", "https://ledger.example:8080")
+        ])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[host, ("origin", "null")])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "same-origin")
+        ])));
+    }
 
     #[test]
     fn each_session_has_its_own_csrf_token() {

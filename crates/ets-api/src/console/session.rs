@@ -32,6 +32,18 @@ pub(crate) struct Person {
     pub(crate) lang: Lang,
 }
 
+impl Person {
+    /// The person as the API's handlers see a caller: the journal's actor
+    /// is `person:LOGIN` with their role (SPEC §9).
+    pub(crate) fn caller(&self) -> crate::extract::Caller {
+        crate::extract::Caller {
+            client_id: format!("person:{}", self.login),
+            role: self.role,
+            participant_id: None,
+        }
+    }
+}
+
 /// The value of cookie `name`, if the request has it.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

@@ -113,6 +113,45 @@ impl Server {
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
+    /// `GET path` as HTTP/1.0 (so the body comes whole, never chunked)
+    /// with these header lines (each ending in CRLF): the status and the
+    /// body's text.
+    pub(crate) fn get_text(&self, path: &str, headers: &str) -> (u16, String) {
+        let (status, _, body) = self.exchange_text("GET", path, headers, "");
+        (status, body)
+    }
+
+    /// `method path` as HTTP/1.0 with these header lines (each ending in
+    /// CRLF) and `body`: the status, the head and the body's text.
+    pub(crate) fn exchange_text(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        (status, head.to_owned(), body.to_owned())
+    }
+
     pub(crate) fn get(&self, path: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(&self.address).expect("connect");
         stream

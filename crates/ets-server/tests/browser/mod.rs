@@ -143,6 +143,12 @@ impl Browser {
         self.element(&element, "POST", "click", Some(&json!({})), css);
     }
 
+    /// Sets cookie `name` to `value` for the current page's site, path `path`.
+    pub(crate) fn add_cookie(&self, name: &str, value: &str, path: &str) {
+        let cookie = json!({"cookie": {"name": name, "value": value, "path": path}});
+        self.command("POST", "/cookie", Some(&cookie), name);
+    }
+
     /// Runs `script` in the page (its `return` value is the answer).
     pub(crate) fn execute(&self, script: &str) -> Value {
         let body = json!({"script": script, "args": []});
