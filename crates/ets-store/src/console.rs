@@ -273,3 +273,64 @@ impl Store {
         Ok(())
     }
 }
+
+/// A verification of the journal as recorded: when, by whom, what it found.
+#[derive(Debug, Clone)]
+pub struct RecordedVerification {
+    /// When it ran.
+    pub at: DateTime<Utc>,
+    /// Who asked (a client id, or `person:LOGIN`).
+    pub verified_by: String,
+    /// What it found.
+    pub verification: ets_core::Verification,
+}
+
+impl Store {
+    /// Records a verification of the journal.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn record_verification(
+        &self,
+        at: DateTime<Utc>,
+        verified_by: &str,
+        verification: &ets_core::Verification,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO journal_verifications \
+             (at, verified_by, ok, entries, head_hash, first_bad_seq) \
+             VALUES ($1::timestamptz, $2, $3::bigint <> 0, $4, $5, $6)";
+        let params = [
+            Time(Some(at)),
+            Text(Some(verified_by)),
+            Integer(Some(i64::from(verification.ok))),
+            Integer(Some(verification.entries)),
+            Text(Some(&verification.head_hash)),
+            Integer(verification.first_bad_seq),
+        ];
+        self.db.execute(sql, &params).await?;
+        Ok(())
+    }
+
+    /// The last verification recorded, if any.
+    ///
+    /// # Errors
+    /// The database failure.
+    pub async fn last_verification(&self) -> Result<Option<RecordedVerification>, StoreError> {
+        let sql = "SELECT at, verified_by, ok, entries, head_hash, first_bad_seq \
+             FROM journal_verifications ORDER BY id DESC LIMIT 1";
+        self.db
+            .first(sql, &[], |row| {
+                Ok(RecordedVerification {
+                    at: row.time("at")?,
+                    verified_by: row.text("verified_by")?,
+                    verification: ets_core::Verification {
+                        ok: row.flag("ok")?,
+                        entries: row.integer("entries")?,
+                        head_hash: row.text("head_hash")?,
+                        first_bad_seq: row.optional_integer("first_bad_seq")?,
+                    },
+                })
+            })
+            .await
+    }
+}

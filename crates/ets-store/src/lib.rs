@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use compliance::{ComplianceReport, EmissionFilter};
-pub use console::{ConsoleSession, LoginOutcome, Person};
+pub use console::{ConsoleSession, LoginOutcome, Person, RecordedVerification};
 pub use ets_engine::{
     Allocation, Answer, Auction, AuctionBid, AuctionStatus, Closed, Command, CommandError,
     Committed, IdempotencyKey, Invoice, LedgerCommand, NewAllocation, NewAuction, NewBid,
