@@ -32,7 +32,7 @@ pub(crate) fn price(value: Decimal) -> String {
     fixed(value, PRICE_SCALE)
 }
 
-fn money(value: Decimal) -> String {
+pub(crate) fn money(value: Decimal) -> String {
     fixed(value, MONEY_SCALE)
 }
 

@@ -41,13 +41,13 @@ pub(crate) struct InvoiceQuery {
 }
 
 /// `?participant_id=&status=&as_of=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct InvoicesQuery {
-    participant_id: Option<String>,
-    status: Option<String>,
-    as_of: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
+    pub(crate) participant_id: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) as_of: Option<String>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn as_of(state: &AppState, text: Option<&str>) -> Result<DateTime<Utc>, Problem> {
@@ -62,16 +62,30 @@ pub(crate) async fn get(
     Path(id): Path<String>,
     Params(query): Params<InvoiceQuery>,
 ) -> Result<Json<InvoiceBody>, Problem> {
+    let (_, body) = invoice(&state, &caller, &id, query.as_of.as_deref()).await?;
+    Ok(Json(body))
+}
+
+/// One invoice as `caller` may read it, with its figures as of `as_of`
+/// (default now): what `GET /v1/invoices/{id}` answers, and the stored
+/// invoice with its payments (for the console's page).
+pub(crate) async fn invoice(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    as_of_text: Option<&str>,
+) -> Result<(StoredInvoice, InvoiceBody), Problem> {
     caller.require(&READERS)?;
-    let as_of = as_of(&state, query.as_of.as_deref())?;
+    let as_of = as_of(state, as_of_text)?;
     let not_found = || Problem::not_found("invoice");
-    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     let stored = state.store.invoice(id).await?.ok_or_else(not_found)?;
     caller.may_see(stored.invoice.participant_id, "invoice")?;
     let figures = stored
         .figures_at(as_of, state.store.business_zone())
         .ok_or_else(not_found)?;
-    Ok(Json(InvoiceBody::new(&stored.invoice, &figures, as_of)))
+    let body = InvoiceBody::new(&stored.invoice, &figures, as_of);
+    Ok((stored, body))
 }
 
 /// `GET /v1/invoices`: those that existed at `as_of` (default now), oldest
@@ -81,6 +95,16 @@ pub(crate) async fn list(
     caller: Caller,
     Params(query): Params<InvoicesQuery>,
 ) -> Result<Json<Page<InvoiceBody>>, Problem> {
+    Ok(Json(invoices(&state, &caller, query).await?))
+}
+
+/// The page of invoices `GET /v1/invoices` answers (the console's list is
+/// this too).
+pub(crate) async fn invoices(
+    state: &AppState,
+    caller: &Caller,
+    query: InvoicesQuery,
+) -> Result<Page<InvoiceBody>, Problem> {
     caller.require(&READERS)?;
     let limit = checked_limit(query.limit)?;
     let mut after: Option<Uuid> = decode_cursor(query.cursor.as_deref())?;
@@ -95,8 +119,8 @@ pub(crate) async fn list(
                 "status must be open, partially_paid, paid, overdue or cancelled.",
             )
         })?;
-    let as_of = as_of(&state, query.as_of.as_deref())?;
-    let participant = participant_filter(&caller, query.participant_id.as_deref())?;
+    let as_of = as_of(state, query.as_of.as_deref())?;
+    let participant = participant_filter(caller, query.participant_id.as_deref())?;
     // A status is a figure as of `as_of`, not a column: read on until the
     // page (and one more, for the cursor) is full or nothing is left.
     let mut rows: Vec<(StoredInvoice, ets_engine::InvoiceFigures)> = Vec::new();
@@ -120,12 +144,12 @@ pub(crate) async fn list(
             break;
         }
     }
-    Ok(Json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         limit,
         |(stored, _)| stored.invoice.id,
         |(stored, figures)| InvoiceBody::new(&stored.invoice, figures, as_of),
-    )))
+    ))
 }
 
 /// `POST /v1/invoices/{id}/payments`.

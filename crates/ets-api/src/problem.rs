@@ -21,6 +21,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
     /// The human-readable detail.
     #[must_use]
     pub fn detail(&self) -> &str {

@@ -10,7 +10,8 @@ use chrono::NaiveDate;
 use ets_core::Role;
 use ets_engine::market::Trade;
 use ets_engine::settlement::{
-    DayTrades, Unreconciled, json_opening, json_trade_line, participants_csv, settle_cash,
+    DayTrades, SettlementHead, Unreconciled, json_opening, json_trade_line, participants_csv,
+    settle_cash,
 };
 use ets_report::SettlementWorkbook;
 use ets_store::{SettlementDay, Store};
@@ -125,28 +126,11 @@ pub async fn settlement(
     date: NaiveDate,
     format: SettlementFormat,
 ) -> Result<Download, Problem> {
-    use chrono::Datelike;
-    // Years chrono can parse but no ledger has (and whose day bounds would
-    // leave chrono's range).
-    if !(1..=9999).contains(&date.year()) {
-        return Err(invalid_date());
-    }
-    let today = store.business_date(store.now());
-    if date > today {
-        return Err(Problem::unprocessable(
-            "date_in_future",
-            "The settlement of a day after today does not exist yet.",
-        ));
-    }
-    let mut day = store.settlement_day(date).await?;
+    let day = open_day(store, date).await?;
     let (sender, download) = mpsc::channel(CHUNKS_IN_FLIGHT);
     match format {
         SettlementFormat::Csv => {
-            let mut trades = DayTrades::new(date);
-            let cash = day
-                .cash_and_trades(|trade| std::future::ready(count(&mut trades, &trade)))
-                .await?;
-            let head = settle_cash(cash, &trades).map_err(|error| unreconciled(date, &error))?;
+            let DayHead { head, .. } = head_of(day).await?;
             // The channel has room for this one chunk.
             let _ = sender.try_send(Ok(participants_csv(&head.participants)));
         }
@@ -169,6 +153,65 @@ pub async fn settlement(
         }
     }
     Ok(download)
+}
+
+/// A day's participant rows and totals, every row reconciled, and how many
+/// trades were counted into them: what the CSV prints, and what the
+/// console's settlement page shows. Memory grows with the participants,
+/// never with the trades.
+#[derive(Debug)]
+pub(crate) struct DayHead {
+    /// The rows and totals, as the JSON's `participants` and `totals`.
+    pub(crate) head: SettlementHead,
+    /// The day's trades (the JSON's `trades` lines), counted.
+    pub(crate) trades: u64,
+}
+
+/// The participant rows and totals of `date`, read and reconciled as the
+/// CSV's are, complete before they are answered.
+///
+/// # Errors
+/// As [`settlement`]: 422 `invalid_date`, 422 `date_in_future`, the
+/// database failure, an internal error if the day does not reconcile.
+pub(crate) async fn settlement_head(store: &Store, date: NaiveDate) -> Result<DayHead, Problem> {
+    head_of(open_day(store, date).await?).await
+}
+
+/// The snapshot of `date`'s settlement, once the date is one the ledger
+/// can have.
+async fn open_day(store: &Store, date: NaiveDate) -> Result<SettlementDay, Problem> {
+    use chrono::Datelike;
+    // Years chrono can parse but no ledger has (and whose day bounds would
+    // leave chrono's range).
+    if !(1..=9999).contains(&date.year()) {
+        return Err(invalid_date());
+    }
+    let today = store.business_date(store.now());
+    if date > today {
+        return Err(Problem::unprocessable(
+            "date_in_future",
+            "The settlement of a day after today does not exist yet.",
+        ));
+    }
+    Ok(store.settlement_day(date).await?)
+}
+
+/// Every trade of `day` counted, then every participant reconciled.
+async fn head_of(mut day: SettlementDay) -> Result<DayHead, Problem> {
+    let date = day.date();
+    let mut trades = DayTrades::new(date);
+    let mut counted: u64 = 0;
+    let cash = day
+        .cash_and_trades(|trade| {
+            counted += 1;
+            std::future::ready(count(&mut trades, &trade))
+        })
+        .await?;
+    let head = settle_cash(cash, &trades).map_err(|error| unreconciled(date, &error))?;
+    Ok(DayHead {
+        head,
+        trades: counted,
+    })
 }
 
 /// Counts a trade into the day's figures.
@@ -321,14 +364,41 @@ pub(crate) async fn get(
     Path(date): Path<String>,
     Params(query): Params<SettlementQuery>,
 ) -> Result<Response, Problem> {
-    caller.require(&[Role::Finance, Role::Admin, Role::Regulator])?;
-    let date: NaiveDate = date.parse().map_err(|_| {
+    answer(&state, &caller, &date, query.format.as_deref()).await
+}
+
+/// The roles that may read a day's settlement.
+pub(crate) const READERS: [Role; 3] = [Role::Finance, Role::Admin, Role::Regulator];
+
+/// `{date}` of `/v1/settlements/{date}`.
+///
+/// # Errors
+/// 422 `invalid_date` unless it is `YYYY-MM-DD`.
+pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, Problem> {
+    text.parse().map_err(|_| {
         Problem::unprocessable(
             "invalid_date",
             "The date must be YYYY-MM-DD, e.g. 2026-06-01.",
         )
-    })?;
-    let format = SettlementFormat::parse(query.format.as_deref().unwrap_or("json"))?;
+    })
+}
+
+/// What `GET /v1/settlements/{date}?format=` answers `caller`, `format`
+/// as the query gave it (none: JSON); the console's downloads answer it
+/// too, so both are the same file.
+///
+/// # Errors
+/// 403 for a role not among [`READERS`]; as [`parse_date`],
+/// [`SettlementFormat::parse`] and [`settlement`].
+pub(crate) async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    date: &str,
+    format: Option<&str>,
+) -> Result<Response, Problem> {
+    caller.require(&READERS)?;
+    let date = parse_date(date)?;
+    let format = SettlementFormat::parse(format.unwrap_or("json"))?;
     let download = settlement(&state.store, date, format).await?;
     let file_name = (format != SettlementFormat::Json).then(|| format.file_name(date));
     Ok(download_response(

@@ -6,87 +6,22 @@
 
 mod binary;
 mod browser;
+mod desk;
 
-use std::path::{Path, PathBuf};
-
-use binary::{Server, empty_folder, ets};
+use binary::{Server, empty_folder};
 use browser::Browser;
+use desk::{
+    FORM, api_token, code, http_sign_in, person, run_json, screenshots, session_cookie, sign_in,
+    sign_in_as,
+};
 use ets_testkit::TestDatabase;
-use serde_json::{Value, json};
-
-/// Runs `ets-ledger ARGS` on `database` in `dir` and reads its JSON line.
-fn run_json(dir: &Path, database: &str, args: &[&str]) -> Value {
-    let mut with_url = args.to_vec();
-    with_url.extend(["--database-url", database]);
-    let output = ets(dir, &with_url);
-    assert!(
-        output.status.success(),
-        "ets-ledger {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON line")
-}
-
-/// The current TOTP code of a printed `otpauth://` URI, `steps` away.
-fn code(totp_uri: &str, steps: i64) -> String {
-    let secret = totp_uri
-        .split("secret=")
-        .nth(1)
-        .and_then(|rest| rest.split('&').next())
-        .and_then(ets_core::totp::from_base32)
-        .expect("the URI's secret");
-    let now = chrono::Utc::now().timestamp();
-    ets_core::totp::code(&secret, ets_core::totp::step_at(now) + steps)
-}
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
-    std::fs::create_dir_all(&dir).expect("a folder for screenshots");
-    dir
-}
-
-fn sign_in(browser: &Browser, login: &str, password: &str, totp: &str) {
-    browser.fill("input[name=login]", login);
-    browser.fill("input[name=password]", password);
-    browser.fill("input[name=totp]", totp);
-    browser.click_to_next_page("#sign-in");
-}
-
-/// A regulator's token from the demo's credentials.
-fn regulator_token(server: &Server, demo: &Value) -> String {
-    let credential = &demo["credentials"]["regulator"];
-    let (status, token) = server.call(
-        "POST",
-        "/v1/auth/token",
-        None,
-        Some(&json!({
-            "client_id": credential["client_id"],
-            "client_secret": credential["client_secret"],
-        })),
-    );
-    assert_eq!(status, 200, "{token}");
-    token["access_token"].as_str().expect("a token").to_owned()
-}
 
 fn scenario(database: &str, name: &str) {
     let dir = empty_folder();
     let demo = run_json(&dir, database, &["demo", "--out-dir", "."]);
-    let person = run_json(
-        &dir,
-        database,
-        &[
-            "user",
-            "create",
-            "--role",
-            "regulator",
-            "--name",
-            "李监管",
-            "--login",
-            "li.jian",
-        ],
-    );
-    let password = person["password"].as_str().expect("a password");
-    let uri = person["totp_uri"].as_str().expect("a TOTP URI");
+    let inspector = person(&dir, database, "regulator", "李监管", "li.jian");
+    let password = inspector["password"].as_str().expect("a password");
+    let uri = inspector["totp_uri"].as_str().expect("a TOTP URI");
     assert!(
         uri.starts_with("otpauth://totp/ets-ledger:li.jian?secret="),
         "{uri}"
@@ -137,7 +72,7 @@ fn scenario(database: &str, name: &str) {
     browser.screenshot(&screenshots().join(format!("overview-zh-{name}.png")));
 
     // Every traded instrument's figures are the API's, digits for digits.
-    let token = regulator_token(&server, &demo);
+    let token = api_token(&server, &demo, "regulator");
     let today = chrono::Utc::now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
         .date_naive()
@@ -185,6 +120,8 @@ fn scenario(database: &str, name: &str) {
     );
 
     trades_as_the_api_lists_them(&browser, &server, &token, &base);
+    compliance_as_the_api_reports_it(&browser, &server, &token, &base);
+    a_participant_as_the_api_answers_it(&browser, &server, &token, &base);
 
     // English on request, remembered.
     browser.goto(&format!("{base}/console/"));
@@ -209,26 +146,8 @@ fn scenario(database: &str, name: &str) {
     );
 
     // Finance reads the trades but may not download the regulator's export.
-    let clerk = run_json(
-        &dir,
-        database,
-        &[
-            "user",
-            "create",
-            "--role",
-            "finance",
-            "--name",
-            "赵财务",
-            "--login",
-            "zhao.cw",
-        ],
-    );
-    sign_in(
-        &browser,
-        "zhao.cw",
-        clerk["password"].as_str().expect("a password"),
-        &code(clerk["totp_uri"].as_str().expect("a URI"), 0),
-    );
+    let clerk = person(&dir, database, "finance", "赵财务", "zhao.cw");
+    sign_in_as(&browser, "zhao.cw", &clerk);
     browser.goto(&format!("{base}/console/trades"));
     assert!(browser.exists("#trades"));
     assert!(
@@ -252,6 +171,128 @@ fn scenario(database: &str, name: &str) {
         "locked for 15 minutes"
     );
     assert!(!browser.exists("#instruments"));
+}
+
+/// The compliance page shows last year's report row for row as
+/// `GET /v1/compliance` answers it, and downloads the same CSV.
+fn compliance_as_the_api_reports_it(browser: &Browser, server: &Server, token: &str, base: &str) {
+    browser.goto(&format!("{base}/console/compliance"));
+    assert_eq!(
+        browser.property("input[name=period]", "value").as_deref(),
+        Some("2025")
+    );
+    let (status, report) = server.call(
+        "GET",
+        "/v1/compliance?period=2025&limit=100",
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{report}");
+    let rows = report["items"].as_array().expect("rows").clone();
+    assert!(!rows.is_empty(), "the demo records 2025's emissions");
+    assert_eq!(browser.texts("#compliance tbody tr").len(), rows.len());
+    let shown: Vec<Vec<String>> = ["obligation", "covered", "shortfall"]
+        .iter()
+        .map(|class| {
+            browser
+                .texts(&format!("#compliance tbody td.{class}"))
+                .into_iter()
+                .map(|text| text.replace(',', ""))
+                .collect()
+        })
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        for (j, field) in ["obligation", "covered", "shortfall"].iter().enumerate() {
+            assert_eq!(
+                shown[j][i],
+                row[*field].as_str().expect("a figure"),
+                "{row}"
+            );
+        }
+    }
+    browser.goto(&format!(
+        "{base}/console/compliance?period=2025&status=shortfall"
+    ));
+    let short = rows.iter().filter(|r| r["status"] == "shortfall").count();
+    assert!(short >= 1, "the demo has a shortfall");
+    assert_eq!(browser.texts("#compliance tbody tr").len(), short);
+    browser.goto(&format!("{base}/console/compliance?period=twenty"));
+    assert!(browser.exists("p.error"));
+
+    let link = browser_link(
+        browser,
+        base,
+        "/console/compliance?period=2025",
+        "#download-csv",
+    );
+    let session = session_cookie(browser);
+    let (status, csv) = server.get_text(&link, &format!("Cookie: ets_session={session}\r\n"));
+    assert_eq!(status, 200, "{csv}");
+    let (_, exported) = server.get_text(
+        "/v1/compliance?period=2025&format=csv",
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
+    assert_eq!(csv, exported);
+}
+
+/// The participants as `GET /v1/participants` lists them, and the first
+/// one's holdings and movements as the API answers them.
+fn a_participant_as_the_api_answers_it(
+    browser: &Browser,
+    server: &Server,
+    token: &str,
+    base: &str,
+) {
+    browser.goto(&format!("{base}/console/participants"));
+    let (_, listed) = server.call("GET", "/v1/participants?limit=100", Some(token), None);
+    let listed = listed["items"].as_array().expect("items").clone();
+    assert_eq!(browser.texts("#participants tbody tr").len(), listed.len());
+    let first = &listed[0];
+    let id = first["id"].as_str().expect("an id");
+    browser.click_to_next_page(&format!("#participants tr[data-participant='{id}'] a"));
+    assert_eq!(browser.text("h1"), first["name"].as_str().expect("a name"));
+    let (_, holdings) = server.call(
+        "GET",
+        &format!("/v1/participants/{id}/holdings"),
+        Some(token),
+        None,
+    );
+    for holding in holdings["holdings"].as_array().expect("holdings") {
+        let row = format!(
+            "#holdings tr[data-instrument='{}']",
+            holding["instrument"].as_str().expect("code")
+        );
+        for field in ["balance", "available", "held"] {
+            let shown = browser.text(&format!("{row} .{field}")).replace(',', "");
+            assert_eq!(shown, holding[field].as_str().expect("a figure"), "{field}");
+        }
+    }
+    let (_, history) = server.call(
+        "GET",
+        &format!("/v1/participants/{id}/history?limit=50"),
+        Some(token),
+        None,
+    );
+    let running: Vec<String> = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["balance_after"].as_str().expect("a balance").to_owned())
+        .collect();
+    let shown: Vec<String> = browser
+        .texts("#history tbody .balance-after")
+        .into_iter()
+        .map(|t| t.replace(',', ""))
+        .collect();
+    assert_eq!(shown, running, "the running balance, movement by movement");
+    assert!(browser.exists("#orders"), "a regulator sees open orders");
+    assert!(browser.exists("#participant-compliance"));
+}
+
+/// The `href` of `css` on the page at `path`.
+fn browser_link(browser: &Browser, base: &str, path: &str, css: &str) -> String {
+    browser.goto(&format!("{base}{path}"));
+    browser.attribute(css, "href").expect("a link")
 }
 
 /// The trades page lists what `GET /v1/trades` lists, field for field,
@@ -302,12 +343,7 @@ fn trades_as_the_api_lists_them(browser: &Browser, server: &Server, token: &str,
         .attribute("#download-csv", "href")
         .expect("a download link");
     assert!(link.contains("method=negotiated"), "{link}");
-    let session = browser
-        .cookies()
-        .into_iter()
-        .find(|c| c["name"] == "ets_session")
-        .and_then(|c| c["value"].as_str().map(str::to_owned))
-        .expect("the session");
+    let session = session_cookie(browser);
     let (status, csv) = server.get_text(&link, &format!("Cookie: ets_session={session}\r\n"));
     assert_eq!(status, 200, "{csv}");
     let (_, exported) = server.get_text(
@@ -333,37 +369,11 @@ async fn a_regulator_signs_in_and_sees_the_market_as_the_api_answers_it() {
     }
 }
 
-const FORM: &str = "Content-Type: application/x-www-form-urlencoded\r\n";
-
-/// Logs `login` in over HTTP: the session cookie.
-fn http_sign_in(server: &Server, login: &str, person: &Value) -> String {
-    let body = format!(
-        "login={login}&password={}&totp={}",
-        person["password"].as_str().expect("a password"),
-        code(person["totp_uri"].as_str().expect("a URI"), 0)
-    );
-    let (status, head, _) = server.exchange_text("POST", "/console/login", FORM, &body);
-    assert_eq!(status, 303, "{head}");
-    head.lines()
-        .find_map(|line| line.strip_prefix("set-cookie: ets_session="))
-        .and_then(|rest| rest.split(';').next())
-        .expect("a session cookie")
-        .to_owned()
-}
-
 fn forms_and_attempts(database: &str) {
     let dir = empty_folder();
-    let person = |login: &str| {
-        run_json(
-            &dir,
-            database,
-            &[
-                "user", "create", "--role", "admin", "--name", "运维", "--login", login,
-            ],
-        )
-    };
-    person("target");
-    let clerk = person("clerk");
+    let admin = |login: &str| person(&dir, database, "admin", "运维", login);
+    admin("target");
+    let clerk = admin("clerk");
     let server = Server::start(&dir, Some(database));
 
     // Twelve wrong passwords for one login at once: five are checked, the

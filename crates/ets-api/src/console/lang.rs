@@ -90,6 +90,14 @@ impl Lang {
         }
     }
 
+    /// `zh` or `en`, whichever this language is: for a page's own phrases.
+    pub(crate) fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Self::Zh => zh,
+            Self::En => en,
+        }
+    }
+
     /// A phrase in this language.
     pub(crate) fn text(self, text: Text) -> &'static str {
         let (zh, en) = match text {
@@ -144,12 +152,69 @@ impl Lang {
             Text::Price => ("价格", "Price"),
             Text::Value => ("金额", "Value"),
             Text::AnyMethod => ("全部", "Any"),
-            Text::NoneFound => ("没有符合条件的记录。", "Nothing matches."),
+            Text::NoneFound => (
+                "没有符合条件的记录，请放宽或清除筛选条件。",
+                "Nothing matches: widen or clear the filters.",
+            ),
         };
         match self {
             Self::Zh => zh,
             Self::En => en,
         }
+    }
+
+    /// A refusal of the API in this language: Chinese from its stable
+    /// `code` where the console knows the code (the API's own words
+    /// follow, for the record), the API's words as they are otherwise.
+    pub(crate) fn problem(self, problem: &crate::problem::Problem) -> String {
+        let zh = match problem.code() {
+            "invalid_decimal" => "请输入数字，如 1250.00（不带千分位和货币符号）。",
+            "scale_exceeded" => "小数位数超过该字段允许的位数（金额最多两位小数）。",
+            "amount_must_be_positive" => "金额须大于零。",
+            "overpayment" => "缴款金额超过尚欠金额。",
+            "invoice_paid" => "该缴费通知已缴清。",
+            "invalid_reference" => "请填写凭证号（不超过 100 个字符）。",
+            "invalid_text" => "文字中含有控制字符或双向覆盖字符。",
+            "invalid_source" => "请选择缴款来源。",
+            "insufficient_funds" => "参与方账户余额不足。",
+            "invalid_query" | "invalid_cursor" => "筛选条件有误。",
+            "idempotency_key_reused" => "此表单已用其他内容提交过，请刷新页面后重试。",
+            _ => return problem.detail().to_owned(),
+        };
+        match self {
+            Self::Zh => format!("{zh}（{}）", problem.detail()),
+            Self::En => problem.detail().to_owned(),
+        }
+    }
+
+    /// An instant as the API writes it (RFC 3339), shown in the ledger's
+    /// business zone the way this language writes times, inside a
+    /// `<time>` that keeps the API's text; text that is not a time stays
+    /// as it is.
+    pub(crate) fn when(self, text: &str, zone: ets_core::BusinessZone) -> maud::Markup {
+        let shown = chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .and_then(|at| {
+                let offset = chrono::FixedOffset::east_opt(zone.offset_minutes() * 60)?;
+                let local = at.with_timezone(&offset);
+                Some(match self {
+                    Self::Zh => local.format("%Y年%-m月%-d日 %H:%M:%S").to_string(),
+                    Self::En => local.format("%-d %b %Y, %H:%M:%S").to_string(),
+                })
+            });
+        maud::html! { time datetime=(text) { (shown.as_deref().unwrap_or(text)) } }
+    }
+
+    /// A day as the API writes it (`YYYY-MM-DD`), the way this language
+    /// writes days, inside a `<time>` that keeps the API's text.
+    pub(crate) fn day(self, text: &str) -> maud::Markup {
+        let shown = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|day| match self {
+                Self::Zh => day.format("%Y年%-m月%-d日").to_string(),
+                Self::En => day.format("%-d %b %Y").to_string(),
+            });
+        maud::html! { time datetime=(text) { (shown.as_deref().unwrap_or(text)) } }
     }
 
     /// A trade method's name.
@@ -204,6 +269,35 @@ pub(crate) fn grouped(figure: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_and_days_are_written_as_each_language_writes_them() {
+        let zone = ets_core::BusinessZone::from_offset_minutes(480).expect("UTC+8");
+        let at = "2026-11-30T23:22:16.063933Z";
+        let zh = Lang::Zh.when(at, zone).into_string();
+        assert!(zh.contains("2026年12月1日 07:22:16"), "{zh}");
+        assert!(zh.contains(&format!("datetime=\"{at}\"")), "{zh}");
+        let en = Lang::En.when(at, zone).into_string();
+        assert!(en.contains("1 Dec 2026, 07:22:16"), "{en}");
+        assert!(
+            Lang::Zh
+                .day("2026-11-15")
+                .into_string()
+                .contains("2026年11月15日")
+        );
+        assert!(
+            Lang::En
+                .day("2026-11-15")
+                .into_string()
+                .contains("15 Nov 2026")
+        );
+        assert!(
+            Lang::Zh
+                .when("not a time", zone)
+                .into_string()
+                .contains("not a time")
+        );
+    }
 
     #[test]
     fn figures_are_grouped_never_rounded() {

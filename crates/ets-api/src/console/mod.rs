@@ -8,8 +8,13 @@
 //! sessions, logging out, and the market at a glance.
 
 mod chart;
+mod compliance;
+mod invoices;
+mod journal;
 mod lang;
+mod participants;
 mod session;
+mod settlements;
 mod trades;
 
 use axum::Form;
@@ -19,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Days;
-use ets_core::Decimal;
+use ets_core::{Decimal, Role};
 use ets_engine::people::{LOCKOUT_WINDOW, locked_out};
 use ets_engine::stats::VWAP_PLACES;
 use ets_store::LoginOutcome;
@@ -34,6 +39,95 @@ use crate::body::price;
 use crate::dto::fixed;
 use crate::extract::PeerAddress;
 use crate::problem::Problem;
+
+/// The console's pages in its menu: where, the name in each language, and
+/// the roles that may use it (a page refuses the others with a 403 page;
+/// the menu only spares them the click).
+const PAGES: [(&str, &str, &str, &[Role]); 7] = [
+    (
+        "/console/",
+        "市场概览",
+        "Overview",
+        &[Role::Admin, Role::Regulator, Role::Finance],
+    ),
+    (
+        "/console/trades",
+        "成交记录",
+        "Trades",
+        &[Role::Admin, Role::Regulator, Role::Finance],
+    ),
+    (
+        "/console/participants",
+        "参与方",
+        "Participants",
+        &[Role::Admin, Role::Regulator, Role::Finance],
+    ),
+    (
+        "/console/invoices",
+        "缴费通知",
+        "Invoices",
+        &[Role::Admin, Role::Regulator, Role::Finance],
+    ),
+    (
+        "/console/settlements",
+        "日终结算",
+        "Settlements",
+        &[Role::Admin, Role::Regulator, Role::Finance],
+    ),
+    (
+        "/console/compliance",
+        "履约情况",
+        "Compliance",
+        &[Role::Admin, Role::Regulator],
+    ),
+    (
+        "/console/journal",
+        "审计日志",
+        "Journal",
+        &[Role::Admin, Role::Regulator],
+    ),
+];
+
+/// The largest JSON answer a page reads from an API handler.
+const MAX_ANSWER: usize = 16 << 20;
+
+/// What an API handler answered, as the JSON it would have sent: a page
+/// that calls the handler in the process draws exactly the API's figures.
+async fn api_json<R: IntoResponse>(
+    answer: Result<R, Problem>,
+) -> Result<serde_json::Value, Problem> {
+    let response = answer?.into_response();
+    let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    serde_json::from_slice(&bytes).map_err(|error| Problem::internal(&error))
+}
+
+/// The names of these participants, by id text, for a list that shows
+/// who is who.
+async fn participant_names(
+    state: &AppState,
+    ids: Vec<uuid::Uuid>,
+) -> Result<std::collections::HashMap<String, String>, Problem> {
+    let mut names = std::collections::HashMap::new();
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(id.to_string())
+            && let Some(participant) = state.store.participant(id).await?
+        {
+            entry.insert(participant.name);
+        }
+    }
+    Ok(names)
+}
+
+/// An API handler's query from these pairs (empty values left out), read
+/// as the API reads its query string.
+fn api_query<T: serde::de::DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<T, Problem> {
+    let given: Vec<&(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+    let text = serde_urlencoded::to_string(&given).unwrap_or_default();
+    serde_urlencoded::from_str(&text)
+        .map_err(|error| Problem::unprocessable("invalid_query", error.to_string()))
+}
 
 /// The days the overview's charts cover, today included.
 const CHART_DAYS: u64 = 90;
@@ -52,6 +146,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/logout", post(sign_out))
         .route("/console/trades", get(trades::list))
         .route("/console/trades.csv", get(trades::download))
+        .route("/console/invoices", get(invoices::list))
+        .route("/console/invoices/{id}", get(invoices::detail))
+        .route("/console/invoices/{id}/payments", post(invoices::pay))
+        .route("/console/compliance", get(compliance::page_of))
+        .route("/console/participants", get(participants::list))
+        .route("/console/participants/{id}", get(participants::detail))
+        .route("/console/journal", get(journal::page))
+        .route("/console/journal/verify", post(journal::verify_now))
+        .route("/console/journal/checkpoint.json", get(journal::checkpoint))
+        .route("/console/settlements", get(settlements::today))
+        .route("/console/settlements/{date}", get(settlements::page))
         .route("/console/assets/console.css", get(stylesheet));
     router.layer(axum::middleware::from_fn(same_site_posts))
 }
@@ -165,12 +270,16 @@ fn page(lang: Lang, heading: &str, person: Option<&Person>, body: &Markup) -> Ma
                 link rel="stylesheet" href="/console/assets/console.css";
             }
             body {
+                a class="skip" href="#main" { (lang.pick("跳到正文", "Skip to content")) }
                 header {
                     span class="brand" { (lang.text(Text::Title)) }
-                    @if person.is_some() {
+                    @if let Some(person) = person {
                         nav class="pages" {
-                            a href="/console/" { (lang.text(Text::Overview)) }
-                            a href="/console/trades" { (lang.text(Text::Trades)) }
+                            @for (href, zh, en, roles) in PAGES {
+                                @if roles.contains(&person.role) {
+                                    a href=(href) { (lang.pick(zh, en)) }
+                                }
+                            }
                         }
                     }
                     nav {
@@ -186,7 +295,7 @@ fn page(lang: Lang, heading: &str, person: Option<&Person>, body: &Markup) -> Ma
                         }
                     }
                 }
-                main {
+                main id="main" tabindex="-1" {
                     h1 { (heading) }
                     (body)
                 }
@@ -428,6 +537,7 @@ async fn overview(
         });
     }
     let head = store.journal_head().await?;
+    let last = store.last_verification().await?;
     let lang = person.lang;
     let days = i64::try_from(CHART_DAYS).unwrap_or(90);
     let dash = lang.text(Text::NoTrades);
@@ -478,6 +588,19 @@ async fn overview(
                 dd class="entries" { (grouped(&head.seq.to_string())) }
                 dt { (lang.text(Text::HeadHash)) }
                 dd class="hash" { code { (head.hash) } }
+                dt { (lang.pick("上次校验", "Last verified")) }
+                @match &last {
+                    None => dd class="last-verification never" {
+                        (lang.pick("尚未校验", "never")) " · "
+                        a href="/console/journal" { (lang.pick("前往校验", "verify it")) }
+                    },
+                    Some(last) => dd class=(if last.verification.ok { "last-verification ok" } else { "last-verification broken error" }) {
+                        (if last.verification.ok { lang.pick("完整", "intact") } else { lang.pick("已损坏", "BROKEN") })
+                        " · " (grouped(&last.verification.entries.to_string())) " "
+                        (lang.pick("条", "entries")) " · "
+                        (lang.when(&crate::dto::time(last.at), store.business_zone()))
+                    },
+                }
             }
         }
     };

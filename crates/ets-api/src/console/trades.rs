@@ -104,7 +104,7 @@ pub(super) async fn list(
         Err(problem) if problem.code() == "invalid_query" || problem.code() == "invalid_cursor" => {
             let body = html! {
                 (form(lang, &query, &person))
-                p class="error" role="alert" { (problem.detail()) }
+                p class="error" role="alert" { (lang.problem(&problem)) }
             };
             let markup = page(lang, heading, Some(&person), &body);
             return Ok(respond(StatusCode::UNPROCESSABLE_ENTITY, markup, &[]));
@@ -117,7 +117,7 @@ pub(super) async fn list(
         @if trades.is_empty() {
             p id="none" { (lang.text(Text::NoneFound)) }
         } @else {
-            (table(lang, &trades, &names))
+            (table(lang, state.store.business_zone(), &trades, &names))
         }
         @if let Some(cursor) = next {
             @let next_query = TradesQuery { cursor: Some(cursor), ..query.clone() };
@@ -145,19 +145,12 @@ async fn rows(state: &AppState, person: &Person, query: &TradesQuery) -> Result<
         trades.last().map(|t| encode_cursor(&t.id))
     });
     let caller = person.caller();
-    let mut names = HashMap::new();
-    let mut parties: Vec<Uuid> = Vec::with_capacity(trades.len() * 2);
-    for trade in &trades {
-        parties.push(trade.buyer_id);
-        parties.extend(trade.seller_id);
-    }
-    for id in parties {
-        if let std::collections::hash_map::Entry::Vacant(entry) = names.entry(id.to_string())
-            && let Some(participant) = state.store.participant(id).await?
-        {
-            entry.insert(participant.name);
-        }
-    }
+    let parties = trades
+        .iter()
+        .flat_map(|t| [Some(t.buyer_id), t.seller_id])
+        .flatten()
+        .collect();
+    let names = super::participant_names(state, parties).await?;
     let bodies = trades
         .iter()
         .map(|t| serde_json::to_value(TradeBody::seen_by(t, &caller)).unwrap_or(Value::Null))
@@ -196,7 +189,12 @@ fn form(lang: Lang, query: &TradesQuery, person: &Person) -> Markup {
     }
 }
 
-fn table(lang: Lang, trades: &[Value], names: &HashMap<String, String>) -> Markup {
+fn table(
+    lang: Lang,
+    zone: ets_core::BusinessZone,
+    trades: &[Value],
+    names: &HashMap<String, String>,
+) -> Markup {
     let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
     // A trade with no seller sold what the authority issued (an auction).
     let party = |value: &Value| {
@@ -222,7 +220,7 @@ fn table(lang: Lang, trades: &[Value], names: &HashMap<String, String>) -> Marku
             tbody {
                 @for trade in trades {
                     tr data-trade=(text(&trade["id"])) {
-                        td class="executed-at" { (text(&trade["executed_at"])) }
+                        td class="executed-at" { (lang.when(&text(&trade["executed_at"]), zone)) }
                         td { code class="id" { (text(&trade["id"])) } }
                         td { (text(&trade["instrument"])) }
                         td { (lang.method(trade["method"].as_str().unwrap_or_default())) }

@@ -86,31 +86,13 @@ impl Server {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
         let body = body.map(Value::to_string).unwrap_or_default();
-        let authorization = token
-            .map(|token| format!("Authorization: Bearer {token}\r\n"))
-            .unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{authorization}\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.address,
-            body.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let mut headers = String::from("Content-Type: application/json\r\n");
+        if let Some(token) = token {
+            headers.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        let (status, _, answer) = self.exchange_text(method, path, &headers, &body);
+        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
     }
 
     /// `GET path` as HTTP/1.0 (so the body comes whole, never chunked)
@@ -152,26 +134,9 @@ impl Server {
         (status, head.to_owned(), body.to_owned())
     }
 
+    /// `GET path` without a token: the status and the answer as JSON.
     pub(crate) fn get(&self, path: &str) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        self.call("GET", path, None, None)
     }
 }
 
