@@ -11,6 +11,7 @@ mod console;
 pub mod dto;
 pub mod extract;
 mod finance;
+pub mod forward;
 mod ledger;
 mod market;
 pub mod metrics;
@@ -72,6 +73,8 @@ pub struct AppState {
     /// Reverse proxies whose `X-Forwarded-For` names the client's address
     /// (for the login limits); none by default.
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Where writes go when another node holds the writer lease.
+    pub forwarder: Arc<forward::Forwarder>,
 }
 
 /// The finance settings: the published unit fees a paid allocation without
@@ -124,7 +127,16 @@ impl AppState {
             finance: Arc::default(),
             request_timeout: REQUEST_TIMEOUT,
             trusted_proxies: Arc::default(),
+            forwarder: Arc::default(),
         }
+    }
+
+    /// The same state passing writes to the node that holds `lease`
+    /// whenever it is not this one.
+    #[must_use]
+    pub fn with_writer_lease(mut self, lease: ets_store::WriterLease) -> Self {
+        self.forwarder = Arc::new(forward::Forwarder::new(lease));
+        self
     }
 
     /// The same state trusting these reverse proxies' `X-Forwarded-For`.
@@ -459,6 +471,7 @@ async fn answer_in_time(
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = state.request_timeout;
+    let forwarder = Arc::clone(&state.forwarder);
     let router = routes()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
@@ -471,6 +484,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(text::clean_uri))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(forwarder, forward::forward_writes))
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(timeout, answer_in_time))

@@ -105,6 +105,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     write_latency(&mut out, &state.metrics);
     write_store(&mut out, &state.store.stats());
     write_writer(&mut out, &state);
+    write_lease(&mut out, &state.forwarder);
     (
         [(
             header::CONTENT_TYPE,
@@ -142,6 +143,36 @@ fn write_writer(out: &mut String, state: &AppState) {
         .refused_logins
         .load(std::sync::atomic::Ordering::Relaxed);
     let _ = writeln!(out, "ets_logins_refused_total {refused}");
+}
+
+/// The writer lease and the writes passed to the node holding it.
+fn write_lease(out: &mut String, forwarder: &crate::forward::Forwarder) {
+    let (forwarded, served_here) = forwarder.counts();
+    let gauges = [
+        (
+            "ets_writer_lease_holder",
+            "gauge",
+            "Whether this node holds the writer lease (1) or not (0).",
+            u64::from(forwarder.lease().is_holder()),
+        ),
+        (
+            "ets_writes_forwarded_total",
+            "counter",
+            "Write requests passed to the node holding the writer lease.",
+            forwarded,
+        ),
+        (
+            "ets_writes_served_here_total",
+            "counter",
+            "Write requests served here because the lease holder refused the connection.",
+            served_here,
+        ),
+    ];
+    for (name, kind, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// Requests by method, route and status.

@@ -153,6 +153,12 @@ enum Commands {
         /// one's connection is closed.
         #[arg(long, env = "ETS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
         header_read_timeout_secs: u64,
+        /// Where the other nodes on the same PostgreSQL database reach this
+        /// one (e.g. http://10.0.0.5:8080) when it holds the writer lease
+        /// and they pass it their writes; by default the listen address
+        /// (127.0.0.1 when listening on every address).
+        #[arg(long, env = "ETS_ADVERTISE_URL")]
+        advertise_url: Option<String>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -343,12 +349,14 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             request_timeout_secs,
             trusted_proxies,
             header_read_timeout_secs,
+            advertise_url,
         } => {
             let timeout = std::time::Duration::from_secs(request_timeout_secs);
             let edge = Edge {
                 request_timeout: timeout,
                 trusted_proxies,
                 header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
+                advertise_url,
             };
             serve(listen, &database, &tokens, finance.settings(), edge).await
         }
@@ -468,6 +476,18 @@ struct Edge {
     request_timeout: std::time::Duration,
     trusted_proxies: Vec<std::net::IpAddr>,
     header_read_timeout: std::time::Duration,
+    advertise_url: Option<String>,
+}
+
+/// Where other nodes reach this one: `http://` and the address it listens
+/// on, 127.0.0.1 (or ::1) for an unspecified address.
+fn advertised(listening: SocketAddr) -> String {
+    let ip = match listening.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, listening.port()))
 }
 
 async fn serve(
@@ -478,16 +498,20 @@ async fn serve(
     edge: Edge,
 ) -> Result<ExitCode, AnyError> {
     let store = open(database).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let address = listener.local_addr()?;
+    let lease =
+        store.join_writer_election(edge.advertise_url.unwrap_or_else(|| advertised(address)));
     let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance)
         .with_request_timeout(edge.request_timeout)
-        .with_trusted_proxies(edge.trusted_proxies);
+        .with_trusted_proxies(edge.trusted_proxies)
+        .with_writer_lease(lease);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state);
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    tracing::info!(address = %address, "listening");
     ets_api::serve::serve(listener, app, edge.header_read_timeout, shutdown_signal()).await?;
     sweeper.abort();
     tracing::info!("stopped");

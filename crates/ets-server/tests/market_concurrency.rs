@@ -10,7 +10,9 @@
 //! Then with one node disrupted while the clients trade ([`Disruption`]):
 //! its connections to PostgreSQL cut mid-batch, stalled, and COMMITs whose
 //! answer is lost ([`FaultProxy`]); the server killed with SIGKILL and
-//! started again, on both databases; PostgreSQL (a [`Cluster`] of the
+//! started again, on both databases, and on PostgreSQL with two nodes the
+//! one holding the writer lease (the other passing it its writes) killed
+//! twice, the other taking the lease; PostgreSQL (a [`Cluster`] of the
 //! test's own) crashed and started again, `/readyz` 503 meanwhile. The
 //! clients resend an order that failed with the same `Idempotency-Key`
 //! until it is answered, and a finance clerk makes deposits without a key,
@@ -470,6 +472,54 @@ impl Drop for Server {
     }
 }
 
+/// A figure of the node's `/metrics` (`None` if it does not answer).
+fn metric(address: &str, name: &str) -> Option<u64> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Whether the node at `address` holds the writer lease.
+fn holds_writer_lease(address: &str) -> bool {
+    metric(address, "ets_writer_lease_holder") == Some(1)
+}
+
+/// With several nodes on PostgreSQL: one of them, and only one, holds the
+/// writer lease once things settle, and the others passed it their writes.
+fn check_writer_lease(servers: &[Server], disrupted: bool) {
+    let settled = Instant::now() + Duration::from_secs(10);
+    let holders = loop {
+        let holders: Vec<usize> = (0..servers.len())
+            .filter(|&n| holds_writer_lease(&servers[n].address))
+            .collect();
+        if holders.len() == 1 || Instant::now() > settled {
+            break holders;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        holders.len(),
+        1,
+        "nodes holding the writer lease: {holders:?}"
+    );
+    if !disrupted {
+        for (n, server) in servers.iter().enumerate() {
+            if n != holders[0] {
+                let forwarded = metric(&server.address, "ets_writes_forwarded_total");
+                assert!(
+                    forwarded.is_some_and(|count| count > 0),
+                    "node {n} passed no write to the writer: {forwarded:?}"
+                );
+            }
+        }
+    }
+}
+
 fn admin_credential(dir: &Path, database_url: &str) -> (String, String) {
     let output = Command::new(BINARY)
         .args([
@@ -917,10 +967,15 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize, disruption: Option<D
         Some(Disruption::KillNine) => {
             for _ in 0..2 {
                 std::thread::sleep(time / 3);
-                let killed = servers.remove(0);
+                // The node that writes, whose death the others must survive.
+                let writer = servers
+                    .iter()
+                    .position(|server| holds_writer_lease(&server.address))
+                    .unwrap_or(0);
+                let killed = servers.remove(writer);
                 let address = killed.address.clone();
                 drop(killed);
-                servers.insert(0, Server::start(dir, serve_url, &address));
+                servers.insert(writer, Server::start(dir, serve_url, &address));
             }
         }
         Some(Disruption::DatabaseRestart(cluster)) => {
@@ -1339,6 +1394,10 @@ fn run_market(dir: &Path, database_url: &str, nodes: usize, disruption: Option<D
         );
     }
 
+    if nodes > 1 {
+        check_writer_lease(&servers, faults);
+    }
+
     let filled = orders.iter().filter(|o| o["status"] == "filled").count();
     // Cancelled orders no client cancelled: crossing their own participant's.
     let self_crossing = orders
@@ -1451,6 +1510,14 @@ async fn connections_to_postgresql_cut_stalled_and_commits_lost_under_load_chang
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_server_killed_under_load_on_postgresql_loses_nothing_answered_and_doubles_nothing() {
     run_market_on_postgres(1, OnPostgres::KillNine).await;
+}
+
+/// Two nodes, the one started first (the writer the other passes its
+/// writes to) killed twice under load and started again: the other keeps
+/// serving, takes the writer lease, and nothing answered is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_writing_node_killed_under_load_leaves_the_other_serving_and_loses_nothing() {
+    run_market_on_postgres(2, OnPostgres::KillNine).await;
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod compliance;
 mod console;
 mod database;
 mod export;
+mod lease;
 mod load;
 mod postgres;
 mod read;
@@ -45,6 +46,7 @@ pub use ets_engine::{
     RECLAMATION_REASONS, Reclamation, Request, Resolved, Source, Trade, TradeMethod, Transaction,
 };
 pub use export::TradeRecord;
+pub use lease::{LEASE_REFRESH, WriterLease};
 pub use postgres::PostgresBackend;
 pub use read::{
     AccountState, Book, BookLevel, Credential, CredentialListing, HistoryCursor, HistoryItem,

@@ -50,14 +50,20 @@ struct Args {
     database_url: String,
     /// A running server, e.g. http://127.0.0.1:8080. Without it the bench
     /// starts `ets-ledger serve` on a free port and stops it at the end.
-    #[arg(long)]
-    url: Option<String>,
+    /// Several, comma-separated, spread the clients as `--nodes` does.
+    #[arg(long, value_delimiter = ',')]
+    url: Vec<String>,
     /// The `ets-ledger` binary (default: the one beside this binary).
     #[arg(long)]
     server_binary: Option<PathBuf>,
     /// Where the started server's log goes.
     #[arg(long, default_value_os_t = std::env::temp_dir().join("market-bench-server.log"))]
     server_log: PathBuf,
+    /// Servers to start on the database (without `--url`); client `n`
+    /// talks to server `n mod nodes`. Each further server logs to
+    /// `--server-log` with `.2`, `.3`… appended.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Simulated enterprises, one client and one connection each.
     #[arg(long, default_value_t = 32)]
     clients: usize,
@@ -450,13 +456,25 @@ fn admin_credential(binary: &PathBuf, database_url: &str) -> Result<(String, Str
     }
 }
 
-/// Starts `ets-ledger serve` on a free port and waits until it is ready.
-async fn start_server(args: &Args, binary: &PathBuf) -> Result<(Server, String), AnyError> {
+/// Starts `ets-ledger serve` number `node` (from 1) on a free port and
+/// waits until it is ready.
+async fn start_server(
+    args: &Args,
+    binary: &PathBuf,
+    node: usize,
+) -> Result<(Server, String), AnyError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let address = format!("127.0.0.1:{port}");
-    let log = std::fs::File::create(&args.server_log)?;
+    let log_path = if node == 1 {
+        args.server_log.clone()
+    } else {
+        let mut path = args.server_log.clone().into_os_string();
+        path.push(format!(".{node}"));
+        PathBuf::from(path)
+    };
+    let log = std::fs::File::create(&log_path)?;
     let child = Command::new(binary)
         .args(["serve", "--listen", &address])
         .env("DATABASE_URL", &args.database_url)
@@ -469,7 +487,7 @@ async fn start_server(args: &Args, binary: &PathBuf) -> Result<(Server, String),
         if let Some(status) = server.child.try_wait()? {
             return Err(format!(
                 "ets-ledger serve exited ({status}); see {}",
-                args.server_log.display()
+                log_path.display()
             )
             .into());
         }
@@ -483,7 +501,7 @@ async fn start_server(args: &Args, binary: &PathBuf) -> Result<(Server, String),
             let _ = server.child.kill();
             return Err(format!(
                 "ets-ledger serve not ready after 60 s; see {}",
-                args.server_log.display()
+                log_path.display()
             )
             .into());
         }
@@ -800,19 +818,31 @@ async fn main() -> Result<(), AnyError> {
     check_args(&args)?;
     let binary = server_binary(&args)?;
     let (admin_id, admin_secret) = admin_credential(&binary, &args.database_url)?;
-    let (server, address) = match &args.url {
-        Some(url) => {
-            let address = url
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_owned();
-            (None, address)
+    let (servers, addresses) = match args.url.as_slice() {
+        [_, ..] => {
+            let addresses = args
+                .url
+                .iter()
+                .map(|url| {
+                    url.trim_start_matches("http://")
+                        .trim_end_matches('/')
+                        .to_owned()
+                })
+                .collect();
+            (Vec::new(), addresses)
         }
-        None => {
-            let (server, address) = start_server(&args, &binary).await?;
-            (Some(server), address)
+        [] => {
+            let mut servers = Vec::new();
+            let mut addresses = Vec::new();
+            for node in 1..=args.nodes {
+                let (server, address) = start_server(&args, &binary, node).await?;
+                servers.push(server);
+                addresses.push(address);
+            }
+            (servers, addresses)
         }
     };
+    let address = addresses[0].clone();
     let backend = Connection::new(&address)
         .send("GET", "/readyz", &[], None)
         .await?
@@ -826,7 +856,7 @@ async fn main() -> Result<(), AnyError> {
     let instruments = create_instruments(&mut admin, &args, &run).await?;
     let finance = finance_client(&mut admin, &address, &run).await?;
     let traders =
-        register_enterprises(&args, &address, &admin, &finance, &run, &instruments).await?;
+        register_enterprises(&args, &addresses, &admin, &finance, &run, &instruments).await?;
     let (mut tally, elapsed) = trade_until_deadline(&args, traders).await?;
 
     let mut listed = 0;
@@ -834,14 +864,14 @@ async fn main() -> Result<(), AnyError> {
         listed += listed_trades(&mut admin, instrument).await?;
     }
     let verification = verify_journal(&mut admin, &binary, &args.database_url).await?;
-    drop(server);
+    drop(servers);
 
     tally.order_latencies_us.sort_unstable();
     tally.cancel_latencies_us.sort_unstable();
     let report = Report {
-        address,
+        address: addresses.join(", "),
         backend,
-        started_server: args.url.is_none(),
+        started_server: args.url.is_empty(),
         seconds: elapsed.as_secs_f64(),
         tally,
         listed,
@@ -854,8 +884,10 @@ async fn main() -> Result<(), AnyError> {
 
 /// Refuses arguments the bench cannot run with, before anything is started.
 fn check_args(args: &Args) -> Result<(), AnyError> {
-    if args.clients == 0 || args.instruments == 0 || args.max_quantity == 0 {
-        return Err("--clients, --instruments and --max-quantity must be at least 1".into());
+    if args.clients == 0 || args.instruments == 0 || args.max_quantity == 0 || args.nodes == 0 {
+        return Err(
+            "--clients, --instruments, --max-quantity and --nodes must be at least 1".into(),
+        );
     }
     if args.spread < Decimal::ZERO || args.spread >= args.mid || args.spread.scale() > 2 {
         return Err("--spread must be 0 or more, below --mid, in whole fen".into());
@@ -916,10 +948,11 @@ async fn finance_client(admin: &mut Client, address: &str, run: &str) -> Result<
 }
 
 /// Registers the enterprises concurrently, client `n` on instrument
-/// `n mod instruments`, and returns them in client order.
+/// `n mod instruments` and server `n mod servers`, and returns them in
+/// client order.
 async fn register_enterprises(
     args: &Args,
-    address: &str,
+    addresses: &[String],
     admin: &Client,
     finance: &Client,
     run: &str,
@@ -927,7 +960,8 @@ async fn register_enterprises(
 ) -> Result<Vec<Trader>, AnyError> {
     let mut setups = Vec::new();
     for n in 0..args.clients {
-        let (address, admin_token) = (address.to_owned(), admin.token.clone());
+        let address = addresses[n % addresses.len()].clone();
+        let admin_token = admin.token.clone();
         let finance_token = finance.token.clone();
         let (run, instrument) = (run.to_owned(), instruments[n % instruments.len()].clone());
         setups.push(tokio::spawn(async move {
