@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use hyper_util::client::legacy::Client;
@@ -31,15 +31,36 @@ use crate::problem::Problem;
 /// arrives, never passed on again.
 pub const FORWARDED: HeaderName = HeaderName::from_static("x-ets-forwarded");
 
-/// Hop-by-hop headers, which belong to one connection and are not passed on.
-const HOP_BY_HOP: [HeaderName; 6] = [
+/// Headers that belong to one connection (or to a proxy) and are not
+/// passed on, besides those the `Connection` header names.
+const HOP_BY_HOP: [HeaderName; 10] = [
     header::CONNECTION,
     header::HOST,
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
+    header::EXPECT,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
 ];
+
+/// Copies `from` into `to` but the hop-by-hop headers.
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    let named: Vec<HeaderName> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for (name, value) in from {
+        if !HOP_BY_HOP.contains(name) && !named.contains(name) {
+            to.append(name, value.clone());
+        }
+    }
+}
 
 /// The HTTP client to the writer and what it did.
 #[derive(Debug)]
@@ -51,15 +72,22 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Sends writes where `lease` says the writer is.
+    /// Sends writes where `lease` says the writer is, keeping an idle
+    /// connection to it for at most `idle`: less than the writer's header
+    /// read timeout, after which the writer closes it, so that a write is
+    /// never sent on a connection the writer is closing (it would be
+    /// answered 503 `commit_unconfirmed` without having been applied).
     #[must_use]
-    pub fn new(lease: ets_store::WriterLease) -> Self {
+    pub fn new(lease: ets_store::WriterLease, idle: std::time::Duration) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(std::time::Duration::from_secs(1)));
         Self {
             lease,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(idle)
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(connector),
             forwarded: AtomicU64::new(0),
             served_here: AtomicU64::new(0),
         }
@@ -85,7 +113,7 @@ impl Forwarder {
 impl Default for Forwarder {
     /// Never forwards: this node writes (SQLite, one node, tests).
     fn default() -> Self {
-        Self::new(ets_store::WriterLease::default())
+        Self::new(ets_store::WriterLease::default(), std::time::Duration::ZERO)
     }
 }
 
@@ -126,15 +154,12 @@ pub(crate) async fn forward_writes(
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The body is larger than 1 MiB.",
-        )
-        .into_response();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return unread(&error).into_response(),
     };
     let Some(uri) = writer_uri(&writer, &parts.uri) else {
+        tracing::warn!(writer = %writer, "the writer's address is not a URL; writing here");
         return next.run(Request::from_parts(parts, Body::from(body))).await;
     };
     let mut outgoing = axum::http::Request::builder()
@@ -142,11 +167,7 @@ pub(crate) async fn forward_writes(
         .uri(uri)
         .body(Body::from(body.clone()))
         .expect("a method and URI taken from a valid request");
-    for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(name) {
-            outgoing.headers_mut().append(name, value.clone());
-        }
-    }
+    copy_end_to_end(&parts.headers, outgoing.headers_mut());
     outgoing
         .headers_mut()
         .insert(FORWARDED, axum::http::HeaderValue::from_static("1"));
@@ -154,9 +175,8 @@ pub(crate) async fn forward_writes(
         Ok(answer) => {
             forwarder.forwarded.fetch_add(1, Ordering::Relaxed);
             let (mut head, incoming) = answer.into_parts();
-            for name in &HOP_BY_HOP {
-                head.headers.remove(name);
-            }
+            let headers = std::mem::take(&mut head.headers);
+            copy_end_to_end(&headers, &mut head.headers);
             Response::from_parts(head, Body::new(incoming))
         }
         Err(error) if error.is_connect() => {
@@ -178,6 +198,27 @@ pub(crate) async fn forward_writes(
             .into_response()
         }
     }
+}
+
+/// A body that could not be read whole: too large, as the API answers it,
+/// or broken off.
+fn unread(error: &axum::Error) -> Problem {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The body is larger than 1 MiB.",
+            );
+        }
+        source = cause.source();
+    }
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        "The body could not be read.",
+    )
 }
 
 /// `writer` (`http://host:port`) with the request's path and query.
@@ -212,6 +253,24 @@ mod tests {
             .headers_mut()
             .insert(FORWARDED, axum::http::HeaderValue::from_static("1"));
         assert!(!is_write(&passed));
+    }
+
+    #[test]
+    fn connection_headers_and_the_headers_they_name_stay_on_their_hop() {
+        let mut from = HeaderMap::new();
+        from.insert(
+            header::CONNECTION,
+            "keep-alive, x-hop".parse().expect("a value"),
+        );
+        from.insert("x-hop", "1".parse().expect("a value"));
+        from.insert(header::EXPECT, "100-continue".parse().expect("a value"));
+        from.insert(header::AUTHORIZATION, "Bearer t".parse().expect("a value"));
+        from.insert("idempotency-key", "k".parse().expect("a value"));
+        let mut to = HeaderMap::new();
+        copy_end_to_end(&from, &mut to);
+        let mut kept: Vec<&str> = to.keys().map(HeaderName::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["authorization", "idempotency-key"]);
     }
 
     #[test]

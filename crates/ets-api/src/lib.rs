@@ -132,10 +132,11 @@ impl AppState {
     }
 
     /// The same state passing writes to the node that holds `lease`
-    /// whenever it is not this one.
+    /// whenever it is not this one, over connections kept idle for at most
+    /// `idle` (below the nodes' header read timeout).
     #[must_use]
-    pub fn with_writer_lease(mut self, lease: ets_store::WriterLease) -> Self {
-        self.forwarder = Arc::new(forward::Forwarder::new(lease));
+    pub fn with_writer_lease(mut self, lease: ets_store::WriterLease, idle: Duration) -> Self {
+        self.forwarder = Arc::new(forward::Forwarder::new(lease, idle));
         self
     }
 
@@ -482,9 +483,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(text::clean_uri))
+        .layer(axum::middleware::from_fn_with_state(forwarder, forward::forward_writes))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(forwarder, forward::forward_writes))
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(timeout, answer_in_time))

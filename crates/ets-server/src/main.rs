@@ -479,6 +479,23 @@ struct Edge {
     advertise_url: Option<String>,
 }
 
+/// An `--advertise-url` as the forwarding client can use it: `http://`, a
+/// host and a port, nothing after.
+fn checked_advertise_url(url: &str) -> Result<String, AnyError> {
+    let parsed: axum::http::Uri = url
+        .parse()
+        .map_err(|_| format!("--advertise-url {url:?} is not a URL"))?;
+    let plain_http = parsed.scheme_str() == Some("http")
+        && parsed.authority().is_some_and(|a| a.port_u16().is_some())
+        && matches!(parsed.path(), "" | "/")
+        && parsed.query().is_none();
+    if plain_http {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!("--advertise-url must be http://HOST:PORT, not {url:?}").into())
+    }
+}
+
 /// Where other nodes reach this one: `http://` and the address it listens
 /// on, 127.0.0.1 (or ::1) for an unspecified address.
 fn advertised(listening: SocketAddr) -> String {
@@ -500,15 +517,27 @@ async fn serve(
     let store = open(database).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
-    let lease =
-        store.join_writer_election(edge.advertise_url.unwrap_or_else(|| advertised(address)));
+    let advertise = match edge.advertise_url {
+        Some(url) => checked_advertise_url(&url)?,
+        None => {
+            if address.ip().is_unspecified() && store.backend_name() == "postgres" {
+                tracing::warn!(
+                    "listening on every address without --advertise-url: other nodes of this \
+                     database will be told {}, which reaches this node only from its own host",
+                    advertised(address)
+                );
+            }
+            advertised(address)
+        }
+    };
+    let lease = store.join_writer_election(advertise);
     let sweeper = ets_api::spawn_sweeper(store.clone());
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance)
         .with_request_timeout(edge.request_timeout)
         .with_trusted_proxies(edge.trusted_proxies)
-        .with_writer_lease(lease);
+        .with_writer_lease(lease, edge.header_read_timeout / 2);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state);
     tracing::info!(address = %address, "listening");
@@ -666,7 +695,7 @@ async fn write_download(
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{advertised, checked_advertise_url, redact};
 
     #[test]
     fn passwords_never_reach_the_logs() {
@@ -675,5 +704,30 @@ mod tests {
             "postgres://ets:***@db:5432/ets"
         );
         assert_eq!(redact("sqlite:ets-ledger.db"), "sqlite:ets-ledger.db");
+    }
+
+    #[test]
+    fn an_advertised_url_is_plain_http_with_a_port_and_nothing_after() {
+        assert_eq!(
+            checked_advertise_url("http://10.0.0.5:8080/").ok(),
+            Some("http://10.0.0.5:8080".to_owned())
+        );
+        for wrong in [
+            "10.0.0.5:8080",
+            "https://10.0.0.5:8080",
+            "http://10.0.0.5",
+            "http://10.0.0.5:8080/api",
+            "http://10.0.0.5:8080?x=1",
+        ] {
+            assert!(checked_advertise_url(wrong).is_err(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn a_node_listening_on_every_address_advertises_its_loopback() {
+        let every: std::net::SocketAddr = "0.0.0.0:8080".parse().expect("an address");
+        assert_eq!(advertised(every), "http://127.0.0.1:8080");
+        let one: std::net::SocketAddr = "10.0.0.5:9000".parse().expect("an address");
+        assert_eq!(advertised(one), "http://10.0.0.5:9000");
     }
 }
