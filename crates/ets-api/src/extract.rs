@@ -143,17 +143,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "The body is larger than 1 MiB.",
-                    )
+                    Problem::payload_too_large()
                 } else {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        "The body could not be read.",
-                    )
+                    Problem::unreadable_body()
                 }
             })?;
         let value = serde_json::from_slice(&raw).map_err(|error| {

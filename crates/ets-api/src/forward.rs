@@ -206,19 +206,11 @@ fn unread(error: &axum::Error) -> Problem {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if cause.is::<http_body_util::LengthLimitError>() {
-            return Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The body is larger than 1 MiB.",
-            );
+            return Problem::payload_too_large();
         }
         source = cause.source();
     }
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "unreadable_body",
-        "The body could not be read.",
-    )
+    Problem::unreadable_body()
 }
 
 /// `writer` (`http://host:port`) with the request's path and query.

@@ -110,6 +110,26 @@ impl Problem {
         )
     }
 
+    /// 413: a body over [`crate::MAX_BODY_BYTES`].
+    #[must_use]
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The body is larger than 1 MiB.",
+        )
+    }
+
+    /// 400: a body broken off before its end.
+    #[must_use]
+    pub fn unreadable_body() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable_body",
+            "The body could not be read.",
+        )
+    }
+
     /// 422 with a code and detail about the request.
     #[must_use]
     pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {

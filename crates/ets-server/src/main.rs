@@ -140,25 +140,8 @@ enum Commands {
         tokens: TokenSettings,
         #[command(flatten)]
         finance: FinanceArgs,
-        /// Seconds a request may take to the head of its answer; a download
-        /// (a settlement, an export) then streams for as long as it takes.
-        #[arg(long, env = "ETS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
-        request_timeout_secs: u64,
-        /// Reverse proxies (IP addresses, comma-separated) whose
-        /// `X-Forwarded-For` names the client's address for the login
-        /// limits; without it the peer's address is the client's.
-        #[arg(long, env = "ETS_TRUSTED_PROXIES", value_delimiter = ',')]
-        trusted_proxies: Vec<std::net::IpAddr>,
-        /// Seconds a client may take to send a request's head; a slower
-        /// one's connection is closed.
-        #[arg(long, env = "ETS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
-        header_read_timeout_secs: u64,
-        /// Where the other nodes on the same PostgreSQL database reach this
-        /// one (e.g. http://10.0.0.5:8080) when it holds the writer lease
-        /// and they pass it their writes; by default the listen address
-        /// (127.0.0.1 when listening on every address).
-        #[arg(long, env = "ETS_ADVERTISE_URL")]
-        advertise_url: Option<String>,
+        #[command(flatten)]
+        edge: Edge,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -346,20 +329,8 @@ async fn run(command: Commands) -> Result<ExitCode, AnyError> {
             database,
             tokens,
             finance,
-            request_timeout_secs,
-            trusted_proxies,
-            header_read_timeout_secs,
-            advertise_url,
-        } => {
-            let timeout = std::time::Duration::from_secs(request_timeout_secs);
-            let edge = Edge {
-                request_timeout: timeout,
-                trusted_proxies,
-                header_read_timeout: std::time::Duration::from_secs(header_read_timeout_secs),
-                advertise_url,
-            };
-            serve(listen, &database, &tokens, finance.settings(), edge).await
-        }
+            edge,
+        } => serve(listen, &database, &tokens, finance.settings(), edge).await,
         Commands::Migrate { database } => {
             open(&database).await?;
             tracing::info!("database migrated");
@@ -470,12 +441,29 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// How the node meets its clients: the request timeout, the reverse
-/// proxies it trusts, the time a client has to send a request's head.
+/// How the node meets its clients and the other nodes: the request
+/// timeout, the reverse proxies it trusts, the time a client has to send a
+/// request's head, where other nodes reach it.
+#[derive(clap::Args)]
 struct Edge {
-    request_timeout: std::time::Duration,
+    /// Seconds a request may take to the head of its answer; a download
+    /// (a settlement, an export) then streams for as long as it takes.
+    #[arg(long, env = "ETS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Reverse proxies (IP addresses, comma-separated) whose
+    /// `X-Forwarded-For` names the client's address for the login
+    /// limits; without it the peer's address is the client's.
+    #[arg(long, env = "ETS_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<std::net::IpAddr>,
-    header_read_timeout: std::time::Duration,
+    /// Seconds a client may take to send a request's head; a slower
+    /// one's connection is closed.
+    #[arg(long, env = "ETS_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Where the other nodes on the same PostgreSQL database reach this
+    /// one (e.g. http://10.0.0.5:8080) when it holds the writer lease
+    /// and they pass it their writes; by default the listen address
+    /// (127.0.0.1 when listening on every address).
+    #[arg(long, env = "ETS_ADVERTISE_URL")]
     advertise_url: Option<String>,
 }
 
@@ -520,28 +508,29 @@ async fn serve(
     let advertise = match edge.advertise_url {
         Some(url) => checked_advertise_url(&url)?,
         None => {
+            let own = advertised(address);
             if address.ip().is_unspecified() && store.backend_name() == "postgres" {
                 tracing::warn!(
                     "listening on every address without --advertise-url: other nodes of this \
-                     database will be told {}, which reaches this node only from its own host",
-                    advertised(address)
+                     database will be told {own}, which reaches this node only from its own host"
                 );
             }
-            advertised(address)
+            own
         }
     };
     let lease = store.join_writer_election(advertise);
     let sweeper = ets_api::spawn_sweeper(store.clone());
+    let header_read_timeout = std::time::Duration::from_secs(edge.header_read_timeout_secs);
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
         .with_finance(finance)
-        .with_request_timeout(edge.request_timeout)
+        .with_request_timeout(std::time::Duration::from_secs(edge.request_timeout_secs))
         .with_trusted_proxies(edge.trusted_proxies)
-        .with_writer_lease(lease, edge.header_read_timeout / 2);
+        .with_writer_lease(lease, header_read_timeout / 2);
     tracing::info!(kid = %state.tokens.signing_key().kid(), "signing key ready");
     let app = ets_api::app(state);
     tracing::info!(address = %address, "listening");
-    ets_api::serve::serve(listener, app, edge.header_read_timeout, shutdown_signal()).await?;
+    ets_api::serve::serve(listener, app, header_read_timeout, shutdown_signal()).await?;
     sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -484,43 +484,34 @@ fn metric(address: &str, name: &str) -> Option<u64> {
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Whether the node at `address` holds the writer lease.
-fn holds_writer_lease(address: &str) -> bool {
-    metric(address, "ets_writer_lease_holder") == Some(1)
+/// The nodes saying they hold the writer lease, once `settled` says so of
+/// them (asked again for up to 10 s).
+fn lease_holders(servers: &[Server], settled: impl Fn(&[usize]) -> bool) -> Vec<usize> {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let holders: Vec<usize> = (0..servers.len())
+            .filter(|&n| metric(&servers[n].address, "ets_writer_lease_holder") == Some(1))
+            .collect();
+        if settled(&holders) || Instant::now() > give_up {
+            return holders;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
-/// The node holding the writer lease (waiting up to 10 s for one; one node
-/// alone always writes).
+/// The node holding the writer lease (one node alone always writes).
 fn writer_lease_holder(servers: &[Server]) -> usize {
     if servers.len() == 1 {
         return 0;
     }
-    let give_up = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(holder) = servers
-            .iter()
-            .position(|server| holds_writer_lease(&server.address))
-        {
-            return holder;
-        }
-        assert!(Instant::now() < give_up, "no node holds the writer lease");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let holders = lease_holders(servers, |holders| !holders.is_empty());
+    *holders.first().expect("a node holding the writer lease")
 }
 
 /// With several nodes on PostgreSQL: one of them, and only one, holds the
 /// writer lease once things settle, and the others passed it their writes.
 fn check_writer_lease(servers: &[Server], disrupted: bool) {
-    let settled = Instant::now() + Duration::from_secs(10);
-    let holders = loop {
-        let holders: Vec<usize> = (0..servers.len())
-            .filter(|&n| holds_writer_lease(&servers[n].address))
-            .collect();
-        if holders.len() == 1 || Instant::now() > settled {
-            break holders;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let holders = lease_holders(servers, |holders| holders.len() == 1);
     assert_eq!(
         holders.len(),
         1,
