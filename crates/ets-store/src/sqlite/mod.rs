@@ -3,30 +3,29 @@
 //! `BEGIN IMMEDIATE` write transactions, so several processes on one file
 //! take turns instead of failing. Decimals are stored as exact text.
 //!
-//! The writer's transactions always run on one connection of their own,
-//! whose page cache stays warm between batches (a connection that another
-//! one wrote behind must read its pages again); it is never closed for
-//! idling or age. Checkpointing the WAL copies pages into the database file
-//! and syncs it, work that would stall a commit: another connection does
-//! it in the background every [`CHECKPOINT_EVERY`] commits (`PASSIVE`), so
-//! that when the writer's own automatic checkpoint comes due (SQLite's
-//! 1,000 pages) the copying is done and the next writer restarts the log.
-//! (A background checkpoint alone never catches a busy writer, and the WAL
-//! would grow without end.)
+//! The writer's transactions always run on one connection of their own
+//! ([`conn::WriterSlot`]), whose page cache stays warm between batches (a
+//! connection that another one wrote behind must read its pages again).
+//! Checkpointing the WAL copies pages into the database file and syncs it,
+//! work that would stall a commit: after each commit, unless one is still
+//! running, another connection checkpoints in the background (`PASSIVE`),
+//! so that when the writer's own automatic checkpoint comes due (SQLite's
+//! 1,000 pages, about seven of the market's batches) the copying is done
+//! and the next writer restarts the log. (A background checkpoint alone
+//! never catches a busy writer, and the WAL would grow without end.)
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ets_core::JournalHead;
 use rust_decimal::Decimal;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 
 use crate::load::WriterMemory;
 use crate::writer::WriteBackend;
@@ -35,17 +34,16 @@ use crate::writer::batch::Head;
 use crate::StoreError;
 use ets_engine::command::{CommandError, Committed, Request};
 
+mod conn;
 mod load;
 mod write;
+
+pub(crate) use conn::SqliteConn;
+use conn::WriterSlot;
 
 use crate::rows::{decode_error, parse_time};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
-
-/// Commits between background checkpoints (SQLite's own default is a
-/// checkpoint once the WAL holds 1,000 pages: about 30 of the market's
-/// batches).
-const CHECKPOINT_EVERY: u32 = 16;
 
 /// The writer connection's page cache, in KiB (SQLite's default is 2 MiB).
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
@@ -56,17 +54,11 @@ pub struct SqliteBackend {
     /// Reads, and applying a batch ahead.
     pool: SqlitePool,
     /// The one connection of the writer's locked transactions.
-    writer: SqlitePool,
+    writer: WriterSlot,
     /// The writer's memory between batches.
     memory: Arc<WriterMemory>,
-    checkpoints: Arc<Checkpoints>,
-}
-
-/// Commits since the last background checkpoint, and whether one runs.
-#[derive(Default)]
-struct Checkpoints {
-    commits: AtomicU32,
-    running: AtomicBool,
+    /// Whether a background checkpoint is running.
+    checkpointing: Arc<AtomicBool>,
 }
 
 impl SqliteBackend {
@@ -88,36 +80,26 @@ impl SqliteBackend {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.pragma("cache_size", (-WRITER_CACHE_KIB).to_string()))
-            .await?;
+        let writer =
+            WriterSlot::open(options.pragma("cache_size", (-WRITER_CACHE_KIB).to_string())).await?;
         Ok(Self {
             pool,
             writer,
             memory: Arc::default(),
-            checkpoints: Arc::default(),
+            checkpointing: Arc::default(),
         })
     }
 
-    /// After a commit: every [`CHECKPOINT_EVERY`] commits, checkpoints the
-    /// WAL on a connection of the read pool, in the background (`PASSIVE`:
-    /// it copies what no reader still needs, and never waits for the
-    /// writer). One at a time; a failure is logged, and the next one tries
-    /// again.
+    /// After a commit: checkpoints the WAL on a connection of the read
+    /// pool, in the background (`PASSIVE`: it copies what no reader still
+    /// needs, and never waits for the writer), unless one is running. A
+    /// failure is logged, and the next commit tries again.
     fn committed_one(&self) {
-        let checkpoints = &self.checkpoints;
-        if checkpoints.commits.fetch_add(1, Ordering::Relaxed) + 1 < CHECKPOINT_EVERY
-            || checkpoints.running.swap(true, Ordering::AcqRel)
-        {
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
-        checkpoints.commits.store(0, Ordering::Relaxed);
         let pool = self.pool.clone();
-        let checkpoints = Arc::clone(checkpoints);
+        let checkpointing = Arc::clone(&self.checkpointing);
         tokio::spawn(async move {
             if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&pool)
@@ -125,7 +107,7 @@ impl SqliteBackend {
             {
                 tracing::warn!(error = %error, "WAL checkpoint failed");
             }
-            checkpoints.running.store(false, Ordering::Release);
+            checkpointing.store(false, Ordering::Release);
         });
     }
 
@@ -161,7 +143,7 @@ fn price_ticks(price: Decimal) -> Result<i64, sqlx::Error> {
 }
 
 impl WriteBackend for SqliteBackend {
-    type Conn = PoolConnection<Sqlite>;
+    type Conn = SqliteConn;
     type Tx = SqliteConnection;
 
     fn memory(&self) -> &WriterMemory {
@@ -169,11 +151,11 @@ impl WriteBackend for SqliteBackend {
     }
 
     async fn connect(&self) -> Result<Self::Conn, sqlx::Error> {
-        self.pool.acquire().await
+        self.pool.acquire().await.map(SqliteConn::Pooled)
     }
 
     async fn connect_writer(&self) -> Result<Self::Conn, sqlx::Error> {
-        self.writer.acquire().await
+        self.writer.take().await
     }
 
     async fn head(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
@@ -206,7 +188,7 @@ impl WriteBackend for SqliteBackend {
     }
 
     fn discard(conn: &mut Self::Conn) {
-        conn.close_on_drop();
+        conn.discard();
     }
 
     async fn journal_hash(

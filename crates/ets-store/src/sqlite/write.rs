@@ -6,7 +6,8 @@ use ets_core::RegionCode;
 use ets_core::journal::format_time;
 use ets_engine::batch::Changes;
 use serde_json::{Value, json};
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments as _, SqliteConnection};
 
 use super::price_ticks;
 use crate::rows::decode_error;
@@ -130,9 +131,11 @@ impl BatchWrites for SqliteConnection {
     }
 
     async fn ledger(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        write_postings(self, changes).await?;
-        write_journal(self, changes).await?;
-        write_orders_and_trades(self, changes).await
+        let mut script = Script::default();
+        write_postings(&mut script, changes)?;
+        write_journal(&mut script, changes)?;
+        write_orders_and_trades(&mut script, changes)?;
+        script.run(self).await
     }
 
     async fn allocations(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
@@ -203,7 +206,9 @@ impl BatchWrites for SqliteConnection {
             "business_date",
             "at",
         ];
-        insert_rows(self, "invoice_payments", &columns, payments.collect(), "").await?;
+        let mut script = Script::default();
+        script.insert("invoice_payments", &columns, payments.collect(), "")?;
+        script.run(&mut *self).await?;
         for invoice in changes.invoices.values() {
             sqlx::query("UPDATE invoices SET paid = ?2, surcharge_paid = ?3 WHERE id = ?1")
                 .bind(invoice.id.to_string())
@@ -261,7 +266,9 @@ impl BatchWrites for SqliteConnection {
             "transaction_id",
             "at",
         ];
-        insert_rows(self, "surrenders", &columns, surrenders.collect(), "").await
+        let mut script = Script::default();
+        script.insert("surrenders", &columns, surrenders.collect(), "")?;
+        script.run(self).await
     }
 
     async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
@@ -289,47 +296,86 @@ impl BatchWrites for SqliteConnection {
     }
 }
 
-/// Inserts `rows` (each a JSON array of the columns' values, in order: text,
-/// integers and nulls) with `upsert` (an `ON CONFLICT …` clause) after them:
-/// `INSERT INTO {table} ({columns}) VALUES (?, …), (?, …) …`, as many rows
-/// a statement as SQLite's limit of bound values allows. One call per table
-/// and batch instead of one per row; the values are bound, never parsed
-/// again on SQLite's side.
-async fn insert_rows(
-    conn: &mut SqliteConnection,
-    table: &str,
-    columns: &[&str],
-    rows: Vec<Value>,
-    upsert: &str,
-) -> Result<(), sqlx::Error> {
-    let row = format!("({})", vec!["?"; columns.len()].join(", "));
-    let per_statement = (MAX_BOUND_VALUES / columns.len()).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Value> = rows.by_ref().take(per_statement).collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {} {upsert}",
-            columns.join(", "),
-            vec![row.as_str(); chunk.len()].join(", "),
-        );
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            let Value::Array(cells) = row else {
-                return Err(decode_error(table));
-            };
-            debug_assert_eq!(cells.len(), columns.len(), "a row of {table}");
-            for cell in cells {
-                query = match cell {
-                    Value::Null => query.bind(None::<String>),
-                    Value::String(text) => query.bind(text),
-                    Value::Number(n) => query.bind(n.as_i64().ok_or_else(|| decode_error(table))?),
-                    _ => return Err(decode_error(table)),
+/// Statements sent to SQLite's thread as one script: sqlx runs every
+/// statement of a query string on the connection's worker thread in one
+/// exchange, taking the bound values in order. A batch's ledger rows, a
+/// dozen statements, so cost one wait for that thread instead of one each
+/// (each wait is a hop between threads, on a machine whose cores are busy
+/// serving requests).
+#[derive(Default)]
+struct Script {
+    sql: String,
+    args: SqliteArguments<'static>,
+}
+
+impl Script {
+    /// Adds `INSERT INTO {table} ({columns}) VALUES (?, …), (?, …) …
+    /// {upsert}` for `rows` (each a JSON array of the columns' values, in
+    /// order: text, integers and nulls), as many rows a statement as
+    /// SQLite's limit of bound values allows; nothing for no rows.
+    fn insert(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Value>,
+        upsert: &str,
+    ) -> Result<(), sqlx::Error> {
+        let row = format!("({})", vec!["?"; columns.len()].join(", "));
+        let per_statement = (MAX_BOUND_VALUES / columns.len()).max(1);
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Value> = rows.by_ref().take(per_statement).collect();
+            self.sql.push_str(&format!(
+                "INSERT INTO {table} ({}) VALUES {} {upsert};\n",
+                columns.join(", "),
+                vec![row.as_str(); chunk.len()].join(", "),
+            ));
+            for row in chunk {
+                let Value::Array(cells) = row else {
+                    return Err(decode_error(table));
                 };
+                debug_assert_eq!(cells.len(), columns.len(), "a row of {table}");
+                for cell in cells {
+                    self.bind(cell, table)?;
+                }
             }
         }
-        query.execute(&mut *conn).await?;
+        Ok(())
     }
-    Ok(())
+
+    /// Adds one statement whose `?` placeholders take `values` in order.
+    fn statement(&mut self, sql: &str, values: Vec<Value>) -> Result<(), sqlx::Error> {
+        self.sql.push_str(sql);
+        self.sql.push_str(";\n");
+        for value in values {
+            self.bind(value, sql)?;
+        }
+        Ok(())
+    }
+
+    /// Binds the next value: text, an integer or null.
+    fn bind(&mut self, value: Value, what: &str) -> Result<(), sqlx::Error> {
+        let added = match value {
+            Value::Null => self.args.add(None::<String>),
+            Value::String(text) => self.args.add(text),
+            Value::Number(n) => self.args.add(n.as_i64().ok_or_else(|| decode_error(what))?),
+            _ => return Err(decode_error(what)),
+        };
+        added.map_err(|_| decode_error(what))
+    }
+
+    /// Runs every statement added, in order, in one exchange with SQLite's
+    /// thread; the first failure stops it (the caller rolls back).
+    async fn run(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        if self.sql.is_empty() {
+            return Ok(());
+        }
+        sqlx::query_with(&self.sql, self.args)
+            .persistent(false)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
 }
 
 /// SQLite's default limit of bound values in one statement
@@ -337,7 +383,7 @@ async fn insert_rows(
 const MAX_BOUND_VALUES: usize = 32_766;
 
 /// Accounts, ledger transactions and their postings.
-async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+fn write_postings(script: &mut Script, changes: &Changes) -> Result<(), sqlx::Error> {
     let at = format_time(changes.at);
     let accounts = changes.accounts.iter().map(|a| {
         let key = &a.key;
@@ -349,27 +395,23 @@ async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Resul
             a.version
         ])
     });
-    insert_rows(
-        conn,
+    script.insert(
         "accounts",
         &["owner", "instrument", "balance", "held", "version"],
         accounts.collect(),
         "ON CONFLICT (owner, instrument) DO UPDATE \
          SET balance = excluded.balance, held = excluded.held, version = excluded.version",
-    )
-    .await?;
+    )?;
     let transactions = changes
         .transactions
         .iter()
         .map(|t| json!([t.id, t.kind, at, t.journal_seq, t.reference]));
-    insert_rows(
-        conn,
+    script.insert(
         "ledger_transactions",
         &["id", "kind", "at", "journal_seq", "reference"],
         transactions.collect(),
         "",
-    )
-    .await?;
+    )?;
     let mut postings = Vec::new();
     for t in &changes.transactions {
         for p in &t.postings {
@@ -404,11 +446,11 @@ async fn write_postings(conn: &mut SqliteConnection, changes: &Changes) -> Resul
         "held_after",
         "hold_id",
     ];
-    insert_rows(conn, "postings", &columns, postings, "").await
+    script.insert("postings", &columns, postings, "")
 }
 
 /// Holds, journal entries and the head, idempotency records.
-async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), sqlx::Error> {
+fn write_journal(script: &mut Script, changes: &Changes) -> Result<(), sqlx::Error> {
     let at = format_time(changes.at);
     let holds = changes.holds.iter().map(|h| {
         json!([
@@ -434,7 +476,7 @@ async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result
     ];
     let upsert = "ON CONFLICT (id) DO UPDATE \
          SET remaining = excluded.remaining, settled = excluded.settled, status = excluded.status";
-    insert_rows(conn, "holds", &columns, holds.collect(), upsert).await?;
+    script.insert("holds", &columns, holds.collect(), upsert)?;
     let journal = changes.journal.iter().map(|e| {
         json!([
             e.seq,
@@ -457,28 +499,23 @@ async fn write_journal(conn: &mut SqliteConnection, changes: &Changes) -> Result
         "prev_hash",
         "hash",
     ];
-    insert_rows(conn, "journal", &columns, journal.collect(), "").await?;
+    script.insert("journal", &columns, journal.collect(), "")?;
     if !changes.journal.is_empty() {
-        sqlx::query("UPDATE journal_head SET seq = ?1, hash = ?2, at = ?3 WHERE id = 1")
-            .bind(changes.head.seq)
-            .bind(&changes.head.hash)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+        script.statement(
+            "UPDATE journal_head SET seq = ?, hash = ?, at = ? WHERE id = 1",
+            vec![json!(changes.head.seq), json!(changes.head.hash), json!(at)],
+        )?;
     }
     let keys = changes
         .idempotency
         .iter()
         .map(|(key, outcome)| json!([key.scope, key.key, key.fingerprint, outcome, at]));
     let columns = ["scope", "key", "fingerprint", "outcome", "created_at"];
-    insert_rows(conn, "idempotency_keys", &columns, keys.collect(), "").await
+    script.insert("idempotency_keys", &columns, keys.collect(), "")
 }
 
 /// Orders placed or changed, and trades.
-async fn write_orders_and_trades(
-    conn: &mut SqliteConnection,
-    changes: &Changes,
-) -> Result<(), sqlx::Error> {
+fn write_orders_and_trades(script: &mut Script, changes: &Changes) -> Result<(), sqlx::Error> {
     let mut orders = Vec::with_capacity(changes.orders.len());
     for o in changes.orders.values() {
         orders.push(json!([
@@ -522,7 +559,7 @@ async fn write_orders_and_trades(
          exact_value = excluded.exact_value, value = excluded.value, \
          commission = excluded.commission, status = excluded.status, \
          updated_at = excluded.updated_at";
-    insert_rows(conn, "orders", &columns, orders, upsert).await?;
+    script.insert("orders", &columns, orders, upsert)?;
     let trades = changes.trades.iter().map(|t| {
         json!([
             t.id,
@@ -559,7 +596,7 @@ async fn write_orders_and_trades(
         "business_date",
         "transaction_id",
     ];
-    insert_rows(conn, "trades", &columns, trades.collect(), "").await
+    script.insert("trades", &columns, trades.collect(), "")
 }
 
 /// Reclamations and pledges.
