@@ -159,22 +159,14 @@ impl WriteBackend for SqliteBackend {
     }
 
     async fn head(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
-        let row = sqlx::query("SELECT seq, hash, at FROM journal_head WHERE id = 1")
-            .fetch_one(&mut **conn)
-            .await?;
-        let at: Option<String> = row.try_get("at")?;
-        let head = JournalHead {
-            seq: row.try_get("seq")?,
-            hash: row.try_get("hash")?,
-        };
-        Ok((head, at.as_deref().map(parse_time).transpose()?))
+        read_head(conn, "").await
     }
 
     async fn begin_locked(&self, conn: &mut Self::Conn) -> Result<Head, sqlx::Error> {
         // IMMEDIATE takes the database's write lock now: writers of every
-        // process on the file take turns (the busy timeout waits).
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
-        self.head(conn).await
+        // process on the file take turns (the busy timeout waits). Sent
+        // with the head's read, one exchange with SQLite's thread.
+        read_head(conn, "BEGIN IMMEDIATE;").await
     }
 
     async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
@@ -215,6 +207,19 @@ impl WriteBackend for SqliteBackend {
             _ => false,
         }
     }
+}
+
+/// The journal head, after `before` (statements run first, in the same
+/// exchange with SQLite's thread).
+async fn read_head(conn: &mut SqliteConnection, before: &str) -> Result<Head, sqlx::Error> {
+    let sql = format!("{before} SELECT seq, hash, at FROM journal_head WHERE id = 1");
+    let row = sqlx::query(&sql).fetch_one(conn).await?;
+    let at: Option<String> = row.try_get("at")?;
+    let head = JournalHead {
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+    };
+    Ok((head, at.as_deref().map(parse_time).transpose()?))
 }
 
 impl SqliteBackend {

@@ -108,11 +108,20 @@ fn lock(committing: &Committing) -> std::sync::MutexGuard<'_, Option<(JournalHea
 struct Held<B: WriteBackend> {
     conn: B::Conn,
     open: bool,
+    /// When the connection was asked for.
+    asked: std::time::Instant,
 }
 
 impl<B: WriteBackend> Held<B> {
-    fn new(conn: B::Conn) -> Self {
-        Self { conn, open: false }
+    /// The writer's connection (see [`WriteBackend::connect_writer`]).
+    async fn take(backend: &B) -> Result<Self, sqlx::Error> {
+        let asked = std::time::Instant::now();
+        let conn = backend.connect_writer().await?;
+        Ok(Self {
+            conn,
+            open: false,
+            asked,
+        })
     }
 
     async fn begin(&mut self, backend: &B) -> Result<Head, sqlx::Error> {
@@ -164,7 +173,7 @@ pub(crate) async fn execute<B: WriteBackend>(
     entropy: u32,
     committing: &Committing,
 ) -> Result<Results, StoreError> {
-    let mut conn = Held::new(backend.connect_writer().await?);
+    let mut conn = Held::take(backend).await?;
     // Taken out for the batch: it goes back only if the batch ends cleanly,
     // so a failure (or a panic) leaves an empty one behind.
     let mut cache = backend.memory().take();
@@ -233,6 +242,7 @@ async fn write<B: WriteBackend>(
         conn.end(backend, false).await?;
         return Ok(changes.results);
     }
+    let held = conn.asked.elapsed();
     let started = std::time::Instant::now();
     crate::write::persist(&mut *conn.conn, &changes).await?;
     let persisted_at = started.elapsed();
@@ -246,8 +256,11 @@ async fn write<B: WriteBackend>(
         return Err(BatchFailure::CommitUnknown(error));
     }
     lock(committing).take();
+    // before: from asking for the connection to writing (taking it, the
+    // head lock and, on the locked path, reading and applying the batch).
     tracing::debug!(
         requests = changes.results.len(),
+        before_us = held.as_micros(),
         persist_us = persisted_at.as_micros(),
         commit_us = (started.elapsed() - persisted_at).as_micros(),
         "batch committed"
@@ -321,7 +334,7 @@ pub(crate) async fn commit_prepared<B: WriteBackend>(
     prepared: Prepared,
     committing: &Committing,
 ) -> Result<Option<Results>, StoreError> {
-    let mut conn = Held::new(backend.connect_writer().await?);
+    let mut conn = Held::take(backend).await?;
     let result = match conn.begin(backend).await {
         Ok((head, _)) if head == prepared.base => {
             write(backend, &mut conn, prepared.changes, committing).await
@@ -424,7 +437,7 @@ async fn confirm_once<B: WriteBackend>(
     backend: &B,
     head: &JournalHead,
 ) -> Result<bool, sqlx::Error> {
-    let mut conn = Held::new(backend.connect_writer().await?);
+    let mut conn = Held::take(backend).await?;
     conn.begin(backend).await?;
     let hash = backend.journal_hash(&mut conn.conn, head.seq).await;
     roll_back(backend, &mut conn).await;
