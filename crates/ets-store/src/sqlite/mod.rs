@@ -203,7 +203,9 @@ impl WriteBackend for SqliteBackend {
                     Some("5" | "6" | "517" | "261" | "262")
                 )
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+            // A worker thread that died (its connection is discarded by the
+            // failed batch's rollback, and the next batch opens a new one).
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
             _ => false,
         }
     }

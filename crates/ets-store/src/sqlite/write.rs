@@ -331,10 +331,14 @@ impl Script {
                 vec![row.as_str(); chunk.len()].join(", "),
             ));
             for row in chunk {
+                // A row of another width would shift every value bound after
+                // it, in this statement and the script's next ones.
                 let Value::Array(cells) = row else {
                     return Err(decode_error(table));
                 };
-                debug_assert_eq!(cells.len(), columns.len(), "a row of {table}");
+                if cells.len() != columns.len() {
+                    return Err(decode_error(table));
+                }
                 for cell in cells {
                     self.bind(cell, table)?;
                 }
@@ -710,4 +714,30 @@ async fn write_auctions_and_proposals(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_binds_each_rows_values_in_order_and_refuses_a_row_of_another_width() {
+        let mut script = Script::default();
+        let rows = vec![json!(["a", 1, null]), json!(["b", 2, "x"])];
+        script
+            .insert("t", &["name", "n", "note"], rows, "")
+            .expect("rows of the table's width");
+        assert_eq!(
+            script.sql,
+            "INSERT INTO t (name, n, note) VALUES (?, ?, ?), (?, ?, ?) ;\n"
+        );
+        assert_eq!(script.args.len(), 6);
+
+        let short = vec![json!(["c", 3])];
+        assert!(
+            script
+                .insert("t", &["name", "n", "note"], short, "")
+                .is_err()
+        );
+    }
 }
