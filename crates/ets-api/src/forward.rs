@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use hyper_util::client::legacy::Client;
@@ -188,12 +188,8 @@ pub(crate) async fn forward_writes(
         Err(error) => {
             tracing::warn!(writer = %writer, error = %error, "writer went silent during a write");
             forwarder.lease.unreachable(&writer);
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "commit_unconfirmed",
-                "The node that writes did not answer; the request may have been applied. \
-                 Retry with the same Idempotency-Key; without one, read the result before \
-                 sending it again.",
+            Problem::commit_unconfirmed(
+                "The node that writes did not answer; the request may have been applied.",
             )
             .into_response()
         }

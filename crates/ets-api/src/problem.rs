@@ -130,6 +130,20 @@ impl Problem {
         )
     }
 
+    /// 503 `commit_unconfirmed`: a write may or may not have been applied;
+    /// `cause` says who did not answer.
+    #[must_use]
+    pub fn commit_unconfirmed(cause: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "commit_unconfirmed",
+            format!(
+                "{cause} Retry with the same Idempotency-Key; without one, read the result \
+                 before sending it again."
+            ),
+        )
+    }
+
     /// 422 with a code and detail about the request.
     #[must_use]
     pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
@@ -205,12 +219,8 @@ impl From<ets_store::StoreError> for Problem {
                 "The node's write queue stayed full; retry in a second.",
             )
             .with_retry_after(1),
-            ets_store::StoreError::Unconfirmed => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "commit_unconfirmed",
-                "The database did not confirm whether this request was committed. \
-                 Retry with the same Idempotency-Key; without one, read the result before \
-                 sending it again.",
+            ets_store::StoreError::Unconfirmed => Self::commit_unconfirmed(
+                "The database did not confirm whether this request was committed.",
             ),
             other => Self::internal(&other),
         }

@@ -38,8 +38,7 @@ mod conn;
 mod load;
 mod write;
 
-pub(crate) use conn::SqliteConn;
-use conn::WriterSlot;
+use conn::{SqliteConn, WriterSlot};
 
 use crate::rows::{decode_error, parse_time};
 
