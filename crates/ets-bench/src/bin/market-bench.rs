@@ -193,6 +193,27 @@ mod http {
             }
         }
 
+        /// [`Connection::send`], asked again a second later while the node
+        /// answers 503 (busy or overloaded: nothing written, and its
+        /// Retry-After says one second), for up to a minute.
+        pub(crate) async fn send_while_busy(
+            &mut self,
+            method: &str,
+            path: &str,
+            headers: &[(&str, &str)],
+            body: Option<&Value>,
+        ) -> io::Result<Reply> {
+            let mut reply = self.send(method, path, headers, body).await?;
+            for _ in 0..60 {
+                if reply.status != 503 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                reply = self.send(method, path, headers, body).await?;
+            }
+            Ok(reply)
+        }
+
         async fn exchange(&mut self, request: &[u8]) -> io::Result<Reply> {
             let result = self.try_exchange(request).await;
             if result.is_err() {
@@ -295,6 +316,15 @@ struct Client {
     token: String,
 }
 
+/// A client's request headers: its bearer token and, on a POST, the key.
+fn headers<'a>(method: &str, authorization: &'a str, key: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut headers = vec![("Authorization", authorization)];
+    if method == "POST" {
+        headers.push(("Idempotency-Key", key));
+    }
+    headers
+}
+
 impl Client {
     /// Exchanges a credential for a token (the server hashes the secret:
     /// this takes a while, so setup shares the admin's token).
@@ -322,22 +352,11 @@ impl Client {
             return Err("the token expired and this client has no credential".into());
         };
         let body = json!({ "client_id": client_id, "client_secret": secret });
-        // A busy node (503, verifying others' secrets) is asked again a
-        // second later, as its Retry-After says, for up to a minute.
-        let mut reply = self
+        // A busy node is one verifying others' secrets.
+        let reply = self
             .connection
-            .send("POST", "/v1/auth/token", &[], Some(&body))
+            .send_while_busy("POST", "/v1/auth/token", &[], Some(&body))
             .await?;
-        for _ in 0..60 {
-            if reply.status != 503 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            reply = self
-                .connection
-                .send("POST", "/v1/auth/token", &[], Some(&body))
-                .await?;
-        }
         self.token = reply.body["access_token"]
             .as_str()
             .ok_or_else(|| format!("no token: {} {}", reply.status, reply.body))?
@@ -356,14 +375,12 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Reply, AnyError> {
         let key = Uuid::new_v4().to_string();
-        let mut reply = self.send(method, path, body, &key).await?;
-        for _ in 0..60 {
-            if reply.status != 503 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            reply = self.send(method, path, body, &key).await?;
-        }
+        let authorization = format!("Bearer {}", self.token);
+        let headers = headers(method, &authorization, &key);
+        let reply = self
+            .connection
+            .send_while_busy(method, path, &headers, body)
+            .await?;
         if reply.status == 401 && self.credential.is_some() {
             self.refresh_token().await?;
             return self.send(method, path, body, &key).await;
@@ -379,10 +396,7 @@ impl Client {
         key: &str,
     ) -> Result<Reply, AnyError> {
         let authorization = format!("Bearer {}", self.token);
-        let mut headers = vec![("Authorization", authorization.as_str())];
-        if method == "POST" {
-            headers.push(("Idempotency-Key", key));
-        }
+        let headers = headers(method, &authorization, key);
         Ok(self.connection.send(method, path, &headers, body).await?)
     }
 
