@@ -115,64 +115,65 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// One metric of a single value, with its help and type lines.
+fn write_one(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// The writer's queue and whether it runs; refused logins.
 fn write_writer(out: &mut String, state: &AppState) {
-    let _ = writeln!(
+    write_one(
         out,
-        "# HELP ets_writer_queue_depth Requests waiting for this node's writer."
+        "ets_writer_queue_depth",
+        "gauge",
+        "Requests waiting for this node's writer.",
+        state.store.queue_depth() as u64,
     );
-    let _ = writeln!(out, "# TYPE ets_writer_queue_depth gauge");
-    let _ = writeln!(out, "ets_writer_queue_depth {}", state.store.queue_depth());
-    let _ = writeln!(
+    write_one(
         out,
-        "# HELP ets_writer_up Whether this node's writer runs (1) or has stopped (0)."
+        "ets_writer_up",
+        "gauge",
+        "Whether this node's writer runs (1) or has stopped (0).",
+        u64::from(state.store.writer_running()),
     );
-    let _ = writeln!(out, "# TYPE ets_writer_up gauge");
-    let _ = writeln!(
+    write_one(
         out,
-        "ets_writer_up {}",
-        u8::from(state.store.writer_running())
+        "ets_logins_refused_total",
+        "counter",
+        "Token requests refused: a wrong secret or too many attempts.",
+        state
+            .metrics
+            .refused_logins
+            .load(std::sync::atomic::Ordering::Relaxed),
     );
-    let _ = writeln!(
-        out,
-        "# HELP ets_logins_refused_total Token requests refused: a wrong secret or too many attempts."
-    );
-    let _ = writeln!(out, "# TYPE ets_logins_refused_total counter");
-    let refused = state
-        .metrics
-        .refused_logins
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let _ = writeln!(out, "ets_logins_refused_total {refused}");
 }
 
 /// The writer lease and the writes passed to the node holding it.
 fn write_lease(out: &mut String, forwarder: &crate::forward::Forwarder) {
     let (forwarded, served_here) = forwarder.counts();
-    let gauges = [
-        (
-            "ets_writer_lease_holder",
-            "gauge",
-            "Whether this node holds the writer lease (1) or not (0).",
-            u64::from(forwarder.lease().is_holder()),
-        ),
-        (
-            "ets_writes_forwarded_total",
-            "counter",
-            "Write requests passed to the node holding the writer lease.",
-            forwarded,
-        ),
-        (
-            "ets_writes_served_here_total",
-            "counter",
-            "Write requests served here because the lease holder refused the connection.",
-            served_here,
-        ),
-    ];
-    for (name, kind, help, value) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let _ = writeln!(out, "{name} {value}");
-    }
+    write_one(
+        out,
+        "ets_writer_lease_holder",
+        "gauge",
+        "Whether this node holds the writer lease (1) or not (0).",
+        u64::from(forwarder.lease().is_holder()),
+    );
+    write_one(
+        out,
+        "ets_writes_forwarded_total",
+        "counter",
+        "Write requests passed to the node holding the writer lease.",
+        forwarded,
+    );
+    write_one(
+        out,
+        "ets_writes_served_here_total",
+        "counter",
+        "Write requests served here because the lease holder refused the connection.",
+        served_here,
+    );
 }
 
 /// Requests by method, route and status.
