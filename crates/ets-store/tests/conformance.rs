@@ -916,3 +916,93 @@ async fn allocations_invoices_and_the_signing_key_are_stored() {
         }
     }
 }
+
+/// Makes the database refuse any posting to `owner` (a trigger), as a
+/// constraint would refuse a bad row in the middle of a batch's writes.
+async fn refuse_postings_to(db: &TestDatabase, owner: &Owner) {
+    let key = owner.storage_key();
+    let statements = match db.kind {
+        Kind::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_posting() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.owner = '{key}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                 RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse_posting BEFORE INSERT ON postings \
+             FOR EACH ROW EXECUTE FUNCTION refuse_posting()"
+                .to_owned(),
+        ],
+        Kind::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_posting BEFORE INSERT ON postings WHEN NEW.owner = '{key}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )],
+    };
+    for sql in statements {
+        raw_execute(db, &sql).await.expect("create the trigger");
+    }
+}
+
+#[tokio::test]
+async fn a_write_the_database_refuses_mid_batch_leaves_nothing_and_the_rest_commits() {
+    for db in TestDatabase::each().await {
+        let store = Store::open(&db.url).await.expect("open");
+        let so2 = pollutant_instrument(&store).await;
+        let (a, b, c) = (
+            participant(&store, 1).await,
+            participant(&store, 2).await,
+            participant(&store, 3).await,
+        );
+        store
+            .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+            .await
+            .expect("allocate");
+        refuse_postings_to(&db, &Owner::Participant(c)).await;
+        let journal_before = journal_len(&store).await;
+
+        // Sent together, so that they share batches: one transfer the
+        // database refuses, six it accepts.
+        let mut tasks = Vec::new();
+        for n in 0..7 {
+            let (store, so2) = (store.clone(), so2.clone());
+            let to = if n == 3 { c } else { b };
+            tasks.push(tokio::spawn(async move {
+                let transfer =
+                    Command::transfer(so2, Owner::Participant(a), Owner::Participant(to), dec("1"));
+                (to, store.execute(actor(), transfer).await)
+            }));
+        }
+        for task in tasks {
+            match task.await.expect("task") {
+                (to, Ok(_)) => assert_eq!(to, b, "{:?}: the refused transfer committed", db.kind),
+                (to, Err(StoreError::Database(_))) => assert_eq!(to, c, "{:?}", db.kind),
+                (_, Err(other)) => panic!("{:?}: unexpected {other:?}", db.kind),
+            }
+        }
+        assert_eq!(balance(&store, Owner::Participant(b), &so2).await, dec("6"));
+        assert_eq!(balance(&store, Owner::Participant(c), &so2).await, dec("0"));
+        assert_eq!(balance(&store, Owner::Participant(a), &so2).await, dec("4"));
+        assert_eq!(journal_len(&store).await, journal_before + 6);
+        assert!(store.verify_journal().await.expect("verify").ok);
+
+        // The writer goes on: once the database accepts it, the same transfer commits.
+        let drop = match db.kind {
+            Kind::Postgres => "DROP TRIGGER refuse_posting ON postings",
+            Kind::Sqlite => "DROP TRIGGER refuse_posting",
+        };
+        raw_execute(&db, drop).await.expect("drop the trigger");
+        store
+            .execute(
+                actor(),
+                Command::transfer(
+                    so2.clone(),
+                    Owner::Participant(a),
+                    Owner::Participant(c),
+                    dec("1"),
+                ),
+            )
+            .await
+            .expect("the transfer, accepted now");
+        assert_eq!(balance(&store, Owner::Participant(c), &so2).await, dec("1"));
+        assert!(store.verify_journal().await.expect("verify").ok);
+    }
+}

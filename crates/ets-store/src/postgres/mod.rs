@@ -17,7 +17,8 @@ use sqlx::{Executor, PgConnection, Row};
 use crate::StoreError;
 use crate::load::WriterMemory;
 use crate::writer::WriteBackend;
-use crate::writer::batch::Head;
+use crate::writer::batch::{BatchFailure, Head};
+use ets_engine::batch::Changes;
 use ets_engine::command::{CommandError, Committed, Request};
 
 mod load;
@@ -106,10 +107,20 @@ impl WriteBackend for PostgresBackend {
         head_of(&row)
     }
 
-    async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
-        conn.execute(if commit { "COMMIT" } else { "ROLLBACK" })
+    async fn write_and_commit(
+        &self,
+        conn: &mut Self::Conn,
+        changes: &Changes,
+    ) -> Result<(), BatchFailure> {
+        crate::write::persist(&mut **conn, changes).await?;
+        conn.execute("COMMIT")
             .await
             .map(|_| ())
+            .map_err(BatchFailure::CommitUnknown)
+    }
+
+    async fn roll_back(&self, conn: &mut Self::Conn) -> Result<(), sqlx::Error> {
+        conn.execute("ROLLBACK").await.map(|_| ())
     }
 
     fn discard(conn: &mut Self::Conn) {

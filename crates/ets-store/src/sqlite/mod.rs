@@ -6,17 +6,24 @@
 //! The writer's transactions always run on one connection of their own
 //! ([`conn::WriterSlot`]), whose page cache stays warm between batches (a
 //! connection that another one wrote behind must read its pages again).
-//! Checkpointing the WAL copies pages into the database file and syncs it,
-//! work that would stall a commit: after each commit, unless one is still
-//! running, another connection checkpoints in the background (`PASSIVE`),
-//! so that when the writer's own automatic checkpoint comes due (SQLite's
-//! 1,000 pages, about seven of the market's batches) the copying is done
-//! and the next writer restarts the log. (A background checkpoint alone
-//! never catches a busy writer, and the WAL would grow without end.)
+//!
+//! Checkpoints are SQLite's own, when a commit finds the WAL longer than
+//! [`AUTOCHECKPOINT_PAGES`] (64 MiB; SQLite's default is 1,000 pages), on
+//! the committing connection, usually the writer's; the next commit starts
+//! the log again. A checkpoint copies each page of the log into the database
+//! file once, however many commits wrote it since the last one, and syncs
+//! the file. A batch rewrites mostly the pages the one before it wrote (the
+//! end of each participant's part of the postings, orders and trades
+//! indexes), so the fewer checkpoints, the less copying: at SQLite's default
+//! a checkpoint came every seven of the market's batches; at this length
+//! every hundred or so, a pause of some tens of milliseconds for that batch.
+//! (Checkpointing more often on another connection, in the background, was
+//! slower: it copies the hot pages again each time; and it cannot by itself
+//! start the log again under a busy writer, which needs a transaction that
+//! began with every frame copied.)
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,7 +36,8 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::load::WriterMemory;
 use crate::writer::WriteBackend;
-use crate::writer::batch::Head;
+use crate::writer::batch::{BatchFailure, Head};
+use ets_engine::batch::Changes;
 
 use crate::StoreError;
 use ets_engine::command::{CommandError, Committed, Request};
@@ -47,6 +55,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 /// The writer connection's page cache, in KiB (SQLite's default is 2 MiB).
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
+/// The log's length, in pages, at which a commit checkpoints it.
+const AUTOCHECKPOINT_PAGES: u32 = 16_000;
+
 /// The SQLite backend.
 #[derive(Clone)]
 pub struct SqliteBackend {
@@ -56,8 +67,6 @@ pub struct SqliteBackend {
     writer: WriterSlot,
     /// The writer's memory between batches.
     memory: Arc<WriterMemory>,
-    /// Whether a background checkpoint is running.
-    checkpointing: Arc<AtomicBool>,
 }
 
 impl SqliteBackend {
@@ -73,7 +82,8 @@ impl SqliteBackend {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Statement journals (a multi-row insert's undo) stay in memory.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -85,29 +95,7 @@ impl SqliteBackend {
             pool,
             writer,
             memory: Arc::default(),
-            checkpointing: Arc::default(),
         })
-    }
-
-    /// After a commit: checkpoints the WAL on a connection of the read
-    /// pool, in the background (`PASSIVE`: it copies what no reader still
-    /// needs, and never waits for the writer), unless one is running. A
-    /// failure is logged, and the next commit tries again.
-    fn committed_one(&self) {
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let pool = self.pool.clone();
-        let checkpointing = Arc::clone(&self.checkpointing);
-        tokio::spawn(async move {
-            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                tracing::warn!(error = %error, "WAL checkpoint failed");
-            }
-            checkpointing.store(false, Ordering::Release);
-        });
     }
 
     /// The pool, for tests and tools that inspect the database directly.
@@ -168,13 +156,27 @@ impl WriteBackend for SqliteBackend {
         read_head(conn, "BEGIN IMMEDIATE;").await
     }
 
-    async fn end(&self, conn: &mut Self::Conn, commit: bool) -> Result<(), sqlx::Error> {
-        sqlx::query(if commit { "COMMIT" } else { "ROLLBACK" })
-            .execute(&mut **conn)
-            .await?;
-        if commit {
-            self.committed_one();
-        }
+    /// The writes and `COMMIT` go as one script ([`write::Script`]): a
+    /// failure anywhere in it is an unknown outcome. A statement that fails
+    /// stops the script with the transaction open; the caller then discards
+    /// the connection, which rolls it back, and reads back that nothing
+    /// committed.
+    async fn write_and_commit(
+        &self,
+        conn: &mut Self::Conn,
+        changes: &Changes,
+    ) -> Result<(), BatchFailure> {
+        let mut script = write::Script::default();
+        // Only builds the script: nothing is sent yet.
+        crate::write::persist(&mut script, changes).await?;
+        script
+            .run_and_commit(conn)
+            .await
+            .map_err(BatchFailure::CommitUnknown)
+    }
+
+    async fn roll_back(&self, conn: &mut Self::Conn) -> Result<(), sqlx::Error> {
+        sqlx::query("ROLLBACK").execute(&mut **conn).await?;
         Ok(())
     }
 

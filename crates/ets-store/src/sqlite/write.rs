@@ -1,4 +1,5 @@
-//! The writes of a batch on SQLite. The ledger's rows go in one multi-row
+//! The writes of a batch on SQLite, and its `COMMIT`, sent to SQLite's
+//! thread as one script ([`Script`]). The ledger's rows go in one multi-row
 //! statement a table, their values bound; the rarer rows one statement
 //! each. Decimals are written as their exact text.
 
@@ -13,168 +14,157 @@ use super::price_ticks;
 use crate::rows::decode_error;
 use crate::write::BatchWrites;
 
-impl BatchWrites for SqliteConnection {
+impl BatchWrites for Script {
     async fn registry(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let conn = self;
         let at = format_time(changes.at);
         for p in &changes.participants {
-            sqlx::query(
+            self.statement(
                 "INSERT INTO participants (id, name, credit_code, region_code, industry, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(p.id.to_string())
-            .bind(&p.name)
-            .bind(p.credit_code.as_str())
-            .bind(p.region_code.as_str())
-            .bind(&p.industry)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(p.id),
+                    json!(p.name),
+                    json!(p.credit_code.as_str()),
+                    json!(p.region_code.as_str()),
+                    json!(p.industry),
+                    json!(at),
+                ],
+            )?;
         }
         for i in &changes.instruments {
-            sqlx::query(
+            self.statement(
                 "INSERT INTO instruments (code, kind, pollutant, unit, scale, region_code, vintage, valid_from, \
                  valid_to, commission_rate, price_band, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )
-            .bind(i.code.as_str())
-            .bind(i.kind.as_str())
-            .bind(&i.pollutant)
-            .bind(&i.unit)
-            .bind(i64::from(i.scale))
-            .bind(i.region_code.as_ref().map(RegionCode::as_str))
-            .bind(i.vintage)
-            .bind(i.valid_from.map(|d| d.to_string()))
-            .bind(i.valid_to.map(|d| d.to_string()))
-            .bind(i.commission_rate.to_string())
-            .bind(i.price_band.map(|b| b.to_string()))
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(i.code.as_str()),
+                    json!(i.kind.as_str()),
+                    json!(i.pollutant),
+                    json!(i.unit),
+                    json!(i64::from(i.scale)),
+                    json!(i.region_code.as_ref().map(RegionCode::as_str)),
+                    json!(i.vintage),
+                    json!(i.valid_from.map(|d| d.to_string())),
+                    json!(i.valid_to.map(|d| d.to_string())),
+                    json!(i.commission_rate.to_string()),
+                    json!(i.price_band.map(|b| b.to_string())),
+                    json!(at),
+                ],
+            )?;
         }
         for c in &changes.credentials {
-            sqlx::query(
+            self.statement(
                 "INSERT INTO credentials (client_id, name, role, participant_id, secret_hash, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(c.role.as_str())
-            .bind(c.participant_id.map(|id| id.to_string()))
-            .bind(&c.secret_hash)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(c.client_id),
+                    json!(c.name),
+                    json!(c.role.as_str()),
+                    json!(c.participant_id),
+                    json!(c.secret_hash),
+                    json!(at),
+                ],
+            )?;
         }
         for client_id in &changes.revoked {
-            sqlx::query("UPDATE credentials SET revoked_at = ?1 WHERE client_id = ?2")
-                .bind(&at)
-                .bind(client_id)
-                .execute(&mut *conn)
-                .await?;
+            self.statement(
+                "UPDATE credentials SET revoked_at = ? WHERE client_id = ?",
+                vec![json!(at), json!(client_id)],
+            )?;
         }
         Ok(())
     }
 
     async fn people(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let conn = self;
         let at = format_time(changes.at);
         for p in &changes.people {
-            sqlx::query(
+            self.statement(
                 "INSERT INTO people (login, name, role, password_hash, totp_secret, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&p.login)
-            .bind(&p.name)
-            .bind(p.role.as_str())
-            .bind(&p.secrets.password_hash)
-            .bind(&p.secrets.totp_secret)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(p.login),
+                    json!(p.name),
+                    json!(p.role.as_str()),
+                    json!(p.secrets.password_hash),
+                    json!(p.secrets.totp_secret),
+                    json!(at),
+                ],
+            )?;
         }
         for (login, secrets) in &changes.people_reset {
-            sqlx::query(
-                "UPDATE people SET password_hash = ?2, totp_secret = ?3, totp_last_step = NULL, \
-                 reset_at = ?4 WHERE login = ?1",
-            )
-            .bind(login)
-            .bind(&secrets.password_hash)
-            .bind(&secrets.totp_secret)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+            self.statement(
+                "UPDATE people SET password_hash = ?, totp_secret = ?, totp_last_step = NULL, \
+                 reset_at = ? WHERE login = ?",
+                vec![
+                    json!(secrets.password_hash),
+                    json!(secrets.totp_secret),
+                    json!(at),
+                    json!(login),
+                ],
+            )?;
         }
         for login in &changes.people_disabled {
-            sqlx::query("UPDATE people SET disabled_at = ?2 WHERE login = ?1")
-                .bind(login)
-                .bind(&at)
-                .execute(&mut *conn)
-                .await?;
+            self.statement(
+                "UPDATE people SET disabled_at = ? WHERE login = ?",
+                vec![json!(at), json!(login)],
+            )?;
         }
-        let ended: Vec<&String> = changes
+        let ended = changes
             .people_reset
             .iter()
             .map(|(login, _)| login)
-            .chain(&changes.people_disabled)
-            .collect();
+            .chain(&changes.people_disabled);
         for login in ended {
-            sqlx::query(
-                "UPDATE console_sessions SET ended_at = ?2 WHERE login = ?1 AND ended_at IS NULL",
-            )
-            .bind(login)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+            self.statement(
+                "UPDATE console_sessions SET ended_at = ? WHERE login = ? AND ended_at IS NULL",
+                vec![json!(at), json!(login)],
+            )?;
         }
         Ok(())
     }
 
     async fn ledger(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let mut script = Script::default();
-        write_postings(&mut script, changes)?;
-        write_journal(&mut script, changes)?;
-        write_orders_and_trades(&mut script, changes)?;
-        script.run(self).await
+        write_postings(self, changes)?;
+        write_journal(self, changes)?;
+        write_orders_and_trades(self, changes)
     }
 
     async fn allocations(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let conn = self;
         let at = format_time(changes.at);
         for allocation in &changes.allocations {
             if let Some(invoice) = &allocation.invoice {
-                sqlx::query(
+                self.statement(
                     "INSERT INTO invoices (id, participant_id, kind, amount, paid, due_date, created_at, \
-                     daily_rate, surcharge_paid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .bind(invoice.id.to_string())
-                .bind(invoice.participant_id.to_string())
-                .bind(&invoice.kind)
-                .bind(invoice.amount.to_string())
-                .bind(invoice.paid.to_string())
-                .bind(invoice.due_date.to_string())
-                .bind(format_time(invoice.created_at))
-                .bind(invoice.daily_rate.to_string())
-                .bind(invoice.surcharge_paid.to_string())
-                .execute(&mut *conn)
-                .await?;
+                     daily_rate, surcharge_paid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        json!(invoice.id),
+                        json!(invoice.participant_id),
+                        json!(invoice.kind),
+                        json!(invoice.amount.to_string()),
+                        json!(invoice.paid.to_string()),
+                        json!(invoice.due_date.to_string()),
+                        json!(format_time(invoice.created_at)),
+                        json!(invoice.daily_rate.to_string()),
+                        json!(invoice.surcharge_paid.to_string()),
+                    ],
+                )?;
             }
-            sqlx::query(
+            self.statement(
                 "INSERT INTO allocations (id, participant_id, instrument, quantity, method, unit_fee, years, \
-                 transaction_id, invoice_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(allocation.id.to_string())
-            .bind(allocation.participant_id.to_string())
-            .bind(allocation.instrument.as_str())
-            .bind(allocation.quantity.to_string())
-            .bind(&allocation.method)
-            .bind(allocation.unit_fee.map(|f| f.to_string()))
-            .bind(allocation.years.map(i64::from))
-            .bind(allocation.transaction_id.to_string())
-            .bind(allocation.invoice.as_ref().map(|i| i.id.to_string()))
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+                 transaction_id, invoice_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(allocation.id),
+                    json!(allocation.participant_id),
+                    json!(allocation.instrument.as_str()),
+                    json!(allocation.quantity.to_string()),
+                    json!(allocation.method),
+                    json!(allocation.unit_fee.map(|f| f.to_string())),
+                    json!(allocation.years.map(i64::from)),
+                    json!(allocation.transaction_id),
+                    json!(allocation.invoice.as_ref().map(|i| i.id)),
+                    json!(at),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -206,16 +196,16 @@ impl BatchWrites for SqliteConnection {
             "business_date",
             "at",
         ];
-        let mut script = Script::default();
-        script.insert("invoice_payments", &columns, payments.collect(), "")?;
-        script.run(&mut *self).await?;
+        self.insert("invoice_payments", &columns, payments.collect(), "")?;
         for invoice in changes.invoices.values() {
-            sqlx::query("UPDATE invoices SET paid = ?2, surcharge_paid = ?3 WHERE id = ?1")
-                .bind(invoice.id.to_string())
-                .bind(invoice.paid.to_string())
-                .bind(invoice.surcharge_paid.to_string())
-                .execute(&mut *self)
-                .await?;
+            self.statement(
+                "UPDATE invoices SET paid = ?, surcharge_paid = ? WHERE id = ?",
+                vec![
+                    json!(invoice.paid.to_string()),
+                    json!(invoice.surcharge_paid.to_string()),
+                    json!(invoice.id),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -223,26 +213,25 @@ impl BatchWrites for SqliteConnection {
     async fn compliance(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
         for emission in &changes.emissions {
             if let Some(replaced) = emission.replaces {
-                sqlx::query("UPDATE emissions SET replaced_by = ?2 WHERE id = ?1")
-                    .bind(replaced.to_string())
-                    .bind(emission.id.to_string())
-                    .execute(&mut *self)
-                    .await?;
+                self.statement(
+                    "UPDATE emissions SET replaced_by = ? WHERE id = ?",
+                    vec![json!(emission.id), json!(replaced)],
+                )?;
             }
-            sqlx::query(
+            self.statement(
                 "INSERT INTO emissions (id, participant_id, period, kind, pollutant, quantity, \
-                 recorded_at, replaces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .bind(emission.id.to_string())
-            .bind(emission.participant_id.to_string())
-            .bind(emission.period.to_string())
-            .bind(emission.kind.as_str())
-            .bind(&emission.pollutant)
-            .bind(emission.quantity.to_string())
-            .bind(format_time(emission.recorded_at))
-            .bind(emission.replaces.map(|id| id.to_string()))
-            .execute(&mut *self)
-            .await?;
+                 recorded_at, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    json!(emission.id),
+                    json!(emission.participant_id),
+                    json!(emission.period.to_string()),
+                    json!(emission.kind.as_str()),
+                    json!(emission.pollutant),
+                    json!(emission.quantity.to_string()),
+                    json!(format_time(emission.recorded_at)),
+                    json!(emission.replaces),
+                ],
+            )?;
         }
         let surrenders = changes.surrenders.iter().map(|s| {
             json!([
@@ -266,31 +255,24 @@ impl BatchWrites for SqliteConnection {
             "transaction_id",
             "at",
         ];
-        let mut script = Script::default();
-        script.insert("surrenders", &columns, surrenders.collect(), "")?;
-        script.run(self).await
+        self.insert("surrenders", &columns, surrenders.collect(), "")
     }
 
     async fn market(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        write_authority(self, changes).await?;
-        write_auctions_and_proposals(self, changes).await
+        write_authority(self, changes)?;
+        write_auctions_and_proposals(self, changes)
     }
 
     async fn signing_keys(&mut self, changes: &Changes) -> Result<(), sqlx::Error> {
-        let conn = self;
         let at = format_time(changes.at);
         for installed in &changes.signing_keys {
             let key = &installed.key;
-            sqlx::query(
-                "INSERT INTO signing_keys (id, kid, pkcs8, public_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .bind(installed.generation)
-            .bind(&key.kid)
-            .bind(&key.pkcs8)
-            .bind(&key.public_key)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
+            self.statement(
+                "INSERT INTO signing_keys (id, kid, created_at, pkcs8, public_key) VALUES (?, ?, ?, ?, ?)",
+                vec![json!(installed.generation), json!(key.kid), json!(at)],
+            )?;
+            self.blob(&key.pkcs8, "signing_keys")?;
+            self.blob(&key.public_key, "signing_keys")?;
         }
         Ok(())
     }
@@ -298,12 +280,12 @@ impl BatchWrites for SqliteConnection {
 
 /// Statements sent to SQLite's thread as one script: sqlx runs every
 /// statement of a query string on the connection's worker thread in one
-/// exchange, taking the bound values in order. A batch's ledger rows, a
-/// dozen statements, so cost one wait for that thread instead of one each
-/// (each wait is a hop between threads, on a machine whose cores are busy
-/// serving requests).
+/// exchange, taking the bound values in order. A batch's writes, a dozen
+/// statements, and its `COMMIT` so cost one wait for that thread instead of
+/// one each (each wait is a hop between threads, on a machine whose cores
+/// are busy serving requests).
 #[derive(Default)]
-struct Script {
+pub(super) struct Script {
     sql: String,
     args: SqliteArguments<'static>,
 }
@@ -368,12 +350,22 @@ impl Script {
         added.map_err(|_| decode_error(what))
     }
 
-    /// Runs every statement added, in order, in one exchange with SQLite's
-    /// thread; the first failure stops it (the caller rolls back).
-    async fn run(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        if self.sql.is_empty() {
-            return Ok(());
-        }
+    /// Binds the next value: bytes.
+    fn blob(&mut self, bytes: &[u8], what: &str) -> Result<(), sqlx::Error> {
+        self.args
+            .add(bytes.to_vec())
+            .map_err(|_| decode_error(what))
+    }
+
+    /// Runs every statement added, in order, then `COMMIT`, in one exchange
+    /// with SQLite's thread. The first failure stops it, leaving the
+    /// transaction open (the caller discards the connection, which rolls it
+    /// back).
+    pub(super) async fn run_and_commit(
+        mut self,
+        conn: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
+        self.sql.push_str("COMMIT;\n");
         sqlx::query_with(&self.sql, self.args)
             .persistent(false)
             .execute(conn)
@@ -604,114 +596,108 @@ fn write_orders_and_trades(script: &mut Script, changes: &Changes) -> Result<(),
 }
 
 /// Reclamations and pledges.
-async fn write_authority(
-    conn: &mut SqliteConnection,
-    changes: &Changes,
-) -> Result<(), sqlx::Error> {
+fn write_authority(script: &mut Script, changes: &Changes) -> Result<(), sqlx::Error> {
     for r in &changes.reclamations {
-        sqlx::query(
+        script.statement(
             "INSERT INTO reclamations (id, participant_id, instrument, quantity, reason, compensation, \
-                 transaction_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(r.id.to_string())
-        .bind(r.participant_id.to_string())
-        .bind(r.instrument.as_str())
-        .bind(r.quantity.to_string())
-        .bind(&r.reason)
-        .bind(r.compensation.to_string())
-        .bind(r.transaction_id.to_string())
-        .bind(format_time(r.created_at))
-        .execute(&mut *conn)
-        .await?;
+                 transaction_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                json!(r.id),
+                json!(r.participant_id),
+                json!(r.instrument.as_str()),
+                json!(r.quantity.to_string()),
+                json!(r.reason),
+                json!(r.compensation.to_string()),
+                json!(r.transaction_id),
+                json!(format_time(r.created_at)),
+            ],
+        )?;
     }
     for p in changes.pledges.values() {
-        sqlx::query(
+        script.statement(
             "INSERT INTO pledges (id, participant_id, instrument, quantity, pledgee, reference, status, \
-                 created_at, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 created_at, released_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, released_at = excluded.released_at",
-        )
-        .bind(p.id.to_string())
-        .bind(p.participant_id.to_string())
-        .bind(p.instrument.as_str())
-        .bind(p.quantity.to_string())
-        .bind(&p.pledgee)
-        .bind(&p.reference)
-        .bind(&p.status)
-        .bind(format_time(p.created_at))
-        .bind(p.released_at.map(format_time))
-        .execute(&mut *conn)
-        .await?;
+            vec![
+                json!(p.id),
+                json!(p.participant_id),
+                json!(p.instrument.as_str()),
+                json!(p.quantity.to_string()),
+                json!(p.pledgee),
+                json!(p.reference),
+                json!(p.status),
+                json!(format_time(p.created_at)),
+                json!(p.released_at.map(format_time)),
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Auctions, bids and negotiated trades.
-async fn write_auctions_and_proposals(
-    conn: &mut SqliteConnection,
-    changes: &Changes,
-) -> Result<(), sqlx::Error> {
+fn write_auctions_and_proposals(script: &mut Script, changes: &Changes) -> Result<(), sqlx::Error> {
     for a in changes.auctions.values() {
-        sqlx::query(
+        script.statement(
             "INSERT INTO auctions (id, instrument, quantity, reserve_price, source, lot_size, max_bidder_share, \
                  closes_at, status, clearing_price, sold_quantity, created_at, closed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, clearing_price = excluded.clearing_price, \
                  sold_quantity = excluded.sold_quantity, closed_at = excluded.closed_at",
-        )
-        .bind(a.id.to_string())
-        .bind(a.instrument.as_str())
-        .bind(a.quantity.to_string())
-        .bind(a.reserve_price.to_string())
-        .bind(a.source.as_str())
-        .bind(a.lot_size.map(|d| d.to_string()))
-        .bind(a.max_bidder_share.map(|d| d.to_string()))
-        .bind(a.closes_at.map(format_time))
-        .bind(a.status.as_str())
-        .bind(a.clearing_price.map(|d| d.to_string()))
-        .bind(a.sold_quantity.map(|d| d.to_string()))
-        .bind(format_time(a.created_at))
-        .bind(a.closed_at.map(format_time))
-        .execute(&mut *conn)
-        .await?;
+            vec![
+                json!(a.id),
+                json!(a.instrument.as_str()),
+                json!(a.quantity.to_string()),
+                json!(a.reserve_price.to_string()),
+                json!(a.source.as_str()),
+                json!(a.lot_size.map(|d| d.to_string())),
+                json!(a.max_bidder_share.map(|d| d.to_string())),
+                json!(a.closes_at.map(format_time)),
+                json!(a.status.as_str()),
+                json!(a.clearing_price.map(|d| d.to_string())),
+                json!(a.sold_quantity.map(|d| d.to_string())),
+                json!(format_time(a.created_at)),
+                json!(a.closed_at.map(format_time)),
+            ],
+        )?;
     }
     for b in changes.bids.values() {
-        sqlx::query(
+        script.statement(
             "INSERT INTO bids (id, auction_id, participant_id, quantity, price, seq, awarded, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded",
-        )
-        .bind(b.id.to_string())
-        .bind(b.auction_id.to_string())
-        .bind(b.participant_id.to_string())
-        .bind(b.quantity.to_string())
-        .bind(b.price.to_string())
-        .bind(b.seq)
-        .bind(b.awarded.map(|d| d.to_string()))
-        .bind(format_time(b.created_at))
-        .execute(&mut *conn)
-        .await?;
+            vec![
+                json!(b.id),
+                json!(b.auction_id),
+                json!(b.participant_id),
+                json!(b.quantity.to_string()),
+                json!(b.price.to_string()),
+                json!(b.seq),
+                json!(b.awarded.map(|d| d.to_string())),
+                json!(format_time(b.created_at)),
+            ],
+        )?;
     }
     for p in changes.proposals.values() {
-        sqlx::query(
+        script.statement(
             "INSERT INTO negotiated_trades (id, seller_id, buyer_id, instrument, quantity, price, status, \
                  expires_at, trade_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, trade_id = excluded.trade_id, \
                  updated_at = excluded.updated_at",
-        )
-        .bind(p.id.to_string())
-        .bind(p.seller_id.to_string())
-        .bind(p.buyer_id.to_string())
-        .bind(p.instrument.as_str())
-        .bind(p.quantity.to_string())
-        .bind(p.price.to_string())
-        .bind(p.status.as_str())
-        .bind(format_time(p.expires_at))
-        .bind(p.trade_id.map(|id| id.to_string()))
-        .bind(format_time(p.created_at))
-        .bind(format_time(p.updated_at))
-        .execute(&mut *conn)
-        .await?;
+            vec![
+                json!(p.id),
+                json!(p.seller_id),
+                json!(p.buyer_id),
+                json!(p.instrument.as_str()),
+                json!(p.quantity.to_string()),
+                json!(p.price.to_string()),
+                json!(p.status.as_str()),
+                json!(format_time(p.expires_at)),
+                json!(p.trade_id),
+                json!(format_time(p.created_at)),
+                json!(format_time(p.updated_at)),
+            ],
+        )?;
     }
     Ok(())
 }

@@ -17,7 +17,6 @@ use ets_engine::command::{CommandError, Committed, Request};
 use crate::StoreError;
 use crate::cache::WorkingSetCache;
 use crate::load::{BatchReads, WriterMemory};
-use crate::write::BatchWrites;
 
 /// A head and its time.
 pub(crate) type Head = (JournalHead, Option<DateTime<Utc>>);
@@ -27,13 +26,14 @@ pub(crate) type Results = Vec<Result<Committed, CommandError>>;
 
 /// What the writer needs of a backend, each answered with its SQL: a
 /// connection, a transaction that locks the journal head, the batch's
-/// reads and writes ([`BatchReads`], [`BatchWrites`] on the connection), and
-/// the end.
+/// reads ([`BatchReads`] on the connection), its writes and `COMMIT`
+/// ([`crate::write::BatchWrites`], sent as the backend sends them), and a
+/// rollback.
 pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
     /// A pooled connection.
     type Conn: DerefMut<Target = Self::Tx> + Send;
-    /// What a connection reads and writes a batch through.
-    type Tx: BatchReads + BatchWrites;
+    /// What a connection reads a batch through.
+    type Tx: BatchReads;
 
     /// The writer's memory between batches.
     fn memory(&self) -> &WriterMemory;
@@ -53,11 +53,19 @@ pub(crate) trait WriteBackend: Clone + Send + Sync + 'static {
         &self,
         conn: &mut Self::Conn,
     ) -> impl Future<Output = Result<Head, sqlx::Error>> + Send;
-    /// Commits (`COMMIT`) or rolls back (`ROLLBACK`) the transaction.
-    fn end(
+    /// Writes what a batch changed ([`crate::write::persist`]) and commits
+    /// it, inside the locked transaction. A failure before `COMMIT` was sent
+    /// is [`BatchFailure::Database`] (nothing was written); one after,
+    /// [`BatchFailure::CommitUnknown`] (whether it committed is read back).
+    fn write_and_commit(
         &self,
         conn: &mut Self::Conn,
-        commit: bool,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<(), BatchFailure>> + Send;
+    /// Rolls back (`ROLLBACK`) the transaction.
+    fn roll_back(
+        &self,
+        conn: &mut Self::Conn,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Never puts the connection back in the pool (its state is unknown).
     fn discard(conn: &mut Self::Conn);
@@ -129,8 +137,18 @@ impl<B: WriteBackend> Held<B> {
         backend.begin_locked(&mut self.conn).await
     }
 
-    async fn end(&mut self, backend: &B, commit: bool) -> Result<(), sqlx::Error> {
-        backend.end(&mut self.conn, commit).await?;
+    async fn roll_back(&mut self, backend: &B) -> Result<(), sqlx::Error> {
+        backend.roll_back(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
+    }
+
+    async fn write_and_commit(
+        &mut self,
+        backend: &B,
+        changes: &Changes,
+    ) -> Result<(), BatchFailure> {
+        backend.write_and_commit(&mut self.conn, changes).await?;
         self.open = false;
         Ok(())
     }
@@ -239,30 +257,30 @@ async fn write<B: WriteBackend>(
     committing: &Committing,
 ) -> Result<Results, BatchFailure> {
     if changes.is_empty() {
-        conn.end(backend, false).await?;
+        conn.roll_back(backend).await?;
         return Ok(changes.results);
     }
     let held = conn.asked.elapsed();
     let started = std::time::Instant::now();
-    crate::write::persist(&mut *conn.conn, &changes).await?;
-    let persisted_at = started.elapsed();
     // A batch that writes no journal entry leaves the head where it was, so
     // whether it committed cannot be read back; it only records refusals,
     // and applying it again is harmless: its slot stays empty.
     if !changes.journal.is_empty() {
         *lock(committing) = Some((changes.head.clone(), changes.results.clone()));
     }
-    if let Err(error) = conn.end(backend, true).await {
-        return Err(BatchFailure::CommitUnknown(error));
+    let written = conn.write_and_commit(backend, &changes).await;
+    // Kept only while the outcome is unknown: read back from it.
+    if !matches!(written, Err(BatchFailure::CommitUnknown(_))) {
+        lock(committing).take();
     }
-    lock(committing).take();
+    written?;
     // before: from asking for the connection to writing (taking it, the
-    // head lock and, on the locked path, reading and applying the batch).
+    // head lock and, on the locked path, reading and applying the batch);
+    // write: the writes and COMMIT.
     tracing::debug!(
         requests = changes.results.len(),
         before_us = held.as_micros(),
-        persist_us = persisted_at.as_micros(),
-        commit_us = (started.elapsed() - persisted_at).as_micros(),
+        write_us = started.elapsed().as_micros(),
         "batch committed"
     );
     Ok(changes.results)
@@ -446,7 +464,7 @@ async fn confirm_once<B: WriteBackend>(
 
 /// Rolls back; a connection in an unknown state never goes back to the pool.
 async fn roll_back<B: WriteBackend>(backend: &B, conn: &mut Held<B>) {
-    if conn.end(backend, false).await.is_err() {
+    if conn.roll_back(backend).await.is_err() {
         B::discard(&mut conn.conn);
     }
 }
