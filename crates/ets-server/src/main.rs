@@ -520,6 +520,7 @@ async fn serve(
     };
     let lease = store.join_writer_election(advertise);
     let sweeper = ets_api::spawn_sweeper(store.clone());
+    let stopping = store.clone();
     let header_read_timeout = std::time::Duration::from_secs(edge.header_read_timeout_secs);
     let state = AppState::load(store, tokens.config(), tokens.configured_key()?)
         .await?
@@ -532,6 +533,9 @@ async fn serve(
     tracing::info!(address = %address, "listening");
     ets_api::serve::serve(listener, app, header_read_timeout, shutdown_signal()).await?;
     sweeper.abort();
+    if let Err(error) = stopping.stop().await {
+        tracing::warn!(error = %error, "the write-ahead log stays until the next start");
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

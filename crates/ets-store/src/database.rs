@@ -36,6 +36,18 @@ pub(crate) enum Param<'a> {
 }
 
 impl Database {
+    /// On SQLite, copies the write-ahead log into the database file and
+    /// empties it (`wal_checkpoint(TRUNCATE)`, which waits for any reader
+    /// or writer still busy); nothing on PostgreSQL.
+    pub(crate) async fn empty_log(&self) -> Result<(), sqlx::Error> {
+        if let Self::Sqlite(pool) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// `postgres` or `sqlite`.
     pub(crate) fn name(&self) -> &'static str {
         match self {

@@ -1006,3 +1006,34 @@ async fn a_write_the_database_refuses_mid_batch_leaves_nothing_and_the_rest_comm
         assert!(store.verify_journal().await.expect("verify").ok);
     }
 }
+
+#[tokio::test]
+async fn a_stopped_sqlite_store_leaves_everything_in_its_one_file() {
+    let db = TestDatabase::sqlite();
+    let store = Store::open(&db.url).await.expect("open");
+    let so2 = pollutant_instrument(&store).await;
+    let a = participant(&store, 1).await;
+    store
+        .execute(actor(), Command::allocate(a, so2.clone(), dec("10")))
+        .await
+        .expect("allocate");
+    let path = db.url.trim_start_matches("sqlite:").to_owned();
+    let log_len = || {
+        std::fs::metadata(format!("{path}-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    assert!(log_len() > 0, "the writes wait in the write-ahead log");
+
+    store.stop().await.expect("stop");
+    assert_eq!(log_len(), 0, "emptied into the database file");
+    // The file alone, copied while the store is still open, holds everything.
+    let copy = TestDatabase::sqlite();
+    std::fs::copy(&path, copy.url.trim_start_matches("sqlite:")).expect("copy");
+    let copied = Store::open(&copy.url).await.expect("open the copy");
+    assert_eq!(
+        balance(&copied, Owner::Participant(a), &so2).await,
+        dec("10")
+    );
+    assert!(copied.verify_journal().await.expect("verify").ok);
+}
