@@ -11,6 +11,12 @@
 //! batches), only slower. A writer that took the request and then went
 //! silent may have applied it: the caller gets 503 `commit_unconfirmed`,
 //! as for a `COMMIT` whose answer was lost.
+//!
+//! The middleware sits outside the request log, the metrics, compression
+//! and the request timeout: a forwarded write costs this node the exchange
+//! with the writer and little else (each layer it skips runs on the writer,
+//! which logs the write under the request id given here). The forwarder
+//! counts what it passed on, and times the writer's answer itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,7 +140,7 @@ fn is_write(request: &Request) -> bool {
 /// The middleware: a write goes to the writer when another node holds the
 /// lease; everything else is served here.
 pub(crate) async fn forward_writes(
-    State(forwarder): State<Arc<Forwarder>>,
+    State((forwarder, timeout)): State<(Arc<Forwarder>, std::time::Duration)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -153,11 +159,16 @@ pub(crate) async fn forward_writes(
         // Refused here as it would be there.
         return next.run(request).await;
     }
+    // The body's arrival and the writer's answer are timed as the request
+    // timeout times a request served here (a slow body holds nothing).
+    let deadline = tokio::time::Instant::now() + timeout;
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(error) => return unread(&error).into_response(),
-    };
+    let body =
+        match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(error)) => return unread(&error).into_response(),
+            Err(_) => return crate::late(timeout).into_response(),
+        };
     let Some(uri) = writer_uri(&writer, &parts.uri) else {
         tracing::warn!(writer = %writer, "the writer's address is not a URL; writing here");
         return next.run(Request::from_parts(parts, Body::from(body))).await;
@@ -171,7 +182,11 @@ pub(crate) async fn forward_writes(
     outgoing
         .headers_mut()
         .insert(FORWARDED, axum::http::HeaderValue::from_static("1"));
-    match forwarder.client.request(outgoing).await {
+    let Ok(answered) = tokio::time::timeout_at(deadline, forwarder.client.request(outgoing)).await
+    else {
+        return crate::late(timeout).into_response();
+    };
+    match answered {
         Ok(answer) => {
             forwarder.forwarded.fetch_add(1, Ordering::Relaxed);
             let (mut head, incoming) = answer.into_parts();

@@ -455,17 +455,21 @@ async fn answer_in_time(
 ) -> axum::response::Response {
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "The server did not answer within {} ms. A write may still be applied: \
-                 retry it with the same Idempotency-Key.",
-                timeout.as_millis()
-            ),
-        )
-        .into_response(),
+        Err(_) => late(timeout).into_response(),
     }
+}
+
+/// 408 for an answer that did not begin within `timeout`.
+pub(crate) fn late(timeout: Duration) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!(
+            "The server did not answer within {} ms. A write may still be applied: \
+             retry it with the same Idempotency-Key.",
+            timeout.as_millis()
+        ),
+    )
 }
 
 /// The whole HTTP application, ready to serve or to call in tests.
@@ -483,7 +487,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(text::clean_uri))
-        .layer(axum::middleware::from_fn_with_state(forwarder, forward::forward_writes))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())
@@ -502,6 +505,13 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        // Outside the log, metrics, compression and timeout layers: a write
+        // passed to the writer is logged and counted there (under the same
+        // request id), and here only by the forwarder's counters.
+        .layer(axum::middleware::from_fn_with_state(
+            (forwarder, timeout),
+            forward::forward_writes,
+        ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 

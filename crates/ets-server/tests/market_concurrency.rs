@@ -417,7 +417,13 @@ struct Server {
 impl Server {
     /// Starts a server listening on `listen` (`127.0.0.1:0`: any port).
     fn start(dir: &Path, database_url: &str, listen: &str) -> Self {
+        Self::start_with(dir, database_url, listen, &[])
+    }
+
+    /// [`Server::start`] with these settings in its environment.
+    fn start_with(dir: &Path, database_url: &str, listen: &str, settings: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BINARY)
+            .envs(settings.iter().copied())
             .args(["--log-format", "json", "serve", "--listen", listen])
             .current_dir(dir)
             .env("DATABASE_URL", database_url)
@@ -1562,4 +1568,74 @@ fn one_node_on_sqlite_keeps_the_book_the_holds_and_the_totals_right_under_32_rac
     let dir = working_folder();
     run_market(&dir, &db.url, 1, None);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A write whose body never comes holds a node that passes writes on no
+/// longer than the request timeout, as it would hold one served there.
+#[tokio::test]
+async fn a_forwarded_write_whose_body_never_comes_is_408_in_time() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ets-slow-body-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let settings = [("ETS_REQUEST_TIMEOUT_SECS", "1")];
+    let servers: Vec<Server> = (0..2)
+        .map(|_| Server::start_with(&dir, &db.url, "127.0.0.1:0", &settings))
+        .collect();
+    let holders = lease_holders(&servers, |holders| holders.len() == 1);
+    assert_eq!(holders.len(), 1, "one node holds the writer lease");
+    let other = &servers[1 - holders[0]];
+
+    // Once the other node passes writes on (a write without a token will do).
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while metric(&other.address, "ets_writes_forwarded_total").unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < give_up,
+            "the other node never passed a write on"
+        );
+        let mut stream = TcpStream::connect(&other.address).expect("connect");
+        let request = format!(
+            "POST /v1/orders HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            other.address
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut stream = TcpStream::connect(&other.address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    let head = format!(
+        "POST /v1/orders HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer x\r\nContent-Length: 100\r\n\r\n{{\"instrument\"",
+        other.address
+    );
+    stream
+        .write_all(head.as_bytes())
+        .expect("send the head and a start");
+    let started = Instant::now();
+    let mut answer = String::new();
+    let mut chunk = [0u8; 512];
+    while !answer.contains("request_timeout") {
+        let read = stream
+            .read(&mut chunk)
+            .expect("an answer before the test's own 10 s");
+        if read == 0 {
+            break;
+        }
+        answer.push_str(&String::from_utf8_lossy(&chunk[..read]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
