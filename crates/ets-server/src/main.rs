@@ -533,8 +533,14 @@ async fn serve(
     tracing::info!(address = %address, "listening");
     ets_api::serve::serve(listener, app, header_read_timeout, shutdown_signal()).await?;
     sweeper.abort();
-    if let Err(error) = stopping.stop().await {
-        tracing::warn!(error = %error, "the write-ahead log stays until the next start");
+    match stopping.stop().await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "another connection kept the database busy: the write-ahead log stays until the next start"
+        ),
+        Err(error) => {
+            tracing::warn!(error = %error, "the write-ahead log stays until the next start");
+        }
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

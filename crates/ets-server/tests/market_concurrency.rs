@@ -1633,6 +1633,10 @@ async fn a_forwarded_write_whose_body_never_comes_is_408_in_time() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
     assert!(
+        answer.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "the forwarder's own answer carries the request id: {answer}"
+    );
+    assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()

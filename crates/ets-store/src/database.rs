@@ -38,14 +38,18 @@ pub(crate) enum Param<'a> {
 impl Database {
     /// On SQLite, copies the write-ahead log into the database file and
     /// empties it (`wal_checkpoint(TRUNCATE)`, which waits for any reader
-    /// or writer still busy); nothing on PostgreSQL.
-    pub(crate) async fn empty_log(&self) -> Result<(), sqlx::Error> {
+    /// or writer still busy, up to the busy timeout): whether it did, which
+    /// it always does on PostgreSQL (nothing to do).
+    pub(crate) async fn empty_log(&self) -> Result<bool, sqlx::Error> {
         if let Self::Sqlite(pool) = self {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
+            // (busy, frames in the log, frames copied): busy when a reader
+            // or writer outlasted the wait.
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
                 .await?;
+            return Ok(busy == 0);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// `postgres` or `sqlite`.

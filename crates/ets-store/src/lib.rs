@@ -292,13 +292,13 @@ impl Store {
     /// After the last request: on SQLite, the write-ahead log (up to about
     /// 64 MB between checkpoints) is copied into the database file and
     /// emptied, so that a stopped ledger is its one file; nothing to do on
-    /// PostgreSQL.
+    /// PostgreSQL. `false` if another connection (another process on the
+    /// file) kept it busy: the log stays, and the next start replays it.
     ///
     /// # Errors
-    /// The checkpoint's failure: the log stays, and the next start replays it.
-    pub async fn stop(&self) -> Result<(), StoreError> {
-        self.db.empty_log().await?;
-        Ok(())
+    /// The checkpoint's failure (the log stays as well).
+    pub async fn stop(&self) -> Result<bool, StoreError> {
+        Ok(self.db.empty_log().await?)
     }
 
     /// Which backend this is: `postgres` or `sqlite`.

@@ -1025,7 +1025,10 @@ async fn a_stopped_sqlite_store_leaves_everything_in_its_one_file() {
     };
     assert!(log_len() > 0, "the writes wait in the write-ahead log");
 
-    store.stop().await.expect("stop");
+    assert!(
+        store.stop().await.expect("stop"),
+        "nothing else holds the file"
+    );
     assert_eq!(log_len(), 0, "emptied into the database file");
     // The file alone, copied while the store is still open, holds everything.
     let copy = TestDatabase::sqlite();
