@@ -171,7 +171,13 @@ pub(crate) async fn forward_writes(
         };
     let Some(uri) = writer_uri(&writer, &parts.uri) else {
         tracing::warn!(writer = %writer, "the writer's address is not a URL; writing here");
-        return next.run(Request::from_parts(parts, Body::from(body))).await;
+        return serve_here(
+            next,
+            Request::from_parts(parts, Body::from(body)),
+            deadline,
+            timeout,
+        )
+        .await;
     };
     let mut outgoing = axum::http::Request::builder()
         .method(parts.method.clone())
@@ -198,7 +204,13 @@ pub(crate) async fn forward_writes(
             tracing::warn!(writer = %writer, error = %error, "writer unreachable; writing here");
             forwarder.lease.unreachable(&writer);
             forwarder.served_here.fetch_add(1, Ordering::Relaxed);
-            next.run(Request::from_parts(parts, Body::from(body))).await
+            serve_here(
+                next,
+                Request::from_parts(parts, Body::from(body)),
+                deadline,
+                timeout,
+            )
+            .await
         }
         Err(error) => {
             tracing::warn!(writer = %writer, error = %error, "writer went silent during a write");
@@ -208,6 +220,21 @@ pub(crate) async fn forward_writes(
             )
             .into_response()
         }
+    }
+}
+
+/// Serves a write here after all, within what is left of its time (the
+/// body's arrival and the attempt to reach the writer used the rest): the
+/// request timeout counts once, wherever the write is served.
+async fn serve_here(
+    next: Next,
+    request: Request,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+) -> Response {
+    match tokio::time::timeout_at(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => crate::late(timeout).into_response(),
     }
 }
 
